@@ -1,0 +1,193 @@
+"""Chain-level verbs: init-chain, init-chain-config, admin, validators, node list, stage, delete-chain."""
+
+from __future__ import annotations
+
+import argparse
+
+from cloud_config.cli.common import Subparsers, add_verb, layout, u32, u64, warn
+
+_OBSOLETE_FLAGS = ("--kms_image", "--kms_tag")
+
+
+def register(sub: Subparsers) -> None:
+    """Add the chain-level verbs."""
+    add_verb(sub, "init-chain", "init a chain", run_init_chain)
+
+    p = add_verb(sub, "init-chain-config", "init chain config", run_init_chain_config)
+    add_genesis_flags(p)
+    p.add_argument("--force", action="store_true", help="start over even if admin, validators or nodes are set")
+
+    p = add_verb(sub, "set-admin", "set admin of chain", run_set_admin)
+    p.add_argument("--admin", required=True, help="the admin's address (40 hex, 0x optional)")
+
+    p = add_verb(sub, "set-validators", "set validators of chain", run_set_validators)
+    p.add_argument("--validators", required=True, help="comma-separated validator addresses")
+
+    p = add_verb(sub, "append-validator", "append a validator into chain", run_append_validator)
+    p.add_argument("--validator", required=True, help="the validator address")
+
+    p = add_verb(sub, "delete-validator", "delete a validator from chain", run_delete_validator)
+    p.add_argument("--validator", required=True, help="the validator address (0x optional)")
+
+    p = add_verb(sub, "set-nodelist", "set node list", run_set_nodelist)
+    p.add_argument("--nodelist", required=True, help="host:port:domain[:cluster[:namespace]],...")
+
+    p = add_verb(sub, "append-node", "append a node into chain", run_append_node)
+    p.add_argument("--node", required=True, help="host:port:domain[:cluster[:namespace]]")
+
+    p = add_verb(sub, "delete-node", "delete a node from chain", run_delete_node)
+    p.add_argument("--domain", required=True, help="the domain of the node to delete")
+    p.add_argument("--config-name", default="config.toml", help="accepted for compatibility; unused")
+
+    p = add_verb(sub, "set-stage", "set stage", run_set_stage)
+    p.add_argument("--stage", default="finalize", help="init, public or finalize (default: finalize)")
+    p.add_argument("--force", action="store_true", help="allow moving the stage backwards")
+
+    add_verb(sub, "delete-chain", "delete a chain", run_delete_chain)
+
+
+def add_genesis_flags(p: argparse.ArgumentParser) -> None:
+    """init-chain-config's flags, spelled as cloud-config spells them (shared with `create`)."""
+    p.add_argument("--timestamp", type=u64, default=0, help="genesis timestamp in ms (0: now)")
+    p.add_argument("--prevhash", default="0x" + "0" * 64, help="genesis prevhash")
+    p.add_argument("--version", type=u32, default=0, help="system config version")
+    p.add_argument("--chain_id", default="", help="chain id (default: sm3 of the chain name)")
+    p.add_argument("--block_interval", type=u32, default=3, help="block interval in seconds")
+    p.add_argument("--block_limit", type=u64, default=100, help="block limit")
+    p.add_argument("--quota-limit", type=u64, default=1073741824, help="quota limit")
+    for slot, image in (
+        ("network", "network_zenoh"),
+        ("consensus", "consensus_overlord"),
+        ("executor", "executor_evm"),
+        ("storage", "storage_opendal"),
+        ("controller", "controller_hsm"),
+    ):
+        p.add_argument(f"--{slot}_image", default=image, help=f"{slot} image (default: %(default)s)")
+        p.add_argument(f"--{slot}_tag", default="latest", help=f"{slot} image tag")
+    for flag in _OBSOLETE_FLAGS:
+        p.add_argument(flag, default=None, help=argparse.SUPPRESS)
+
+
+def genesis_options(args: argparse.Namespace) -> object:
+    """GenesisOptions from the parsed flags; warns about the 6.4-era kms flags."""
+    from cloud_config.model.edits import GenesisOptions
+
+    for flag in _OBSOLETE_FLAGS:
+        if getattr(args, flag.lstrip("-")) is not None:
+            warn(f"{flag} is obsolete since cloud-config 6.5 (no kms service); ignored")
+    return GenesisOptions(
+        timestamp=args.timestamp,
+        prevhash=args.prevhash,
+        version=args.version,
+        chain_id=args.chain_id,
+        block_interval=args.block_interval,
+        block_limit=args.block_limit,
+        quota_limit=args.quota_limit,
+        **{
+            f"{slot}_{part}": getattr(args, f"{slot}_{part}")
+            for slot in ("network", "consensus", "executor", "storage", "controller")
+            for part in ("image", "tag")
+        },
+    )
+
+
+def run_init_chain(args: argparse.Namespace) -> int:
+    """init-chain."""
+    from cloud_config.store.chain_dirs import init_chain
+
+    init_chain(layout(args))
+    return 0
+
+
+def run_init_chain_config(args: argparse.Namespace) -> int:
+    """init-chain-config."""
+    import time
+
+    from cloud_config.model import edits
+    from cloud_config.model.chain import ChainConfig
+    from cloud_config.store import chain_files
+    from cloud_config.store.atomic import locked
+
+    where = layout(args)
+    opts = genesis_options(args)
+    chain_files.require_chain_dir(where)
+    with locked(where.chain_dir):
+        old_text = None
+        if where.chain_config.exists():
+            old_text = chain_files.read_chain_text(where)
+            edits.check_reinit(ChainConfig.loads(old_text, str(where.chain_config)), args.force)
+        config = edits.new_chain_config(args.chain_name, opts, int(time.time() * 1000))  # type: ignore[arg-type]
+        chain_files.write_chain(where, config, None)
+    return 0
+
+
+def _edit(args: argparse.Namespace, change: object, *values: object) -> int:
+    from cloud_config.store import chain_files
+
+    with chain_files.editing(layout(args)) as config:
+        change(config, *values)  # type: ignore[operator]
+    return 0
+
+
+def run_set_admin(args: argparse.Namespace) -> int:
+    """set-admin."""
+    from cloud_config.model import edits
+
+    return _edit(args, edits.set_admin, args.admin)
+
+
+def run_set_validators(args: argparse.Namespace) -> int:
+    """set-validators."""
+    from cloud_config.model import edits
+
+    return _edit(args, edits.set_validators, args.validators.split(","))
+
+
+def run_append_validator(args: argparse.Namespace) -> int:
+    """append-validator."""
+    from cloud_config.model import edits
+
+    return _edit(args, edits.append_validator, args.validator)
+
+
+def run_delete_validator(args: argparse.Namespace) -> int:
+    """delete-validator."""
+    from cloud_config.model import edits
+
+    return _edit(args, edits.delete_validator, args.validator)
+
+
+def run_set_nodelist(args: argparse.Namespace) -> int:
+    """set-nodelist."""
+    from cloud_config.model import edits
+
+    return _edit(args, edits.set_nodelist, args.nodelist)
+
+
+def run_append_node(args: argparse.Namespace) -> int:
+    """append-node."""
+    from cloud_config.model import edits
+
+    return _edit(args, edits.append_node, args.node)
+
+
+def run_delete_node(args: argparse.Namespace) -> int:
+    """delete-node."""
+    from cloud_config.model import edits
+
+    return _edit(args, edits.delete_node, args.domain)
+
+
+def run_set_stage(args: argparse.Namespace) -> int:
+    """set-stage."""
+    from cloud_config.model import edits
+
+    return _edit(args, edits.set_stage, args.stage, args.force)
+
+
+def run_delete_chain(args: argparse.Namespace) -> int:
+    """delete-chain."""
+    from cloud_config.store.chain_dirs import delete_chain
+
+    delete_chain(layout(args))
+    return 0

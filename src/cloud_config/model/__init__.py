@@ -1,0 +1,1 @@
+"""The configuration model: chain and node configuration, node addresses, stages, TOML layout."""

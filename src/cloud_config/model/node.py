@@ -1,0 +1,176 @@
+"""`node_config.toml`: one node's own settings (reference §1.2) plus its saved deployment settings."""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any
+
+from cloud_config.errors import ConfigError
+from cloud_config.model import toml_edit, toml_format
+from cloud_config.model.schema import Reader
+
+GRPC_DEFAULTS = {
+    "network_port": 50000,
+    "consensus_port": 50001,
+    "executor_port": 50002,
+    "storage_port": 50003,
+    "controller_port": 50004,
+}
+METRICS_DEFAULTS = {
+    "network_metrics_port": 60000,
+    "consensus_metrics_port": 60001,
+    "executor_metrics_port": 60002,
+    "storage_metrics_port": 60003,
+    "controller_metrics_port": 60004,
+}
+CLOUD_STORAGE_KEYS = (
+    "access_key_id",
+    "secret_access_key",
+    "endpoint",
+    "bucket",
+    "service_type",
+    "root",
+    "region",
+)
+# Only these log levels are accepted by every service (tracing and raft's sloggers alike).
+LOG_LEVELS = ("trace", "debug", "info", "error")
+
+
+@dataclass
+class Deployment:
+    """How `update-yaml` deploys the node; saved as `[deployment]`, which cloud-config ignores."""
+
+    storage_class: str = ""
+    access_mode: str = "ReadWriteMany"
+    storage_capacity: str = "10Gi"
+    requests_cpu: str = "10m"
+    requests_memory: str = "32Mi"
+    limits_cpu: str = "4000m"
+    limits_memory: str = "8192Mi"
+    docker_registry: str = "docker.io"
+    docker_repo: str = "citacloud"
+    pull_policy: str = "IfNotPresent"
+    enable_debug: bool = False
+    disable_health_check: bool = False
+
+
+@dataclass
+class NodeConfig:
+    """The whole node_config.toml."""
+
+    account: str
+    grpc_ports: dict[str, int] = field(default_factory=lambda: dict(GRPC_DEFAULTS))
+    metrics_ports: dict[str, int] = field(default_factory=lambda: dict(METRICS_DEFAULTS))
+    log_level: str = "info"
+    log_file_path: str | None = None
+    jaeger_agent_endpoint: str | None = None
+    enable_metrics: bool = True
+    is_danger: bool = False
+    enable_tx_persistence: bool = False
+    cloud_storage: dict[str, str] = field(default_factory=lambda: dict.fromkeys(CLOUD_STORAGE_KEYS, ""))
+    exporter_base_path: str = ""
+    exporter_chain_name: str = "test-chain"
+    deployment: Deployment | None = None
+
+    @classmethod
+    def loads(cls, text: str, source: str) -> NodeConfig:
+        """Parse a node_config.toml; files of older versions load with today's defaults."""
+        try:
+            data = tomllib.loads(text)
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(source, None, f"not valid TOML: {exc}") from None
+        return cls.from_dict(data, source)
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any], source: str) -> NodeConfig:
+        """Build from parsed TOML, checking every field's type."""
+        r = Reader(source)
+        grpc = r.table(data, "grpc_ports", "grpc_ports")
+        metrics = r.table(data, "metrics_ports", "metrics_ports")
+        storage = r.table(data, "cloud_storage", "cloud_storage")
+        exporter = r.table(data, "exporter", "exporter")
+        node = cls(
+            account=r.string(data, "account", "account"),
+            grpc_ports={
+                k: r.integer(grpc, k, f"grpc_ports.{k}", d, high=65535) for k, d in GRPC_DEFAULTS.items()
+            },
+            metrics_ports={
+                k: r.integer(metrics, k, f"metrics_ports.{k}", d, high=65535)
+                for k, d in METRICS_DEFAULTS.items()
+            },
+            log_level=r.string(data, "log_level", "log_level", "info"),
+            log_file_path=_optional(r, data, "log_file_path"),
+            jaeger_agent_endpoint=_optional(r, data, "jaeger_agent_endpoint"),
+            enable_metrics=r.boolean(data, "enable_metrics", "enable_metrics", True),
+            is_danger=r.boolean(data, "is_danger", "is_danger", False),
+            enable_tx_persistence=r.boolean(data, "enable_tx_persistence", "enable_tx_persistence", False),
+            cloud_storage={k: r.string(storage, k, f"cloud_storage.{k}", "") for k in CLOUD_STORAGE_KEYS},
+            exporter_base_path=r.string(exporter, "base_path", "exporter.base_path", ""),
+            exporter_chain_name=r.string(exporter, "chain_name", "exporter.chain_name", "test-chain"),
+        )
+        if "deployment" in data:
+            table = r.table(data, "deployment", "deployment")
+            values: dict[str, Any] = {}
+            for f in fields(Deployment):
+                path = f"deployment.{f.name}"
+                default = getattr(Deployment(), f.name)
+                if isinstance(default, bool):
+                    values[f.name] = r.boolean(table, f.name, path, default)
+                else:
+                    values[f.name] = r.string(table, f.name, path, default)
+            node.deployment = Deployment(**values)
+        return node
+
+    def to_dict(self) -> dict[str, Any]:
+        """The data of node_config.toml, keyed as cloud-config writes it (plus `deployment`)."""
+        data: dict[str, Any] = {
+            "account": self.account,
+            "grpc_ports": dict(self.grpc_ports),
+            "metrics_ports": dict(self.metrics_ports),
+            "log_level": self.log_level,
+            "log_file_path": self.log_file_path,
+            "jaeger_agent_endpoint": self.jaeger_agent_endpoint,
+            "enable_metrics": self.enable_metrics,
+            "is_danger": self.is_danger,
+            "enable_tx_persistence": self.enable_tx_persistence,
+            "cloud_storage": dict(self.cloud_storage),
+            "exporter": {"base_path": self.exporter_base_path, "chain_name": self.exporter_chain_name},
+        }
+        if self.deployment is not None:
+            data["deployment"] = asdict(self.deployment)
+        return data
+
+    def dumps(self, old_text: str | None = None) -> str:
+        """The file text: canonical when fresh, or `old_text` edited in place (comments kept)."""
+        data = self.to_dict()
+        if old_text is None:
+            return toml_format.dumps(data)
+        return toml_edit.update(old_text, data)
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Every (field, reason) the services would reject."""
+        out = []
+        if self.log_level not in LOG_LEVELS:
+            out.append(
+                ("log_level", f"must be one of {', '.join(LOG_LEVELS)} (accepted by every service), got {self.log_level!r}")
+            )
+        ports = {**self.grpc_ports, **self.metrics_ports}
+        seen: dict[int, str] = {}
+        for name, port in ports.items():
+            if port == 0:
+                out.append((name, "must be 1-65535, got 0"))
+            elif port in seen:
+                out.append((name, f"port {port} is also {seen[port]}"))
+            seen.setdefault(port, name)
+        kinds = ("s3", "oss", "obs", "cos", "azblob")
+        if any(self.cloud_storage.values()) and self.cloud_storage["service_type"] not in kinds:
+            out.append(("cloud_storage.service_type", f"must be one of {', '.join(kinds)} when cloud storage is set"))
+        return out
+
+
+def _optional(r: Reader, data: Mapping[str, Any], key: str) -> str | None:
+    if key not in data:
+        return None
+    return r.string(data, key, key)

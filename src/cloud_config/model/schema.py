@@ -1,0 +1,100 @@
+"""Typed reading of parsed TOML, with errors that name the file and the dotted field."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any, TypeVar
+
+from cloud_config.errors import ConfigError
+
+T = TypeVar("T")
+U32_MAX = 2**32 - 1
+U64_MAX = 2**63 - 1  # TOML integers stop at i64
+
+
+class Reader:
+    """Reads fields of one TOML document, raising ConfigError(source, field, reason)."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, field: str, reason: str) -> ConfigError:
+        """An error about `field` of this document."""
+        return ConfigError(self.source, field, reason)
+
+    def _get(self, table: Mapping[str, Any], key: str, path: str, default: Any) -> Any:
+        if key in table:
+            return table[key]
+        if default is _REQUIRED:
+            raise self.fail(path, "is missing")
+        return default
+
+    def table(self, table: Mapping[str, Any], key: str, path: str, default: Any = None) -> Any:
+        """A sub-table; missing gives `default` (an empty table when None)."""
+        value = self._get(table, key, path, {} if default is None else default)
+        if not isinstance(value, Mapping):
+            raise self.fail(path, f"must be a table, got {type(value).__name__}")
+        return value
+
+    def string(self, table: Mapping[str, Any], key: str, path: str, default: Any = None) -> str:
+        """A string field; `default=None` makes it required."""
+        value = self._get(table, key, path, _REQUIRED if default is None else default)
+        if not isinstance(value, str):
+            raise self.fail(path, f"must be a string, got {_kind(value)}")
+        return value
+
+    def integer(
+        self,
+        table: Mapping[str, Any],
+        key: str,
+        path: str,
+        default: int | None = None,
+        low: int = 0,
+        high: int = U64_MAX,
+    ) -> int:
+        """An integer field within [low, high]; `default=None` makes it required."""
+        value = self._get(table, key, path, _REQUIRED if default is None else default)
+        if isinstance(value, bool) or not isinstance(value, int):
+            raise self.fail(path, f"must be an integer, got {_kind(value)}")
+        if not low <= value <= high:
+            raise self.fail(path, f"must be {low}-{high}, got {value}")
+        return value
+
+    def boolean(self, table: Mapping[str, Any], key: str, path: str, default: bool) -> bool:
+        """A boolean field."""
+        value = self._get(table, key, path, default)
+        if not isinstance(value, bool):
+            raise self.fail(path, f"must be true or false, got {_kind(value)}")
+        return value
+
+    def array(self, table: Mapping[str, Any], key: str, path: str, default: Any = None) -> list[Any]:
+        """An array field; `default=None` makes it required."""
+        value = self._get(table, key, path, _REQUIRED if default is None else default)
+        if not isinstance(value, list):
+            raise self.fail(path, f"must be an array, got {_kind(value)}")
+        return value
+
+    def strings(self, table: Mapping[str, Any], key: str, path: str) -> list[str]:
+        """A required array of strings."""
+        items = self.array(table, key, path)
+        for i, item in enumerate(items):
+            if not isinstance(item, str):
+                raise self.fail(f"{path}[{i}]", f"must be a string, got {_kind(item)}")
+        return items
+
+
+class _Required:
+    pass
+
+
+_REQUIRED = _Required()
+
+
+def _kind(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"string {value!r}"
+    if isinstance(value, int):
+        return f"integer {value}"
+    return type(value).__name__

@@ -1,0 +1,202 @@
+"""Rewrite an existing TOML file to hold new data while keeping the user's comments and layout.
+
+The old text is cut into blocks (the root, then one per header) and entries (`key = value`, which
+may span lines), each carrying the comment and blank lines above it. The new data is laid out in
+canonical blocks (`toml_format.blocks`). Old blocks and entries whose values did not change keep
+their exact text; changed values are re-rendered in place; new ones go where the canonical order
+puts them; removed ones disappear. If the result would not read back as the new data (a layout
+this editor does not follow, such as dotted keys or inline tables), the canonical text is used.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from cloud_config.model import toml_format
+from cloud_config.model.toml_format import Block
+
+_HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
+
+# Elements of these arrays of tables keep their identity through an edit by this key.
+IDENTITY_KEYS = {("node_network_address_list",): "domain"}
+
+
+@dataclass
+class _RawEntry:
+    key: str
+    value: Any
+    lines: list[str]
+
+
+@dataclass
+class _RawBlock:
+    path: tuple[str, ...]
+    array: bool
+    lines: list[str]  # trivia above the header, then the header ([] for the root)
+    entries: list[_RawEntry] = field(default_factory=list)
+
+    def values(self) -> dict[str, Any]:
+        return {e.key: e.value for e in self.entries}
+
+
+def _parse(text: str) -> tuple[list[_RawBlock], list[str]]:
+    """Old text as raw blocks plus the trailing trivia of the document."""
+    lines = text.splitlines()
+    out = [_RawBlock((), False, [])]
+    pending: list[str] = []
+    i = 0
+    while i < len(lines):
+        line = lines[i]
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            pending.append(line)
+            i += 1
+            continue
+        header = _HEADER.match(line)
+        if header:
+            path = tuple(header.group(2).split("."))
+            out.append(_RawBlock(path, header.group(1) == "[[", [*pending, line]))
+            pending = []
+            i += 1
+            continue
+        end = i + 1
+        while True:
+            try:
+                parsed = tomllib.loads("\n".join(lines[i:end]))
+                break
+            except tomllib.TOMLDecodeError:
+                if end >= len(lines):
+                    raise
+                end += 1
+        ((key, value),) = parsed.items()
+        out[-1].entries.append(_RawEntry(key, value, [*pending, *lines[i:end]]))
+        pending = []
+        i = end
+    return out, pending
+
+
+def same(a: Any, b: Any) -> bool:
+    """Equal values of equal types (so `true` is not `1`)."""
+    if isinstance(a, Mapping) and isinstance(b, Mapping):
+        return a.keys() == b.keys() and all(same(a[k], b[k]) for k in a)
+    if isinstance(a, list | tuple) and isinstance(b, list | tuple):
+        return len(a) == len(b) and all(same(x, y) for x, y in zip(a, b, strict=True))
+    return type(a) is type(b) and a == b
+
+
+def _match(old: list[_RawBlock], new: list[Block]) -> dict[int, int]:
+    """new block index -> old block index, for blocks that are the same table."""
+    pairs: dict[int, int] = {}
+    used: set[int] = set()
+    for strict in (True, False):
+        for n, nb in enumerate(new):
+            if n in pairs:
+                continue
+            ident = IDENTITY_KEYS.get(nb.path)
+            for o, ob in enumerate(old):
+                if o in used or ob.path != nb.path or ob.array != nb.array:
+                    continue
+                if nb.array:
+                    if strict:
+                        hit = same(ob.values(), nb.values())
+                    else:
+                        hit = ident is not None and same(
+                            ob.values().get(ident), nb.values().get(ident)
+                        )
+                else:
+                    hit = True
+                if hit:
+                    pairs[n] = o
+                    used.add(o)
+                    break
+    return pairs
+
+
+def _place(order: list[int], n: int) -> int:
+    """Where new item n goes in an output holding the new indices `order`: after its predecessor."""
+    pos = 0
+    for idx, item in enumerate(order):
+        if item < n:
+            pos = idx + 1
+    return pos
+
+
+def _merge_entries(old: _RawBlock, new: Block) -> list[str]:
+    old_by_key = {e.key: e for e in old.entries}
+    order: list[int] = []
+    chunks: list[list[str]] = []
+    for n, entry in enumerate(new.entries):
+        prev = old_by_key.get(entry.key)
+        if prev is None:
+            continue
+        if same(prev.value, entry.value):
+            chunk = prev.lines
+        else:
+            chunk = [*_leading_trivia(prev.lines), *entry.text.split("\n")]
+        order.append(n)
+        chunks.append(chunk)
+    old_pos = {e.key: i for i, e in enumerate(old.entries)}
+    paired = sorted(zip(order, chunks, strict=True), key=lambda p: old_pos[new.entries[p[0]].key])
+    order = [p[0] for p in paired]
+    chunks = [p[1] for p in paired]
+    for n, entry in enumerate(new.entries):
+        if entry.key in old_by_key:
+            continue
+        at = _place(order, n)
+        order.insert(at, n)
+        chunks.insert(at, entry.text.split("\n"))
+    return [*old.lines, *(ln for chunk in chunks for ln in chunk)]
+
+
+def _leading_trivia(lines: list[str]) -> list[str]:
+    lead = []
+    for ln in lines:
+        if ln.strip() and not ln.strip().startswith("#"):
+            break
+        lead.append(ln)
+    return lead
+
+
+def update(old_text: str, data: Mapping[str, Any]) -> str:
+    """`old_text` rewritten to hold `data`, keeping comments and untouched formatting."""
+    canonical = toml_format.dumps(data)
+    try:
+        old_blocks, trailing = _parse(old_text)
+    except (tomllib.TOMLDecodeError, ValueError):
+        return canonical
+    new_blocks = toml_format.blocks(data)
+    pairs = _match(old_blocks, new_blocks)
+    by_old = sorted(pairs.items(), key=lambda p: p[1])
+    order = [n for n, _ in by_old]
+    chunks = [_merge_entries(old_blocks[o], new_blocks[n]) for n, o in by_old]
+    for n, block in enumerate(new_blocks):
+        if n in pairs:
+            continue
+        at = _place(order, n)
+        header = [] if block.header is None else ["", block.header]
+        order.insert(at, n)
+        chunks.insert(at, [*header, *(ln for e in block.entries for ln in e.text.split("\n"))])
+    lines = [ln for chunk in chunks for ln in chunk]
+    if not old_text.startswith(("\n", "\r")):
+        while lines and not lines[0].strip():
+            lines.pop(0)
+    text = "\n".join([*lines, *trailing]) + "\n"
+    try:
+        if same(tomllib.loads(text), _plain(data)):
+            return text
+    except tomllib.TOMLDecodeError:
+        pass
+    return canonical
+
+
+def _plain(value: Any) -> Any:
+    """`value` as tomllib would read it back (tuples as lists, None values dropped)."""
+    if isinstance(value, Mapping):
+        return {k: _plain(v) for k, v in value.items() if v is not None}
+    if isinstance(value, list | tuple):
+        return [_plain(v) for v in value]
+    return value

@@ -1,0 +1,72 @@
+"""Atomic file writes (temporary file in the same folder, then rename) and folder locks."""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+import os
+import tempfile
+from collections.abc import Iterator, Mapping
+from pathlib import Path
+
+SECRET_MODE = 0o600
+SECRET_DIR_MODE = 0o700
+PUBLIC_MODE = 0o644
+
+
+def _temp_for(path: Path, data: bytes, mode: int) -> Path:
+    fd, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name)
+        raise
+    return Path(name)
+
+
+def write_bytes(path: Path, data: bytes, mode: int = PUBLIC_MODE) -> None:
+    """Replace `path` with `data` in one step: readers see the old file or the new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    os.replace(_temp_for(path, data, mode), path)
+
+
+def write_secret(path: Path, data: bytes) -> None:
+    """Write a file holding secret material: mode 0600, its folder 0700."""
+    path.parent.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(path.parent, SECRET_DIR_MODE)
+    write_bytes(path, data, SECRET_MODE)
+
+
+def write_many(files: Mapping[Path, tuple[bytes, int]]) -> None:
+    """Write several files: every temporary file first, then all the renames.
+
+    A failure while preparing (disk full, permissions) leaves every target as it was.
+    """
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for path, (data, mode) in files.items():
+            path.parent.mkdir(parents=True, exist_ok=True)
+            staged.append((_temp_for(path, data, mode), path))
+    except BaseException:
+        for temp, _ in staged:
+            with contextlib.suppress(FileNotFoundError):
+                temp.unlink()
+        raise
+    for temp, path in staged:
+        os.replace(temp, path)
+
+
+@contextlib.contextmanager
+def locked(folder: Path) -> Iterator[None]:
+    """Hold an exclusive lock on `folder` (no lock file is left behind) while the block runs."""
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)

@@ -1,0 +1,61 @@
+"""Reading and editing the chain folder's `chain_config.toml` (under the folder's lock)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from cloud_config.errors import NotFoundError
+from cloud_config.model.chain import ChainConfig
+from cloud_config.store.atomic import locked, write_bytes
+from cloud_config.store.layout import ChainLayout
+
+
+def require_chain_dir(layout: ChainLayout) -> None:
+    """Refuse to go on when the chain folder does not exist."""
+    if not layout.chain_dir.is_dir():
+        raise NotFoundError(
+            f"chain folder {layout.chain_dir} does not exist; run `cloud-config init-chain "
+            f"--chain-name {layout.chain_name}` first (or check --config-dir)"
+        )
+
+
+def read_chain_text(layout: ChainLayout) -> str:
+    """The text of chain_config.toml, or a clear error naming the missing file."""
+    require_chain_dir(layout)
+    try:
+        return layout.chain_config.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(
+            f"{layout.chain_config} does not exist; run `cloud-config init-chain-config "
+            f"--chain-name {layout.chain_name}` first"
+        ) from None
+
+
+def read_chain(layout: ChainLayout) -> ChainConfig:
+    """The chain configuration of the chain folder."""
+    return ChainConfig.loads(read_chain_text(layout), str(layout.chain_config))
+
+
+def write_chain(layout: ChainLayout, config: ChainConfig, old_text: str | None) -> bool:
+    """Validate and write `config` (editing `old_text` in place); True when the bytes changed."""
+    config.validate(layout.chain_name, str(layout.chain_config))
+    text = config.dumps(old_text)
+    if text == old_text:
+        return False
+    write_bytes(layout.chain_config, text.encode("utf-8"))
+    return True
+
+
+@contextlib.contextmanager
+def editing(layout: ChainLayout) -> Iterator[ChainConfig]:
+    """Yield the chain configuration to edit; on a clean exit validate it and write it back.
+
+    The whole edit runs under the chain folder's lock. An exception leaves the file untouched.
+    """
+    require_chain_dir(layout)
+    with locked(layout.chain_dir):
+        text = read_chain_text(layout)
+        config = ChainConfig.loads(text, str(layout.chain_config))
+        yield config
+        write_chain(layout, config, text)

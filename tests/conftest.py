@@ -1,0 +1,81 @@
+"""Shared fixtures: an isolated git identity, and the command line run in-process or as a process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cloud_config.cli.main import main
+
+SRC = Path(__file__).resolve().parents[1] / "src"
+
+
+@dataclass
+class Result:
+    """What one command did."""
+
+    code: int
+    out: str
+    err: str
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _isolated_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
+    """Every git call in the suite uses a throwaway global config and a fixed identity."""
+    home = tmp_path_factory.mktemp("gitconfig")
+    cfg = home / "gitconfig"
+    cfg.write_text(
+        "[user]\n\tname = Test\n\temail = test@example.com\n"
+        "[init]\n\tdefaultBranch = master\n[commit]\n\tgpgsign = false\n"
+        "[protocol \"file\"]\n\tallow = always\n"
+    )
+    saved = dict(os.environ)
+    for key in list(os.environ):
+        if key.startswith("GIT_"):
+            del os.environ[key]
+    os.environ.update(
+        GIT_CONFIG_GLOBAL=str(cfg),
+        GIT_CONFIG_NOSYSTEM="1",
+        GIT_AUTHOR_NAME="Test",
+        GIT_AUTHOR_EMAIL="test@example.com",
+        GIT_COMMITTER_NAME="Test",
+        GIT_COMMITTER_EMAIL="test@example.com",
+    )
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+    """Run `cloud-config ARGS...` in-process; returns Result(code, out, err)."""
+
+    def run(*args: str) -> Result:
+        try:
+            code = main(list(args))
+        except SystemExit as exc:  # argparse usage errors and --help
+            code = int(exc.code or 0)
+        captured = capsys.readouterr()
+        return Result(code, captured.out, captured.err)
+
+    return run
+
+
+def run_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
+    """Run `cloud-config ARGS...` as a real process (python -m cloud_config)."""
+    full_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
+    proc = subprocess.run(
+        [sys.executable, "-m", "cloud_config", *args],
+        cwd=cwd,
+        env=full_env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
