@@ -1,0 +1,1 @@
+"""Git operations, reconcile, the PR gate and the webhook service."""

@@ -1,0 +1,111 @@
+"""The one way we run git: small functions, argv lists (no shell), a scrubbed environment.
+
+Every git call goes through `run`, which raises GitError (argv, exit code, last stderr line).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+
+from cloud_config.errors import GitError
+
+BOT_NAME = "cloud-config"
+BOT_EMAIL = "cloud-config@localhost"
+# Variables a hook or a parent git process may leak into us (GIT_DIR above all).
+_LEAKY = ("GIT_DIR", "GIT_WORK_TREE", "GIT_INDEX_FILE", "GIT_OBJECT_DIRECTORY", "GIT_PREFIX")
+
+
+def _env(extra: dict[str, str] | None) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in _LEAKY}
+    env.setdefault("GIT_AUTHOR_NAME", BOT_NAME)
+    env.setdefault("GIT_AUTHOR_EMAIL", BOT_EMAIL)
+    env.setdefault("GIT_COMMITTER_NAME", BOT_NAME)
+    env.setdefault("GIT_COMMITTER_EMAIL", BOT_EMAIL)
+    env["GIT_TERMINAL_PROMPT"] = "0"
+    env.update(extra or {})
+    return env
+
+
+def run_bytes(
+    repo: Path | None, *args: str, env: dict[str, str] | None = None, check: bool = True
+) -> subprocess.CompletedProcess[bytes]:
+    """Run `git [-C repo] args...`; raise GitError on failure unless check=False."""
+    argv = ["git", *(["-C", str(repo)] if repo is not None else []), *args]
+    proc = subprocess.run(argv, capture_output=True, env=_env(env), check=False)
+    if check and proc.returncode != 0:
+        raise GitError(list(args), proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc
+
+
+def run(repo: Path | None, *args: str, env: dict[str, str] | None = None) -> str:
+    """Run git and return its stdout as text, stripped of the final newline."""
+    return run_bytes(repo, *args, env=env).stdout.decode().rstrip("\n")
+
+
+def rev_parse(repo: Path, rev: str) -> str:
+    """The full commit sha of `rev`."""
+    return run(repo, "rev-parse", "--verify", f"{rev}^{{commit}}")
+
+
+def show(repo: Path, rev: str, path: str) -> bytes | None:
+    """The bytes of `path` at `rev`, or None when the file does not exist there."""
+    proc = run_bytes(repo, "cat-file", "blob", f"{rev}:{path}", check=False)
+    return proc.stdout if proc.returncode == 0 else None
+
+
+def ls_tree(repo: Path, rev: str) -> list[str]:
+    """Every file path in the tree of `rev`."""
+    out = run_bytes(repo, "ls-tree", "-r", "-z", "--name-only", rev).stdout.decode()
+    return [p for p in out.split("\0") if p]
+
+
+def changed_paths(repo: Path, base: str, head: str) -> list[str]:
+    """Paths that differ between two revisions."""
+    out = run_bytes(repo, "diff", "--name-only", "-z", "--no-renames", base, head).stdout.decode()
+    return [p for p in out.split("\0") if p]
+
+
+def commits_between(repo: Path, base: str, head: str, merges: bool = False) -> list[str]:
+    """Commits reachable from head but not base, oldest first (non-merge ones by default)."""
+    args = ["rev-list", "--reverse", f"{base}..{head}"]
+    if not merges:
+        args.insert(1, "--no-merges")
+    out = run(repo, *args)
+    return out.split() if out else []
+
+
+def init(repo: Path, bare: bool = False, branch: str = "master") -> None:
+    """Create a repository."""
+    run(None, "init", "-q", *(["--bare"] if bare else []), "-b", branch, str(repo))
+
+
+def clone(url: str, dest: Path, branch: str | None = None) -> None:
+    """Clone `url` into `dest`."""
+    run(None, "clone", "-q", *(["-b", branch] if branch else []), url, str(dest))
+
+
+def fetch(repo: Path, remote: str = "origin", *refs: str) -> None:
+    """Fetch from a remote."""
+    run(repo, "fetch", "-q", remote, *refs)
+
+
+def commit_all(repo: Path, message: str, env: dict[str, str] | None = None) -> str | None:
+    """Stage everything and commit; return the new sha, or None when nothing changed."""
+    run(repo, "add", "-A")
+    if run_bytes(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:
+        return None
+    run(repo, "commit", "-q", "--no-gpg-sign", "-m", message, env=env)
+    return rev_parse(repo, "HEAD")
+
+
+def push(repo: Path, remote: str, refspec: str) -> bool:
+    """Push; True on success, False when the remote rejected it as not a fast-forward."""
+    proc = run_bytes(repo, "push", "-q", remote, refspec, check=False)
+    if proc.returncode == 0:
+        return True
+    err = proc.stderr.decode(errors="replace")
+    if "[rejected]" in err or "non-fast-forward" in err or "fetch first" in err:
+        return False
+    raise GitError(["push", remote, refspec], proc.returncode, err)

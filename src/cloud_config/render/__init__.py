@@ -1,0 +1,1 @@
+"""Pure rendering: (chain, node, key material) -> {relative path: bytes}."""
