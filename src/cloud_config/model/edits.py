@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
 from cloud_config.errors import ConflictError, NotFoundError, UsageError

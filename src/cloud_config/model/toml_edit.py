@@ -22,7 +22,7 @@ from cloud_config.model.toml_format import Block
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
 
 # Elements of these arrays of tables keep their identity through an edit by this key.
-IDENTITY_KEYS = {("node_network_address_list",): "domain"}
+IDENTITY_KEYS: dict[tuple[str, ...], str] = {("node_network_address_list",): "domain"}
 
 
 @dataclass
@@ -104,9 +104,7 @@ def _match(old: list[_RawBlock], new: list[Block]) -> dict[int, int]:
                     if strict:
                         hit = same(ob.values(), nb.values())
                     else:
-                        hit = ident is not None and same(
-                            ob.values().get(ident), nb.values().get(ident)
-                        )
+                        hit = ident is not None and same(ob.values().get(ident), nb.values().get(ident))
                 else:
                     hit = True
                 if hit:
