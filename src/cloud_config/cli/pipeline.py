@@ -1,9 +1,133 @@
-"""Verbs of the pipeline group (registered by later work)."""
+"""Verbs of the pipeline group: reconcile, serve, argocd-app, demo."""
 
 from __future__ import annotations
 
-from cloud_config.cli.common import Subparsers
+import argparse
+from pathlib import Path
+from typing import Any
+
+from cloud_config.cli.common import Subparsers, add_verb
+
+
+def _verb(sub: Subparsers, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_text, description=help_text, allow_abbrev=False
+    )
+    parser.set_defaults(run=run)
+    return parser
 
 
 def register(sub: Subparsers) -> None:
     """Add this group's verbs."""
+    p = _verb(
+        sub,
+        "reconcile",
+        "re-render a node repo from the chain repo's head; commit and push on change",
+        run_reconcile,
+    )
+    p.add_argument("--chain-repo", required=True, help="URL or path of the chain repo")
+    p.add_argument("--chain-branch", default="master", help="the chain repo's branch (default: %(default)s)")
+    p.add_argument("--node-repo", required=True, help="URL or path of the node repo")
+    p.add_argument("--node-branch", default="master", help="the node repo's branch (default: %(default)s)")
+    p.add_argument("--domain", required=True, help="the node's domain")
+    p.add_argument(
+        "--chain-name", default=None, help="chain name (default: the one in the node repo's node_config.toml)"
+    )
+    p.add_argument(
+        "--workdir", default=None, help="where clones are cached (default: ~/.cache/cloud-config/reconcile)"
+    )
+
+    p = _verb(
+        sub, "serve", "webhook service: reconcile node repos on chain pushes", run_serve
+    )
+    p.add_argument("--config", required=True, help="the service's TOML file")
+    p.add_argument("--listen", default=None, help="host:port to listen on (default: the file's `listen`)")
+
+    p = add_verb(
+        sub,
+        "argocd-app",
+        "print the Argo CD Application (or Flux) for a node repo",
+        run_argocd_app,
+    )
+    p.add_argument("--domain", required=True, help="the node's domain")
+    p.add_argument("--repo-url", required=True, help="the node repo's URL")
+    p.add_argument(
+        "--path", default="yamls", help="folder of the manifests in the node repo (default: %(default)s)"
+    )
+    p.add_argument("--revision", default="master", help="branch to follow (default: %(default)s)")
+    p.add_argument(
+        "--dest-server",
+        default="https://kubernetes.default.svc",
+        help="cluster API URL (default: %(default)s)",
+    )
+    p.add_argument(
+        "--dest-namespace", default="default", help="namespace to deploy into (default: %(default)s)"
+    )
+    p.add_argument("--flux", action="store_true", help="print a Flux GitRepository + Kustomization instead")
+
+    p = _verb(
+        sub,
+        "demo",
+        "replay the walkthrough on a local forge (git over HTTP, webhooks)",
+        run_demo,
+    )
+    p.add_argument("--workdir", default=None, help="work folder (default: a temporary folder)")
+    p.add_argument("--keep", action="store_true", help="keep the work folder and print where it is")
+
+
+def run_reconcile(args: argparse.Namespace) -> int:
+    """reconcile."""
+    from cloud_config.gitops.reconcile import Target, default_workdir, reconcile
+
+    target = Target(
+        chain_repo=args.chain_repo,
+        node_repo=args.node_repo,
+        domain=args.domain,
+        chain_branch=args.chain_branch,
+        node_branch=args.node_branch,
+        chain_name=args.chain_name,
+    )
+    workdir = Path(args.workdir) if args.workdir else default_workdir()
+    print(reconcile(target, workdir).line())
+    return 0
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """serve."""
+    import logging
+
+    from cloud_config.gitops.service import Service, make_server, run_until_stopped
+    from cloud_config.gitops.service_config import load_config
+
+    config = load_config(Path(args.config))
+    service = Service(config)
+    server = make_server(service, args.listen or config.listen)
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
+    print(f"listening on {server.url}", flush=True)
+    run_until_stopped(server, service)
+    return 0
+
+
+def run_argocd_app(args: argparse.Namespace) -> int:
+    """argocd-app."""
+    from cloud_config.render.argocd import AppSpec, application, flux_objects, to_yaml
+
+    spec = AppSpec(
+        chain_name=args.chain_name,
+        domain=args.domain,
+        repo_url=args.repo_url,
+        path=args.path,
+        revision=args.revision,
+        dest_server=args.dest_server,
+        dest_namespace=args.dest_namespace,
+    )
+    docs = flux_objects(spec) if args.flux else [application(spec)]
+    print(to_yaml(docs), end="")
+    return 0
+
+
+def run_demo(args: argparse.Namespace) -> int:
+    """demo."""
+    from cloud_config.gitops.demo import run_demo as demo
+
+    return demo(Path(args.workdir) if args.workdir else None, keep=args.keep)

@@ -109,3 +109,11 @@ def push(repo: Path, remote: str, refspec: str) -> bool:
     if "[rejected]" in err or "non-fast-forward" in err or "fetch first" in err:
         return False
     raise GitError(["push", remote, refspec], proc.returncode, err)
+
+
+def reset_to_remote(repo: Path, branch: str, remote: str = "origin") -> str:
+    """Fetch `branch` and make the work tree exactly its head (local changes dropped); its sha."""
+    run(repo, "fetch", "-q", remote, f"refs/heads/{branch}")
+    run(repo, "reset", "-q", "--hard", "FETCH_HEAD")
+    run(repo, "clean", "-q", "-ffdx")
+    return rev_parse(repo, "HEAD")

@@ -1,0 +1,164 @@
+"""Reconcile one node repo with the chain repo's head: render, commit only on change, push, retry.
+
+The chain repo holds the public facts; the node repo holds node_config.toml and the node's own
+secrets. Both are cloned once under the work folder and reset to their remote heads on each run.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cloud_config.errors import CloudConfigError, NotFoundError
+from cloud_config.gitops import git
+from cloud_config.store.atomic import locked
+
+MAX_ATTEMPTS = 5
+TRAILER = "Chain-Commit"
+# render(chain_dir, node_dir, chain_name, domain) -> object with .written and .removed
+RenderFn = Callable[[Path, Path, str, str], Any]
+
+
+class ReconcileRefused(CloudConfigError):
+    """The chain head cannot be rendered for this node; nothing was pushed."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What to reconcile: a node repo against a chain repo."""
+
+    chain_repo: str
+    node_repo: str
+    domain: str
+    chain_branch: str = "master"
+    node_branch: str = "master"
+    chain_name: str | None = None
+
+
+@dataclass
+class Outcome:
+    """What one reconcile did."""
+
+    domain: str
+    chain_sha: str
+    node_sha: str
+    committed: bool
+    attempts: int = 1
+    written: list[str] = field(default_factory=list)
+    removed: list[str] = field(default_factory=list)
+    seconds: float = 0.0
+
+    def line(self) -> str:
+        """The one line the command prints."""
+        if self.committed:
+            return f"{self.domain}: committed {self.node_sha} (chain {self.chain_sha})"
+        return f"{self.domain}: up to date (chain {self.chain_sha})"
+
+
+def default_workdir() -> Path:
+    """Where clones are cached when --workdir is not given."""
+    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
+    return Path(base) / "cloud-config" / "reconcile"
+
+
+def _location(repo: str) -> str:
+    """A URL as given, a local path made absolute (so cached clones do not depend on cwd)."""
+    if re.match(r"^[a-z][a-z0-9+.-]*://", repo) or re.match(r"^[^/]+@[^/]+:", repo):
+        return repo
+    return str(Path(repo).resolve())
+
+
+def _cache_dir(workdir: Path, target: Target) -> Path:
+    key = "\0".join((target.chain_repo, target.chain_branch, target.node_repo, target.node_branch))
+    digest = hashlib.sha256(key.encode()).hexdigest()[:12]
+    safe = re.sub(r"[^A-Za-z0-9._-]", "_", target.domain)
+    return workdir / f"{safe}-{digest}"
+
+
+def _checkout(url: str, branch: str, dest: Path) -> str:
+    """Clone once, then fetch and hard-reset to the remote head; return the head sha."""
+    if not (dest / ".git").is_dir():
+        tmp = dest.with_name(dest.name + ".tmp")
+        if tmp.exists():
+            import shutil
+
+            shutil.rmtree(tmp)
+        git.clone(url, tmp, branch=branch)
+        tmp.rename(dest)
+    return git.reset_to_remote(dest, branch)
+
+
+def _chain_name(node_dir: Path, target: Target) -> str:
+    if target.chain_name:
+        return target.chain_name
+    from cloud_config.model.node import NodeConfig
+
+    path = node_dir / "node_config.toml"
+    if not path.is_file():
+        raise NotFoundError(
+            f"node repo {target.node_repo} has no node_config.toml on {target.node_branch}; "
+            "run init-node and push the node folder first, or pass --chain-name"
+        )
+    return NodeConfig.loads(
+        path.read_text(encoding="utf-8"), f"{target.node_repo}:node_config.toml"
+    ).exporter_chain_name
+
+
+def _real_render() -> RenderFn:
+    from cloud_config.store.node_files import refresh_node
+
+    render: RenderFn = refresh_node
+    return render
+
+
+def reconcile(target: Target, workdir: Path, render: RenderFn | None = None) -> Outcome:
+    """Bring the node repo up to date with the chain repo's head; see the module docstring."""
+    started = time.monotonic()
+    render = render or _real_render()
+    cache = _cache_dir(workdir, target)
+    cache.mkdir(parents=True, exist_ok=True)
+    with locked(cache):
+        chain_dir, node_dir = cache / "chain", cache / "node"
+        chain_sha = _checkout(_location(target.chain_repo), target.chain_branch, chain_dir)
+        _checkout(_location(target.node_repo), target.node_branch, node_dir)
+        chain_name = _chain_name(node_dir, target)
+        outcome = _render_commit_push(target, chain_dir, node_dir, chain_name, chain_sha, render)
+    outcome.seconds = time.monotonic() - started
+    return outcome
+
+
+def _render(
+    render: RenderFn, chain_dir: Path, node_dir: Path, chain_name: str, target: Target, sha: str
+) -> Any:
+    try:
+        return render(chain_dir, node_dir, chain_name, target.domain)
+    except CloudConfigError as exc:
+        raise ReconcileRefused(f"{target.domain}: refusing chain {sha[:12]}: {exc}; nothing pushed") from exc
+
+
+def _render_commit_push(
+    target: Target, chain_dir: Path, node_dir: Path, chain_name: str, chain_sha: str, render: RenderFn
+) -> Outcome:
+    message = f"update {target.domain} config from chain {chain_sha[:7]}\n\n{TRAILER}: {chain_sha}"
+    for attempt in range(1, MAX_ATTEMPTS + 1):
+        changes = _render(render, chain_dir, node_dir, chain_name, target, chain_sha)
+        sha = git.commit_all(node_dir, message)
+        if sha is None:
+            head = git.rev_parse(node_dir, "HEAD")
+            return Outcome(target.domain, chain_sha, head, False, attempt)
+        if git.push(node_dir, "origin", f"HEAD:refs/heads/{target.node_branch}"):
+            return Outcome(
+                target.domain, chain_sha, sha, True, attempt, list(changes.written), list(changes.removed)
+            )
+        # Someone else pushed to the node repo meanwhile: start again from their head.
+        git.reset_to_remote(node_dir, target.node_branch)
+    raise CloudConfigError(
+        f"{target.domain}: the node repo rejected {MAX_ATTEMPTS} pushes in a row (other writers?); "
+        "nothing pushed, try again"
+    )

@@ -1,0 +1,229 @@
+"""The webhook service: chain-repo pushes in, coalesced reconciles of the node repos out.
+
+POST /hooks/<pipeline>   a signed push event; 401 bad signature, 413 too big, 202 accepted
+GET  /healthz            "ok"
+GET  /status             JSON: per node the last run (chain sha, result, node commit, duration, time)
+GET  /metrics            Prometheus text format
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cloud_config.errors import CloudConfigError
+from cloud_config.gitops.coalesce import Coalescer
+from cloud_config.gitops.reconcile import Outcome, Target, reconcile
+from cloud_config.gitops.service_config import ServiceConfig
+from cloud_config.gitops.webhooks import (
+    Headers,
+    WebhookAuthError,
+    WebhookPayloadError,
+    pushed_branch,
+    verify,
+)
+
+log = logging.getLogger("cloud_config.serve")
+Reconciler = Callable[[Target, Path], Outcome]
+NodeKey = tuple[str, str]  # (pipeline, domain)
+SHUTDOWN_WAIT = 60.0
+
+
+@dataclass
+class LastRun:
+    """The last finished reconcile of one node."""
+
+    chain_sha: str | None
+    result: str
+    node_commit: str | None
+    seconds: float
+    time: str
+    error: str | None = None
+
+
+@dataclass
+class Counters:
+    """Metrics of one node."""
+
+    runs: int = 0
+    failures: int = 0
+    commits: int = 0
+    seconds: float = 0.0
+
+
+class Service:
+    """What the HTTP layer calls; holds the queue, the last results and the counters."""
+
+    def __init__(self, config: ServiceConfig, reconciler: Reconciler | None = None) -> None:
+        self.config = config
+        self._reconcile: Reconciler = reconciler or (lambda t, w: reconcile(t, w))
+        self._targets: dict[NodeKey, Target] = {
+            (p.name, t.domain): t for p in config.pipelines.values() for t in p.targets
+        }
+        self._last: dict[NodeKey, LastRun] = {}
+        self._counters: dict[NodeKey, Counters] = {key: Counters() for key in self._targets}
+        self._hooks: dict[tuple[str, int], int] = {}
+        self._lock = threading.Lock()
+        self.queue: Coalescer[NodeKey] = Coalescer(self._run)
+
+    def push(self, pipeline: str, headers: Headers, body: bytes) -> tuple[int, dict[str, Any]]:
+        """Handle one webhook whose size was already checked: (HTTP status, JSON reply)."""
+        pipe = self.config.pipelines.get(pipeline)
+        if pipe is None:
+            return self._hook(pipeline, 404, {"error": f"no pipeline named {pipeline!r}"})
+        try:
+            forge = verify(headers, body, pipe.secret)
+            branch, after = pushed_branch(body)
+        except WebhookAuthError as exc:
+            log.warning("pipeline %s: webhook refused: %s", pipeline, exc)
+            return self._hook(pipeline, 401, {"error": str(exc)})
+        except WebhookPayloadError as exc:
+            return self._hook(pipeline, 400, {"error": str(exc)})
+        if branch != pipe.branch:
+            return self._hook(pipeline, 202, {"ignored": f"not a push to {pipe.branch}", "forge": forge})
+        queued = {t.domain: self.queue.submit((pipeline, t.domain)).value for t in pipe.targets}
+        log.info(
+            "pipeline %s: push %s to %s from %s; %s", pipeline, (after or "?")[:12], branch, forge, queued
+        )
+        return self._hook(pipeline, 202, {"queued": queued, "forge": forge})
+
+    def _hook(self, pipeline: str, code: int, reply: dict[str, Any]) -> tuple[int, dict[str, Any]]:
+        known = pipeline if pipeline in self.config.pipelines else "-"
+        with self._lock:
+            self._hooks[(known, code)] = self._hooks.get((known, code), 0) + 1
+        return code, reply
+
+    def _run(self, key: NodeKey) -> None:
+        started = time.monotonic()
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        try:
+            outcome = self._reconcile(self._targets[key], self.config.workdir)
+        except CloudConfigError as exc:
+            last = LastRun(None, "failed", None, time.monotonic() - started, stamp, str(exc))
+            log.error("%s/%s: %s", key[0], key[1], exc)
+        except Exception as exc:  # a bug must not kill the service's worker
+            last = LastRun(
+                None, "failed", None, time.monotonic() - started, stamp, f"unexpected {type(exc).__name__}"
+            )
+            log.exception("%s/%s: unexpected error", key[0], key[1])
+        else:
+            result = "committed" if outcome.committed else "up to date"
+            last = LastRun(outcome.chain_sha, result, outcome.node_sha, outcome.seconds, stamp)
+            log.info("%s/%s: %s", key[0], key[1], outcome.line())
+        with self._lock:
+            self._last[key] = last
+            counters = self._counters[key]
+            counters.runs += 1
+            counters.failures += last.result == "failed"
+            counters.commits += last.result == "committed"
+            counters.seconds += last.seconds
+
+    def status(self) -> dict[str, Any]:
+        """Per pipeline, per node: the queue state and the last run."""
+        out: dict[str, Any] = {}
+        with self._lock:
+            for (pipe, domain), target in self._targets.items():
+                last = self._last.get((pipe, domain))
+                out.setdefault(pipe, {})[domain] = {
+                    "node_repo": target.node_repo,
+                    "state": self.queue.state((pipe, domain)).value,
+                    "runs": self._counters[(pipe, domain)].runs,
+                    "last": None if last is None else vars(last),
+                }
+        return out
+
+    def metrics(self) -> str:
+        """Prometheus text exposition of the counters."""
+        lines: list[str] = []
+
+        def family(name: str, kind: str, help_text: str, rows: list[tuple[dict[str, str], float]]) -> None:
+            lines.extend([f"# HELP {name} {help_text}", f"# TYPE {name} {kind}"])
+            lines.extend(f"{name}{_labels(labels)} {_number(value)}" for labels, value in rows)
+
+        with self._lock:
+            nodes = [({"pipeline": p, "domain": d}, c) for (p, d), c in sorted(self._counters.items())]
+            hooks = sorted(self._hooks.items())
+        family(
+            "cloud_config_reconcile_runs_total", "counter", "Reconciles run.", [(k, c.runs) for k, c in nodes]
+        )
+        family(
+            "cloud_config_reconcile_failures_total",
+            "counter",
+            "Reconciles that failed.",
+            [(k, c.failures) for k, c in nodes],
+        )
+        family(
+            "cloud_config_reconcile_commits_total",
+            "counter",
+            "Reconciles that pushed a commit.",
+            [(k, c.commits) for k, c in nodes],
+        )
+        lines.extend(
+            [
+                "# HELP cloud_config_reconcile_duration_seconds Time spent reconciling.",
+                "# TYPE cloud_config_reconcile_duration_seconds summary",
+            ]
+        )
+        for labels, c in nodes:
+            lines.append(f"cloud_config_reconcile_duration_seconds_sum{_labels(labels)} {_number(c.seconds)}")
+            lines.append(f"cloud_config_reconcile_duration_seconds_count{_labels(labels)} {c.runs}")
+        family(
+            "cloud_config_webhooks_total",
+            "counter",
+            "Webhook requests by pipeline and HTTP status.",
+            [({"pipeline": p, "code": str(code)}, n) for (p, code), n in hooks],
+        )
+        return "\n".join(lines) + "\n"
+
+    def close(self, timeout: float = SHUTDOWN_WAIT) -> bool:
+        """Stop taking work; wait for the running reconciles."""
+        return self.queue.close(timeout)
+
+
+def _labels(labels: Mapping[str, str]) -> str:
+    def esc(v: str) -> str:
+        return v.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
+
+    return "{" + ",".join(f'{k}="{esc(v)}"' for k, v in labels.items()) + "}"
+
+
+def _number(value: float) -> str:
+    return str(int(value)) if float(value).is_integer() else repr(float(value))
+
+
+def parse_listen(listen: str) -> tuple[str, int]:
+    """`host:port` -> (host, port)."""
+    host, sep, port = listen.rpartition(":")
+    if not sep or not port.isdigit() or int(port) > 65535:
+        raise CloudConfigError(f"listen address {listen!r}: expected host:port, e.g. 127.0.0.1:8080")
+    return host.strip("[]") or "127.0.0.1", int(port)
+
+
+def make_server(service: Service, listen: str) -> Any:
+    """The HTTP server (not yet serving) for `service`; port 0 picks a free port."""
+    from cloud_config.gitops.service_http import build_server
+
+    return build_server(service, *parse_listen(listen))
+
+
+def run_until_stopped(server: Any, service: Service) -> None:
+    """Serve until SIGTERM or Ctrl-C; then stop taking webhooks and let running reconciles end."""
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+        service.close()

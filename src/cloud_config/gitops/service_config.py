@@ -1,0 +1,167 @@
+"""The `serve` configuration file (TOML): chain repos to watch, and the node repos each one drives.
+
+```toml
+listen = "127.0.0.1:8080"          # optional; --listen overrides it
+workdir = "/var/lib/cloud-config"  # optional; where clones are cached
+max_body_bytes = 1048576           # optional
+
+[[pipeline]]
+name = "gitops-test-chain"         # webhooks go to POST /hooks/<name>
+chain_repo = "https://git.example.com/consortium/gitops-test-chain.git"
+branch = "master"
+secret_env = "CHAIN_WEBHOOK_SECRET"   # or: secret_file = "/run/secrets/chain-webhook"
+
+[[pipeline.node]]
+domain = "node0"
+repo = "https://git.example.com/org1/gitops-test-chain-node0.git"
+branch = "master"                  # optional
+chain_name = "gitops-test-chain"   # optional (default: from the node repo's node_config.toml)
+```
+A secret written in the file itself is refused: the file is often checked in.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cloud_config.errors import ConfigError
+from cloud_config.gitops.reconcile import Target, default_workdir
+
+DEFAULT_LISTEN = "127.0.0.1:8080"
+DEFAULT_MAX_BODY = 1024 * 1024
+_NAME = re.compile(r"^[A-Za-z0-9._-]+$")
+_TOP_KEYS = {"listen", "workdir", "max_body_bytes", "pipeline"}
+_PIPELINE_KEYS = {"name", "chain_repo", "branch", "secret_env", "secret_file", "node"}
+_NODE_KEYS = {"domain", "repo", "branch", "chain_name"}
+
+
+@dataclass(frozen=True)
+class Pipeline:
+    """One watched chain repo and the node repos to reconcile when its branch moves."""
+
+    name: str
+    chain_repo: str
+    branch: str
+    targets: tuple[Target, ...]
+    secret: bytes = field(repr=False)
+
+
+@dataclass(frozen=True)
+class ServiceConfig:
+    """The whole file."""
+
+    listen: str
+    workdir: Path
+    max_body_bytes: int
+    pipelines: dict[str, Pipeline]
+
+
+def _check_keys(table: Mapping[str, Any], allowed: set[str], source: str, where: str) -> None:
+    for key in table:
+        if key in allowed:
+            continue
+        if any(word in key.lower() for word in ("secret", "token", "password")):
+            raise ConfigError(
+                source,
+                f"{where}{key}",
+                "secrets must not be written in this file; use secret_env or secret_file",
+            )
+        raise ConfigError(
+            source, f"{where}{key}", f"unknown key (expected one of {', '.join(sorted(allowed))})"
+        )
+
+
+def _string(table: Mapping[str, Any], key: str, source: str, where: str, default: str | None = None) -> str:
+    value = table.get(key, default)
+    if not isinstance(value, str) or not value:
+        raise ConfigError(source, f"{where}{key}", "must be a non-empty string")
+    return value
+
+
+def _secret(table: Mapping[str, Any], base: Path, source: str, where: str) -> bytes:
+    env, file = table.get("secret_env"), table.get("secret_file")
+    if (env is None) == (file is None):
+        raise ConfigError(source, f"{where}secret_env", "give exactly one of secret_env or secret_file")
+    if env is not None:
+        name = _string(table, "secret_env", source, where)
+        value = os.environ.get(name, "")
+        if not value:
+            raise ConfigError(
+                source, f"{where}secret_env", f"environment variable {name} is not set or empty"
+            )
+        return value.encode()
+    path = base / _string(table, "secret_file", source, where)
+    try:
+        value_bytes = path.read_bytes().strip()
+    except OSError as exc:
+        raise ConfigError(source, f"{where}secret_file", f"cannot read {path}: {exc.strerror}") from None
+    if not value_bytes:
+        raise ConfigError(source, f"{where}secret_file", f"{path} is empty")
+    return value_bytes
+
+
+def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> Pipeline:
+    where = f"pipeline[{index}]."
+    _check_keys(table, _PIPELINE_KEYS, source, where)
+    name = _string(table, "name", source, where)
+    if not _NAME.match(name):
+        raise ConfigError(
+            source, f"{where}name", "use letters, digits, '.', '_' or '-' (it is part of the URL)"
+        )
+    chain_repo = _string(table, "chain_repo", source, where)
+    branch = _string(table, "branch", source, where, "master")
+    nodes = table.get("node", [])
+    if not isinstance(nodes, list) or not nodes:
+        raise ConfigError(source, f"{where}node", "list at least one [[pipeline.node]]")
+    targets = []
+    for j, node in enumerate(nodes):
+        nwhere = f"{where}node[{j}]."
+        _check_keys(node, _NODE_KEYS, source, nwhere)
+        chain_name = node.get("chain_name")
+        targets.append(
+            Target(
+                chain_repo=chain_repo,
+                chain_branch=branch,
+                node_repo=_string(node, "repo", source, nwhere),
+                node_branch=_string(node, "branch", source, nwhere, "master"),
+                domain=_string(node, "domain", source, nwhere),
+                chain_name=_string(node, "chain_name", source, nwhere) if chain_name is not None else None,
+            )
+        )
+    domains = [t.domain for t in targets]
+    if len(set(domains)) != len(domains):
+        raise ConfigError(source, f"{where}node", "a domain is listed twice")
+    return Pipeline(name, chain_repo, branch, tuple(targets), _secret(table, base, source, where))
+
+
+def load_config(path: Path) -> ServiceConfig:
+    """Read and check the service file; load the webhook secrets it names."""
+    source = str(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise ConfigError(source, None, f"cannot read: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, None, f"not valid TOML: {exc}") from None
+    _check_keys(data, _TOP_KEYS, source, "")
+    base = path.resolve().parent
+    tables = data.get("pipeline", [])
+    if not isinstance(tables, list) or not tables:
+        raise ConfigError(source, "pipeline", "list at least one [[pipeline]]")
+    pipelines: dict[str, Pipeline] = {}
+    for i, table in enumerate(tables):
+        pipe = _pipeline(table, i, base, source)
+        if pipe.name in pipelines:
+            raise ConfigError(source, f"pipeline[{i}].name", f"{pipe.name!r} is used twice")
+        pipelines[pipe.name] = pipe
+    max_body = data.get("max_body_bytes", DEFAULT_MAX_BODY)
+    if not isinstance(max_body, int) or max_body <= 0:
+        raise ConfigError(source, "max_body_bytes", "must be a positive whole number")
+    workdir = base / data["workdir"] if "workdir" in data else default_workdir()
+    return ServiceConfig(_string(data, "listen", source, "", DEFAULT_LISTEN), workdir, max_body, pipelines)
