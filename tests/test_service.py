@@ -1,0 +1,139 @@
+"""`cloud-config serve`: its configuration file, coalescing of bursts, and the real process."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from _pipeline_repos import (
+    NODE_CONFIG,
+    Writer,
+    chain_toml,
+    get,
+    gitea_headers,
+    peers_render,
+    post,
+    push_event,
+    remote_log,
+)
+from cloud_config.gitops import git
+from cloud_config.gitops.forge import Forge
+from cloud_config.gitops.reconcile import Outcome, Target, reconcile
+from cloud_config.gitops.service import Service, make_server
+from cloud_config.gitops.service_config import load_config
+from conftest import SRC
+from test_webhooks import SECRET, write_service_file
+
+
+def test_inline_secret_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = write_service_file(tmp_path, "http://127.0.0.1:1/c.git", {"node0": "http://127.0.0.1:1/n.git"})
+    path.write_text(path.read_text().replace('secret_file = "hook-secret"', 'secret = "hunter2"'))
+    r = cli("serve", "--config", str(path))
+    assert r.code == 1
+    assert r.err == (
+        f"error: {path}: pipeline[0].secret: secrets must not be written in this file; "
+        "use secret_env or secret_file\n"
+    )
+    assert "hunter2" not in r.err
+
+
+def test_missing_secret_env_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = write_service_file(tmp_path, "http://x/c.git", {"node0": "http://x/n.git"})
+    text = path.read_text().replace('secret_file = "hook-secret"', 'secret_env = "CC_TEST_UNSET_SECRET"')
+    path.write_text(text)
+    r = cli("serve", "--config", str(path))
+    assert r.code == 1
+    assert "pipeline[0].secret_env: environment variable CC_TEST_UNSET_SECRET is not set or empty" in r.err
+
+
+def test_secret_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    path = write_service_file(tmp_path, "http://x/c.git", {"node0": "http://x/n.git"})
+    path.write_text(path.read_text().replace('secret_file = "hook-secret"', 'secret_env = "CC_TEST_SECRET"'))
+    monkeypatch.setenv("CC_TEST_SECRET", "from-env")
+    config = load_config(path)
+    assert config.pipelines["chain"].secret == b"from-env"
+    assert "from-env" not in repr(config)
+
+
+def test_burst_coalesces_to_two_runs_the_last_at_the_newest_head(tmp_path: Path) -> None:
+    """Pushes arriving while node0 reconciles make one waiting run, which renders the newest head."""
+    with Forge(tmp_path / "forge") as forge:
+        chain = Writer(forge.create("chain"), tmp_path / "chain-writer")
+        node = Writer(forge.create("node0"), tmp_path / "node-writer")
+        chain.write({"chain_config.toml": chain_toml("node0", "node1")}, "chain")
+        node.write({"node_config.toml": NODE_CONFIG}, "init-node")
+        start_head = node.head()
+        config = load_config(write_service_file(tmp_path, chain.url, {"node0": node.url}))
+        seen: list[str] = []
+
+        def slow_reconciler(target: Target, workdir: Path) -> Outcome:
+            outcome = reconcile(target, workdir, render=peers_render)
+            seen.append(outcome.chain_sha)
+            time.sleep(1.0)  # hold the run open so the burst lands while it is running
+            return outcome
+
+        service = Service(config, reconciler=slow_reconciler)
+        server = make_server(service, "127.0.0.1:0")
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            states = []
+            for i in range(2, 6):
+                sha = chain.write(
+                    {"chain_config.toml": chain_toml("node0", *[f"node{j}" for j in range(1, i + 1)])}, f"c{i}"
+                )
+                body = push_event("master", sha)
+                code, text = post(f"{server.url}/hooks/chain", body, gitea_headers(SECRET, body))
+                assert code == 202
+                states.append(json.loads(text)["queued"]["node0"])
+            assert service.queue.wait_idle(60)
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join(timeout=10)
+            assert service.close(timeout=30)
+        assert states[0] == "running" and set(states[1:]) == {"running+pending"}
+        assert len(seen) == 2 and seen[-1] == chain.head()
+        log = remote_log(node.url, tmp_path / "check")
+        assert log[2] == start_head  # exactly two new commits
+        assert git.show(tmp_path / "check", "HEAD", "peers.txt") == b"toy-chain\nnode1\nnode2\nnode3\nnode4\nnode5\n"
+
+
+def _start_serve(config: Path) -> tuple[subprocess.Popen[str], str]:
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "cloud_config", "serve", "--config", str(config), "--listen", "127.0.0.1:0"],
+        env={**__import__("os").environ, "PYTHONPATH": str(SRC)},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    assert proc.stdout is not None
+    line = proc.stdout.readline()
+    assert line.startswith("listening on http://127.0.0.1:"), (
+        line + proc.stderr.read() if proc.stderr else line
+    )
+    return proc, line.split()[-1]
+
+
+def test_serve_process_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
+    path = write_service_file(tmp_path, "http://127.0.0.1:9/c.git", {"node0": "http://127.0.0.1:9/n.git"})
+    proc, url = _start_serve(path)
+    try:
+        assert get(f"{url}/healthz") == (200, "ok\n")
+        body = push_event("master", "1" * 40)
+        code, _ = post(f"{url}/hooks/chain", body, {"X-Gitea-Signature": "0" * 64})
+        assert code == 401
+        status: dict[str, Any] = json.loads(get(f"{url}/status")[1])
+        assert status["chain"]["node0"]["runs"] == 0
+    finally:
+        proc.terminate()
+        _, err = proc.communicate(timeout=30)
+    assert proc.returncode == 0, err
+    assert SECRET.decode() not in err
