@@ -12,10 +12,10 @@ from pathlib import Path
 
 import pytest
 
-from _pipeline_repos import NODE_CONFIG, Changes, Writer, chain_toml, peers_render, remote_log
 from cloud_config.gitops import git
 from cloud_config.gitops.forge import Forge
 from cloud_config.gitops.reconcile import ReconcileRefused, Target, reconcile
+from tests._pipeline_repos import NODE_CONFIG, Changes, Writer, chain_toml, peers_render, remote_log
 
 
 @pytest.fixture(scope="module")

@@ -12,7 +12,12 @@ from typing import Any
 
 import pytest
 
-from _pipeline_repos import (
+from cloud_config.gitops import git
+from cloud_config.gitops.forge import Forge
+from cloud_config.gitops.reconcile import Outcome, Target, reconcile
+from cloud_config.gitops.service import Service, make_server
+from cloud_config.gitops.service_config import load_config
+from tests._pipeline_repos import (
     NODE_CONFIG,
     Writer,
     chain_toml,
@@ -23,13 +28,8 @@ from _pipeline_repos import (
     push_event,
     remote_log,
 )
-from cloud_config.gitops import git
-from cloud_config.gitops.forge import Forge
-from cloud_config.gitops.reconcile import Outcome, Target, reconcile
-from cloud_config.gitops.service import Service, make_server
-from cloud_config.gitops.service_config import load_config
-from conftest import SRC
-from test_webhooks import SECRET, write_service_file
+from tests.conftest import SRC
+from tests.test_webhooks import SECRET, write_service_file
 
 
 def test_inline_secret_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
@@ -86,9 +86,8 @@ def test_burst_coalesces_to_two_runs_the_last_at_the_newest_head(tmp_path: Path)
         try:
             states = []
             for i in range(2, 6):
-                sha = chain.write(
-                    {"chain_config.toml": chain_toml("node0", *[f"node{j}" for j in range(1, i + 1)])}, f"c{i}"
-                )
+                nodes = chain_toml("node0", *[f"node{j}" for j in range(1, i + 1)])
+                sha = chain.write({"chain_config.toml": nodes}, f"c{i}")
                 body = push_event("master", sha)
                 code, text = post(f"{server.url}/hooks/chain", body, gitea_headers(SECRET, body))
                 assert code == 202
@@ -103,7 +102,8 @@ def test_burst_coalesces_to_two_runs_the_last_at_the_newest_head(tmp_path: Path)
         assert len(seen) == 2 and seen[-1] == chain.head()
         log = remote_log(node.url, tmp_path / "check")
         assert log[2] == start_head  # exactly two new commits
-        assert git.show(tmp_path / "check", "HEAD", "peers.txt") == b"toy-chain\nnode1\nnode2\nnode3\nnode4\nnode5\n"
+        peers = git.show(tmp_path / "check", "HEAD", "peers.txt")
+        assert peers == b"toy-chain\nnode1\nnode2\nnode3\nnode4\nnode5\n"
 
 
 def _start_serve(config: Path) -> tuple[subprocess.Popen[str], str]:

@@ -17,11 +17,11 @@ from typing import Any
 
 import pytest
 
-from _pipeline_repos import NODE_CONFIG, Writer, chain_toml, get, peers_render, post, push_event
 from cloud_config.gitops.forge import Forge
 from cloud_config.gitops.reconcile import Target, reconcile
 from cloud_config.gitops.service import Service, make_server
 from cloud_config.gitops.service_config import load_config
+from tests._pipeline_repos import NODE_CONFIG, Writer, chain_toml, get, peers_render, post, push_event
 
 SECRET = b"s3cret-for-tests"
 
