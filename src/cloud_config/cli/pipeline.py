@@ -130,4 +130,7 @@ def run_demo(args: argparse.Namespace) -> int:
     """demo."""
     from cloud_config.gitops.demo import run_demo as demo
 
-    return demo(Path(args.workdir) if args.workdir else None, keep=args.keep)
+    def say(line: str) -> None:
+        print(line, flush=True)
+
+    return demo(Path(args.workdir) if args.workdir else None, keep=args.keep, say=say)

@@ -1,0 +1,243 @@
+"""`cloud-config demo`: the "Blockchain and GitOps" walkthrough, end to end, on a local forge.
+
+Steps 1-8 build the chain repo through reviewed pull requests; step 9 creates node0's and
+node1's private node repos; step 10 starts each participant's pipeline (`serve`, woken by the
+chain repo's webhooks); step 11 writes their Argo CD Applications; step 12 participant 3 adds
+node2; step 13 node0's and node1's repos receive their new commits from the pipelines.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from functools import partial
+from pathlib import Path
+
+from cloud_config.gitops import git
+from cloud_config.gitops.demo_world import CHAIN, DemoError, Person, World, tool_env, wait_for_new_commit
+
+Say = Callable[[str], None]
+PIPELINE_TIMEOUT = 60
+TAGS = ("consensus", "controller", "executor", "network", "storage")
+NODES = {
+    "participant1": ("node0", "www.node0.com:40000:node0:k8s"),
+    "participant2": ("node1", "www.node1.com:40000:node1:k8s"),
+}
+NODE2 = "www.node2.com:60000:node2:k8s"  # as in the walkthrough
+
+
+def _address(new_account_output: str) -> tuple[str, str]:
+    found = re.search(r"node_address: (\w+) validator_address: (\w+)", new_account_output)
+    if not found:
+        raise DemoError(f"new-account printed {new_account_output!r}")
+    return found.group(1), found.group(2)
+
+
+def _verb_exists(verb: str) -> bool:
+    proc = subprocess.run(
+        [sys.executable, "-m", "cloud_config", verb, "--help"],
+        env=tool_env(),
+        capture_output=True,
+        timeout=30,
+        check=False,
+    )
+    return proc.returncode == 0
+
+
+class Demo:
+    """The walkthrough, step by step, with a line of narrative per step."""
+
+    def __init__(self, world: World, say: Say) -> None:
+        self.w = world
+        self.say = say
+        self.started = time.monotonic()
+        self.accounts: dict[str, tuple[str, str]] = {}
+        self.node_repos: dict[str, str] = {}
+
+    def step(self, number: int, who: str, what: str, action: Callable[[], str | None]) -> None:
+        """Run one step and print `[n] who  what  detail  seconds`."""
+        begun = time.monotonic()
+        detail = action()
+        took = time.monotonic() - begun
+        suffix = f" ({detail})" if detail else ""
+        self.say(f"[{number:>2}] {who:<13} {what}{suffix}  {took:.2f}s")
+
+    def p(self, name: str) -> Person:
+        """A person of the world."""
+        return self.w.person(name)
+
+    def init_step(self) -> None:
+        """Step 1: the initiator creates the chain repo."""
+        self.step(1, "initiator", "init-chain, init-chain-config; push master", self.s1_init)
+
+    def chain_steps(self) -> None:
+        """Steps 2-5: the chain configuration, through pull requests."""
+        self.step(2, "admin", "new-account, set-admin; PR merged", self.s2_admin)
+        for who in NODES:
+            self.step(3, who, "new-account, append-validator; PR merged", partial(self.s3_validator, who))
+        self.step(4, "initiator", "set-stage (finalize); PR merged", self.s4_stage)
+        for who, (_, node) in NODES.items():
+            self.step(5, who, f"append-node {node}; PR merged", partial(self.s5_node, who, node))
+
+    def s1_init(self) -> str:
+        me = self.p("initiator")
+        me.cc("init-chain")
+        tags = [arg for t in TAGS for arg in (f"--{t}_tag", "v6.7.4")]
+        me.cc("init-chain-config", *tags)
+        git.init(me.chain_dir)
+        git.commit_all(me.chain_dir, "init gitops-test-chain")
+        git.run(me.chain_dir, "remote", "add", "origin", self.w.forge.url(CHAIN))
+        git.run(me.chain_dir, "push", "-q", "origin", "master")
+        return self.w.forge.url(CHAIN)
+
+    def s2_admin(self) -> str:
+        admin = self.p("admin")
+        self.w.pull(admin)
+        address, _ = _address(admin.cc("new-account"))
+        self.w.pull_request(admin, "set admin", [("set-admin", "--admin", address)])
+        return f"admin {address[:10]}..."
+
+    def s3_validator(self, who: str) -> str:
+        me = self.p(who)
+        self.w.pull(me)
+        node_address, validator = _address(me.cc("new-account"))
+        self.accounts[who] = (node_address, validator)
+        self.w.pull_request(me, f"{who} validator", [("append-validator", "--validator", validator)])
+        return f"account {node_address[:10]}..."
+
+    def s4_stage(self) -> None:
+        self.w.pull_request(self.p("initiator"), "finalize", [("set-stage",)])
+
+    def s5_node(self, who: str, node: str) -> None:
+        self.w.pull_request(self.p(who), f"add {node.split(':')[2]}", [("append-node", "--node", node)])
+
+    def pki_steps(self) -> None:
+        """Steps 6-8: the CA, the CSRs, the signed certificates."""
+        self.step(6, "admin", "create-ca (key stays local); PR merged", self.s6_ca)
+        for who, (domain, _) in NODES.items():
+            self.step(7, who, f"create-csr --domain {domain}; PR merged", partial(self.s7_csr, who, domain))
+        self.step(8, "admin", "sign-csr node0, node1; PR merged", self.s8_sign)
+
+    def s6_ca(self) -> None:
+        self.w.pull_request(self.p("admin"), "create CA", [("create-ca",)])
+
+    def s7_csr(self, who: str, domain: str) -> None:
+        self.w.pull_request(self.p(who), f"csr {domain}", [("create-csr", "--domain", domain)])
+
+    def s8_sign(self) -> None:
+        edits = [("sign-csr", "--domain", domain) for domain, _ in NODES.values()]
+        self.w.pull_request(self.p("admin"), "sign node0, node1", edits)
+
+    def node_steps(self) -> None:
+        """Steps 9-11: node repos, pipelines, Argo CD Applications."""
+        for who, (domain, _) in NODES.items():
+            self.step(
+                9,
+                who,
+                f"init-node, update-node, update-yaml; push {domain}'s repo",
+                partial(self.s9_node, who, domain),
+            )
+        for who, (domain, _) in NODES.items():
+            self.step(
+                10,
+                who,
+                f"start pipeline (serve) for {domain}",
+                partial(self.s10_pipeline, who, domain),
+            )
+        self.step(11, "participants", "argocd-app for node0, node1", self.s11_argocd)
+
+    def s9_node(self, who: str, domain: str) -> str:
+        me = self.p(who)
+        self.w.pull(me)
+        me.cc("init-node", "--domain", domain, "--account", self.accounts[who][0])
+        me.cc("update-node", "--domain", domain)
+        me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
+        node_dir = me.home / f"{CHAIN}-{domain}"
+        url = self.w.forge.create(f"{CHAIN}-{domain}")
+        git.init(node_dir)
+        git.commit_all(node_dir, f"init {domain}")
+        git.run(node_dir, "remote", "add", "origin", url)
+        git.run(node_dir, "push", "-q", "origin", "master")
+        self.node_repos[domain] = url
+        return url
+
+    def s10_pipeline(self, who: str, domain: str) -> str:
+        return self.w.start_pipeline(self.p(who), domain, self.node_repos[domain])
+
+    def s11_argocd(self) -> str:
+        out = self.w.root / "argocd"
+        out.mkdir(exist_ok=True)
+        for domain, url in self.node_repos.items():
+            text = self.p("participant1").cc("argocd-app", "--domain", domain, "--repo-url", url)
+            (out / f"{CHAIN}-{domain}.yaml").write_text(text)
+        return str(out)
+
+    def join_node2(self) -> None:
+        """Steps 12-13: participant 3 adds node2; the pipelines update node0 and node1."""
+        heads = {
+            d: git.run(None, "ls-remote", url, "refs/heads/master").split()[0]
+            for d, url in self.node_repos.items()
+        }
+        merged: list[float] = []
+
+        def s12() -> str:
+            sha = self.w.pull_request(self.p("participant3"), "add node2", [("append-node", "--node", NODE2)])
+            merged.append(time.monotonic())
+            return f"chain master {sha[:12]}"
+
+        self.step(12, "participant3", f"append-node {NODE2}; PR merged", s12)
+        for domain, url in self.node_repos.items():
+            sha, _ = wait_for_new_commit(url, "master", heads[domain], PIPELINE_TIMEOUT)
+            took = time.monotonic() - merged[0]
+            summary = self._summary(url, sha, domain)
+            self.say(
+                f"[13] pipeline      {domain}'s repo got {sha[:12]} {took:.2f}s after the merge: {summary}"
+            )
+
+    def _summary(self, url: str, sha: str, domain: str) -> str:
+        check = self.w.root / "check" / domain
+        if not check.exists():
+            git.clone(url, check)
+        git.reset_to_remote(check, "master")
+        subject = git.run(check, "log", "-1", "--format=%s", sha)
+        files = git.run(check, "diff", "--name-only", f"{sha}~1", sha).split()
+        return f'"{subject}", changed {", ".join(files)}'
+
+
+def run_demo(workdir: Path | None, keep: bool, say: Say) -> int:
+    """Run the whole walkthrough; 0 on success."""
+    root = workdir or Path(tempfile.mkdtemp(prefix="cloud-config-demo-"))
+    root.mkdir(parents=True, exist_ok=True)
+    if any(root.iterdir()):
+        raise DemoError(f"work folder {root} is not empty")
+    world = World.create(root)
+    say(
+        f"cloud-config demo: the 'Blockchain and GitOps' walkthrough on a local forge at http://127.0.0.1:{world.forge.port}"
+    )
+    demo = Demo(world, say)
+    try:
+        for phase, verbs in (
+            (demo.init_step, ()),
+            (demo.chain_steps, ("new-account",)),
+            (demo.pki_steps, ("create-ca", "create-csr", "sign-csr")),
+            (demo.node_steps, ("init-node", "update-node", "update-yaml")),
+            (demo.join_node2, ()),
+        ):
+            missing = [v for v in verbs if not _verb_exists(v)]
+            if missing:
+                say(f"      (stopping here: this build has no {', '.join(missing)} yet)")
+                break
+            phase()
+        say(f"done in {time.monotonic() - demo.started:.1f}s")
+    finally:
+        world.close()
+        if keep or workdir is not None:
+            say(f"files: {root} (forge/ bare repos, people/<who>/ clones and node folders, argocd/)")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return 0

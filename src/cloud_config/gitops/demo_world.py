@@ -1,0 +1,207 @@
+"""The demo's world: a local forge, people with their own clones, pull requests, and `serve` pipelines.
+
+Everyone runs the real `cloud-config` command as a process; the forge is `git http-backend` on
+loopback; a pull request is a branch pushed to the forge and merged by a scripted reviewer; each
+participant's pipeline is a real `cloud-config serve` process woken by the chain repo's
+post-receive hook.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cloud_config.errors import CloudConfigError
+from cloud_config.gitops import git
+from cloud_config.gitops.forge import Forge
+
+CHAIN = "gitops-test-chain"
+STEP_TIMEOUT = 60
+
+
+class DemoError(CloudConfigError):
+    """A demo step failed; the message says which command and why."""
+
+
+def _src_path() -> str:
+    import cloud_config
+
+    return str(Path(cloud_config.__file__).resolve().parents[1])
+
+
+def tool_env() -> dict[str, str]:
+    """Environment for child processes: the same code as this process, a fixed git identity."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [_src_path(), env.get("PYTHONPATH", "")]))
+    return env
+
+
+def cloud_config(*args: str) -> str:
+    """Run `cloud-config ARGS` as a process; its stdout, or DemoError with its error line."""
+    proc = subprocess.run(
+        [sys.executable, "-m", "cloud_config", *args],
+        env=tool_env(),
+        capture_output=True,
+        text=True,
+        timeout=STEP_TIMEOUT,
+        check=False,
+    )
+    if proc.returncode != 0:
+        last = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+        raise DemoError(f"`cloud-config {' '.join(args)}` failed ({proc.returncode}): {last[0]}")
+    return proc.stdout
+
+
+@dataclass
+class Person:
+    """Someone with a shell: a folder holding their clone of the chain repo (their --config-dir)."""
+
+    name: str
+    home: Path
+
+    @property
+    def chain_dir(self) -> Path:
+        """Their clone of the chain repo (cloud-config's chain folder)."""
+        return self.home / CHAIN
+
+    def cc(self, verb: str, *args: str) -> str:
+        """`cloud-config VERB --chain-name CHAIN --config-dir HOME ARGS` in their folder."""
+        return cloud_config(verb, "--chain-name", CHAIN, "--config-dir", str(self.home), *args)
+
+
+@dataclass
+class World:
+    """The forge, the people, and the running pipelines."""
+
+    root: Path
+    forge: Forge
+    secret_file: Path
+    people: dict[str, Person] = field(default_factory=dict)
+    pipelines: list[subprocess.Popen[str]] = field(default_factory=list)
+    pr_count: int = 0
+
+    @classmethod
+    def create(cls, root: Path) -> World:
+        """Start the forge with an empty chain repo."""
+        forge = Forge(root / "forge").start()
+        secret_file = root / "webhook-secret"
+        secret_file.write_text(secrets.token_hex(16) + "\n")
+        secret_file.chmod(0o600)
+        forge.create(CHAIN)
+        return cls(root, forge, secret_file)
+
+    def person(self, name: str) -> Person:
+        """A person, created on first use with a clone of the chain repo (once it has a master)."""
+        if name not in self.people:
+            home = self.root / "people" / name
+            home.mkdir(parents=True)
+            self.people[name] = Person(name, home)
+        return self.people[name]
+
+    def pull(self, who: Person) -> None:
+        """Bring `who`'s clone to the chain repo's master (cloning it the first time)."""
+        if not (who.chain_dir / ".git").is_dir():
+            git.clone(self.forge.url(CHAIN), who.chain_dir, branch="master")
+        git.run(who.chain_dir, "checkout", "-q", "master")
+        git.run(who.chain_dir, "pull", "-q", "--ff-only", "origin", "master")
+
+    def pull_request(self, who: Person, title: str, edit: Sequence[Sequence[str]]) -> str:
+        """Branch, run the commands, commit, push the branch; a reviewer merges it. The merge sha."""
+        self.pull(who)
+        self.pr_count += 1
+        branch = f"pr-{self.pr_count}-{who.name}"
+        git.run(who.chain_dir, "checkout", "-q", "-b", branch)
+        for verb, *args in edit:
+            who.cc(verb, *args)
+        if git.commit_all(who.chain_dir, title) is None:
+            raise DemoError(f"PR {title!r}: the commands changed nothing")
+        git.run(who.chain_dir, "push", "-q", "origin", branch)
+        git.run(who.chain_dir, "checkout", "-q", "master")
+        return self.merge(branch, title)
+
+    def merge(self, branch: str, title: str) -> str:
+        """The scripted reviewer approves and merges `branch` into master (this push fires the webhooks)."""
+        reviewer = self.person("reviewer")
+        self.pull(reviewer)
+        git.run(reviewer.chain_dir, "fetch", "-q", "origin", branch)
+        git.run(
+            reviewer.chain_dir,
+            "merge",
+            "-q",
+            "--no-ff",
+            "-m",
+            f"Merge PR #{self.pr_count}: {title}",
+            "FETCH_HEAD",
+        )
+        git.run(reviewer.chain_dir, "push", "-q", "origin", "master")
+        return git.rev_parse(reviewer.chain_dir, "HEAD")
+
+    def start_pipeline(self, who: Person, domain: str, node_repo: str) -> str:
+        """Write `who`'s serve config, start `cloud-config serve`, hook it to the chain repo; its URL."""
+        folder = who.home / "pipeline"
+        folder.mkdir(exist_ok=True)
+        config = folder / "serve.toml"
+        config.write_text(
+            f'workdir = "work"\n\n[[pipeline]]\nname = "{CHAIN}"\nchain_repo = "{self.forge.url(CHAIN)}"\n'
+            f'branch = "master"\nsecret_file = "{self.secret_file}"\n\n'
+            f'[[pipeline.node]]\ndomain = "{domain}"\nrepo = "{node_repo}"\n'
+        )
+        log = (folder / "serve.log").open("w")
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cloud_config",
+                "serve",
+                "--config",
+                str(config),
+                "--listen",
+                "127.0.0.1:0",
+            ],
+            env=tool_env(),
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+        )
+        log.close()
+        self.pipelines.append(proc)
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        if not line.startswith("listening on "):
+            raise DemoError(f"serve for {domain} did not start; see {folder / 'serve.log'}")
+        url = line.split()[-1]
+        self.forge.add_webhook(CHAIN, f"{url}/hooks/{CHAIN}", self.secret_file)
+        return url
+
+    def close(self) -> None:
+        """Stop the pipelines and the forge."""
+        for proc in self.pipelines:
+            proc.terminate()
+        for proc in self.pipelines:
+            try:
+                proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
+            if proc.stdout is not None:
+                proc.stdout.close()
+        self.pipelines.clear()
+        self.forge.stop()
+
+
+def wait_for_new_commit(url: str, branch: str, old: str, timeout: float) -> tuple[str, float]:
+    """Poll the remote branch until it moves from `old`; (new sha, seconds waited)."""
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        out = git.run(None, "ls-remote", url, f"refs/heads/{branch}")
+        sha = out.split()[0] if out else old
+        if sha != old:
+            return sha, time.monotonic() - started
+        time.sleep(0.05)
+    raise DemoError(f"{url} got no new commit within {timeout:.0f}s")
