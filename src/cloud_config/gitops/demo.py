@@ -52,12 +52,18 @@ def _verb_exists(verb: str) -> bool:
 class Demo:
     """The walkthrough, step by step, with a line of narrative per step."""
 
-    def __init__(self, world: World, say: Say) -> None:
+    def __init__(
+        self, world: World, say: Say, nodes: dict[str, tuple[str, str]] | None = None, node2: str = NODE2
+    ) -> None:
         self.w = world
         self.say = say
+        self.nodes = nodes or NODES
+        self.node2 = node2
         self.started = time.monotonic()
         self.accounts: dict[str, tuple[str, str]] = {}
         self.node_repos: dict[str, str] = {}
+        self.pipelines: dict[str, str] = {}
+        self.heads_before_node2: dict[str, str] = {}
 
     def step(self, number: int, who: str, what: str, action: Callable[[], str | None]) -> None:
         """Run one step and print `[n] who  what  detail  seconds`."""
@@ -71,6 +77,16 @@ class Demo:
         """A person of the world."""
         return self.w.person(name)
 
+    def phases(self) -> list[tuple[Callable[[], None], tuple[str, ...]]]:
+        """The walkthrough's phases, each with the verbs it needs."""
+        return [
+            (self.init_step, ()),
+            (self.chain_steps, ("new-account",)),
+            (self.pki_steps, ("create-ca", "create-csr", "sign-csr")),
+            (self.node_steps, ("init-node", "update-node", "update-yaml")),
+            (self.join_node2, ()),
+        ]
+
     def init_step(self) -> None:
         """Step 1: the initiator creates the chain repo."""
         self.step(1, "initiator", "init-chain, init-chain-config; push master", self.s1_init)
@@ -78,10 +94,10 @@ class Demo:
     def chain_steps(self) -> None:
         """Steps 2-5: the chain configuration, through pull requests."""
         self.step(2, "admin", "new-account, set-admin; PR merged", self.s2_admin)
-        for who in NODES:
+        for who in self.nodes:
             self.step(3, who, "new-account, append-validator; PR merged", partial(self.s3_validator, who))
         self.step(4, "initiator", "set-stage (finalize); PR merged", self.s4_stage)
-        for who, (_, node) in NODES.items():
+        for who, (_, node) in self.nodes.items():
             self.step(5, who, f"append-node {node}; PR merged", partial(self.s5_node, who, node))
 
     def s1_init(self) -> str:
@@ -119,7 +135,7 @@ class Demo:
     def pki_steps(self) -> None:
         """Steps 6-8: the CA, the CSRs, the signed certificates."""
         self.step(6, "admin", "create-ca (key stays local); PR merged", self.s6_ca)
-        for who, (domain, _) in NODES.items():
+        for who, (domain, _) in self.nodes.items():
             self.step(7, who, f"create-csr --domain {domain}; PR merged", partial(self.s7_csr, who, domain))
         self.step(8, "admin", "sign-csr node0, node1; PR merged", self.s8_sign)
 
@@ -130,19 +146,19 @@ class Demo:
         self.w.pull_request(self.p(who), f"csr {domain}", [("create-csr", "--domain", domain)])
 
     def s8_sign(self) -> None:
-        edits = [("sign-csr", "--domain", domain) for domain, _ in NODES.values()]
+        edits = [("sign-csr", "--domain", domain) for domain, _ in self.nodes.values()]
         self.w.pull_request(self.p("admin"), "sign node0, node1", edits)
 
     def node_steps(self) -> None:
         """Steps 9-11: node repos, pipelines, Argo CD Applications."""
-        for who, (domain, _) in NODES.items():
+        for who, (domain, _) in self.nodes.items():
             self.step(
                 9,
                 who,
                 f"init-node, update-node, update-yaml; push {domain}'s repo",
                 partial(self.s9_node, who, domain),
             )
-        for who, (domain, _) in NODES.items():
+        for who, (domain, _) in self.nodes.items():
             self.step(
                 10,
                 who,
@@ -167,7 +183,8 @@ class Demo:
         return url
 
     def s10_pipeline(self, who: str, domain: str) -> str:
-        return self.w.start_pipeline(self.p(who), domain, self.node_repos[domain])
+        self.pipelines[domain] = self.w.start_pipeline(self.p(who), domain, self.node_repos[domain])
+        return self.pipelines[domain]
 
     def s11_argocd(self) -> str:
         out = self.w.root / "argocd"
@@ -186,11 +203,12 @@ class Demo:
         merged: list[float] = []
 
         def s12() -> str:
-            sha = self.w.pull_request(self.p("participant3"), "add node2", [("append-node", "--node", NODE2)])
+            edit = [("append-node", "--node", self.node2)]
+            sha = self.w.pull_request(self.p("participant3"), "add node2", edit)
             merged.append(time.monotonic())
             return f"chain master {sha[:12]}"
 
-        self.step(12, "participant3", f"append-node {NODE2}; PR merged", s12)
+        self.step(12, "participant3", f"append-node {self.node2}; PR merged", s12)
         for domain, url in self.node_repos.items():
             sha, _ = wait_for_new_commit(url, "master", heads[domain], PIPELINE_TIMEOUT)
             took = time.monotonic() - merged[0]
@@ -221,13 +239,7 @@ def run_demo(workdir: Path | None, keep: bool, say: Say) -> int:
     )
     demo = Demo(world, say)
     try:
-        for phase, verbs in (
-            (demo.init_step, ()),
-            (demo.chain_steps, ("new-account",)),
-            (demo.pki_steps, ("create-ca", "create-csr", "sign-csr")),
-            (demo.node_steps, ("init-node", "update-node", "update-yaml")),
-            (demo.join_node2, ()),
-        ):
+        for phase, verbs in demo.phases():
             missing = [v for v in verbs if not _verb_exists(v)]
             if missing:
                 say(f"      (stopping here: this build has no {', '.join(missing)} yet)")

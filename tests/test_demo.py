@@ -1,0 +1,140 @@
+"""The walkthrough end to end: real verbs, real git over HTTP, real `serve` processes, real webhooks.
+
+One long scenario (its steps depend on each other, so it is one test): participant 3 adds node2,
+node0's and node1's repos get exactly one commit each; a repeated webhook changes nothing;
+node1 is deleted, node0 loses it, node1's reconcile refuses and pushes nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from pathlib import Path
+
+from cloud_config.gitops import git
+from cloud_config.gitops.demo import Demo
+from cloud_config.gitops.demo_world import CHAIN, World, wait_for_new_commit
+from tests._pipeline_repos import get, gitea_headers, post, push_event
+from tests.conftest import run_process
+
+NODES = {
+    "participant1": ("node0", "www.node0.com:40000:node0:k8s"),
+    "participant2": ("node1", "www.node1.com:40001:node1:k8s-b"),  # another cluster
+}
+NODE2 = "www.node2.com:60000:node2:k8s:other-ns"  # same cluster, another namespace
+
+
+def wait_idle(urls: list[str], runs_at_least: dict[str, int], timeout: float = 60) -> dict[str, dict]:  # type: ignore[type-arg]
+    """Poll each pipeline's /status until its node ran enough times and is idle; the node entries."""
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes = {}
+        for url in urls:
+            nodes.update(json.loads(get(f"{url}/status")[1])[CHAIN])
+        if all(n["state"] == "idle" and n["runs"] >= runs_at_least[d] for d, n in nodes.items()):
+            return nodes
+        assert time.monotonic() < deadline, nodes
+        time.sleep(0.05)
+
+
+def new_commits(world: World, domain: str, since: str) -> list[str]:
+    return git.commits_between(world.forge.path(f"{CHAIN}-{domain}"), since, "master", merges=True)
+
+
+def show(world: World, domain: str, path: str) -> str | None:
+    data = git.show(world.forge.path(f"{CHAIN}-{domain}"), "master", path)
+    return None if data is None else data.decode()
+
+
+def peer_block(config_toml: str, service: str) -> bool:
+    return f'domain = "{service}"' in config_toml.split("[[network_zenoh.peers]]", 1)[-1]
+
+
+def check_node2_arrived(world: World, demo: Demo, chain_sha: str) -> None:
+    for domain in ("node0", "node1"):
+        commits = new_commits(world, domain, demo.heads_before_node2[domain])
+        assert len(commits) == 1, (domain, commits)
+        bare = world.forge.path(f"{CHAIN}-{domain}")
+        assert git.run(bare, "log", "-1", "--format=%s", "master") == (
+            f"update {domain} config from chain {chain_sha[:7]}"
+        )
+        trailer = git.run(bare, "log", "-1", "--format=%(trailers:key=Chain-Commit,valueonly)", "master")
+        assert trailer.strip() == chain_sha
+        config = show(world, domain, "config.toml")
+        assert config is not None and peer_block(config, f"{CHAIN}-node2")
+    # node0 (cluster k8s, namespace default) reaches node2 (k8s, other-ns) through an ExternalName Service.
+    external = show(world, "node0", "yamls/node2-external-svc.yaml")
+    assert external is not None and f"{CHAIN}-node2.other-ns.svc.cluster.local" in external
+    # node1 (cluster k8s-b) reaches node2 by its host name.
+    external = show(world, "node1", "yamls/node2-external-svc.yaml")
+    assert external is not None and "www.node2.com" in external
+
+
+def test_walkthrough_end_to_end(tmp_path: Path) -> None:
+    world = World.create(tmp_path)
+    narrative: list[str] = []
+    demo = Demo(world, narrative.append, nodes=NODES, node2=NODE2)
+    try:
+        for phase, _ in demo.phases():
+            phase()
+        urls = list(demo.pipelines.values())
+        secret = world.secret_file.read_bytes().strip()
+        chain_sha = git.rev_parse(world.forge.path(CHAIN), "master")
+        status = wait_idle(urls, {"node0": 1, "node1": 1})
+        check_node2_arrived(world, demo, chain_sha)
+        assert all(n["last"]["result"] == "committed" for n in status.values()), status
+
+        # The same chain sha again: a reconcile runs, and commits nothing.
+        heads = {d: git.rev_parse(world.forge.path(f"{CHAIN}-{d}"), "master") for d in ("node0", "node1")}
+        body = push_event("master", chain_sha)
+        for url in urls:
+            assert post(f"{url}/hooks/{CHAIN}", body, gitea_headers(secret, body))[0] == 202
+        status = wait_idle(urls, {d: status[d]["runs"] + 1 for d in status})
+        assert all(n["last"]["result"] == "up to date" for n in status.values()), status
+        assert heads == {d: git.rev_parse(world.forge.path(f"{CHAIN}-{d}"), "master") for d in heads}
+
+        # Participant 2 leaves: node1 is deleted from the chain.
+        assert show(world, "node0", "yamls/node1-external-svc.yaml") is not None
+        merged = world.pull_request(
+            world.person("participant2"), "remove node1", [("delete-node", "--domain", "node1")]
+        )
+        wait_for_new_commit(world.forge.url(f"{CHAIN}-node0"), "master", heads["node0"], 60)
+        status = wait_idle(urls, {d: status[d]["runs"] + 1 for d in status})
+        config0 = show(world, "node0", "config.toml")
+        assert config0 is not None and not peer_block(config0, f"{CHAIN}-node1")
+        assert peer_block(config0, f"{CHAIN}-node2")
+        assert show(world, "node0", "yamls/node1-external-svc.yaml") is None
+        assert status["node1"]["last"]["result"] == "failed"
+        assert "node node1 is no longer in the chain's node list" in status["node1"]["last"]["error"]
+        assert git.rev_parse(world.forge.path(f"{CHAIN}-node1"), "master") == heads["node1"]
+
+        # The same refusal from the command line.
+        r = run_process(
+            "reconcile",
+            "--chain-repo", world.forge.url(CHAIN),
+            "--node-repo", world.forge.url(f"{CHAIN}-node1"),
+            "--domain", "node1",
+            "--workdir", str(tmp_path / "cli-work"),
+        )  # fmt: skip
+        assert r.code == 1 and r.out == ""
+        assert r.err == (
+            f"error: node1: refusing chain {merged[:12]}: node node1 is no longer in the chain's node list; "
+            "nothing pushed\n"
+        )
+        assert git.rev_parse(world.forge.path(f"{CHAIN}-node1"), "master") == heads["node1"]
+    finally:
+        world.close()
+    assert any(line.startswith("[12] participant3") for line in narrative)
+
+
+def test_demo_command(tmp_path: Path) -> None:
+    """The README's first command: runs the whole walkthrough and says where the files are."""
+    r = run_process("demo", "--workdir", str(tmp_path / "demo"))
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    assert lines[0].startswith("cloud-config demo:")
+    for number in range(1, 14):
+        assert any(line.startswith(f"[{number:>2}]") for line in lines), (number, r.out)
+    assert sum("'s repo got" in line for line in lines) == 2
+    assert lines[-1].startswith(f"files: {tmp_path / 'demo'}")
+    assert (tmp_path / "demo" / "argocd" / f"{CHAIN}-node0.yaml").is_file()
