@@ -196,10 +196,8 @@ class Demo:
 
     def join_node2(self) -> None:
         """Steps 12-13: participant 3 adds node2; the pipelines update node0 and node1."""
-        heads = {
-            d: git.run(None, "ls-remote", url, "refs/heads/master").split()[0]
-            for d, url in self.node_repos.items()
-        }
+        heads = {d: git.rev_parse(self.w.forge.path(f"{CHAIN}-{d}"), "master") for d in self.node_repos}
+        self.heads_before_node2 = dict(heads)
         merged: list[float] = []
 
         def s12() -> str:

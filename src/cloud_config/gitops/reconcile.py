@@ -83,15 +83,16 @@ def _cache_dir(workdir: Path, target: Target) -> Path:
 
 def _checkout(url: str, branch: str, dest: Path) -> str:
     """Clone once, then fetch and hard-reset to the remote head; return the head sha."""
-    if not (dest / ".git").is_dir():
-        tmp = dest.with_name(dest.name + ".tmp")
-        if tmp.exists():
-            import shutil
+    if (dest / ".git").is_dir():
+        return git.reset_to_remote(dest, branch)
+    tmp = dest.with_name(dest.name + ".tmp")
+    if tmp.exists():
+        import shutil
 
-            shutil.rmtree(tmp)
-        git.clone(url, tmp, branch=branch)
-        tmp.rename(dest)
-    return git.reset_to_remote(dest, branch)
+        shutil.rmtree(tmp)
+    git.clone(url, tmp, branch=branch)
+    tmp.rename(dest)
+    return git.rev_parse(dest, "HEAD")
 
 
 def _chain_name(node_dir: Path, target: Target) -> str:
