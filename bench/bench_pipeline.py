@@ -22,7 +22,7 @@ import time
 from pathlib import Path
 
 from cloud_config.gitops import git
-from cloud_config.gitops.demo_world import CHAIN, World
+from cloud_config.gitops.demo_world import CHAIN, World, quick_chain
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 TAGS = [
@@ -36,31 +36,7 @@ def node_entry(i: int, port: int) -> str:
 
 def build(world: World, size: int) -> tuple[str, Path]:
     """Chain + node0 repos on the forge, node0's pipeline running; (node0 url, chain clone)."""
-    me = world.person("bench")
-    me.cc("init-chain")
-    me.cc("init-chain-config", *TAGS)
-    admin = me.cc("new-account").split()[1]
-    me.cc("set-admin", "--admin", admin)
-    account = me.cc("new-account").split()
-    me.cc("append-validator", "--validator", account[3])
-    me.cc("set-nodelist", "--nodelist", ",".join(node_entry(i, 40000 + i) for i in range(size)))
-    me.cc("set-stage")
-    me.cc("create-ca")
-    me.cc("create-csr", "--domain", "node0")
-    me.cc("sign-csr", "--domain", "node0")
-    git.init(me.chain_dir)
-    git.commit_all(me.chain_dir, "chain")
-    git.run(me.chain_dir, "remote", "add", "origin", world.forge.url(CHAIN))
-    git.run(me.chain_dir, "push", "-q", "origin", "master")
-    me.cc("init-node", "--domain", "node0", "--account", account[1])
-    me.cc("update-node", "--domain", "node0")
-    me.cc("update-yaml", "--domain", "node0", "--storage-class", "nfs-client")
-    node_dir = me.home / f"{CHAIN}-node0"
-    url = world.forge.create(f"{CHAIN}-node0")
-    git.init(node_dir)
-    git.commit_all(node_dir, "init node0")
-    git.run(node_dir, "remote", "add", "origin", url)
-    git.run(node_dir, "push", "-q", "origin", "master")
+    me, url = quick_chain(world, [node_entry(i, 40000 + i) for i in range(size)])
     world.start_pipeline(me, "node0", url)
     return url, me.chain_dir
 
@@ -70,7 +46,7 @@ def pipeline_run(world: World, chain_dir: Path, size: int, run: int) -> float:
     bare = world.forge.path(f"{CHAIN}-node0")
     before = git.rev_parse(bare, "master")
     nodes = [node_entry(i, 40000 + i + (1000 * (run + 1) if i == 1 else 0)) for i in range(size)]
-    world.person("bench").cc("set-nodelist", "--nodelist", ",".join(nodes))
+    world.person("operator").cc("set-nodelist", "--nodelist", ",".join(nodes))
     git.commit_all(chain_dir, f"move node1, run {run}")
     started = time.perf_counter()
     git.run(chain_dir, "push", "-q", "origin", "master")

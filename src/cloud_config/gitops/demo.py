@@ -19,11 +19,19 @@ from functools import partial
 from pathlib import Path
 
 from cloud_config.gitops import git
-from cloud_config.gitops.demo_world import CHAIN, DemoError, Person, World, tool_env, wait_for_new_commit
+from cloud_config.gitops.demo_world import (
+    CHAIN,
+    TAGS,
+    DemoError,
+    Person,
+    World,
+    push_new_repo,
+    tool_env,
+    wait_for_new_commit,
+)
 
 Say = Callable[[str], None]
 PIPELINE_TIMEOUT = 60
-TAGS = ("consensus", "controller", "executor", "network", "storage")
 NODES = {
     "participant1": ("node0", "www.node0.com:40000:node0:k8s"),
     "participant2": ("node1", "www.node1.com:40000:node1:k8s"),
@@ -105,10 +113,7 @@ class Demo:
         me.cc("init-chain")
         tags = [arg for t in TAGS for arg in (f"--{t}_tag", "v6.7.4")]
         me.cc("init-chain-config", *tags)
-        git.init(me.chain_dir)
-        git.commit_all(me.chain_dir, "init gitops-test-chain")
-        git.run(me.chain_dir, "remote", "add", "origin", self.w.forge.url(CHAIN))
-        git.run(me.chain_dir, "push", "-q", "origin", "master")
+        push_new_repo(me.chain_dir, self.w.forge.url(CHAIN), "init gitops-test-chain")
         return self.w.forge.url(CHAIN)
 
     def s2_admin(self) -> str:
@@ -175,10 +180,7 @@ class Demo:
         me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
         node_dir = me.home / f"{CHAIN}-{domain}"
         url = self.w.forge.create(f"{CHAIN}-{domain}")
-        git.init(node_dir)
-        git.commit_all(node_dir, f"init {domain}")
-        git.run(node_dir, "remote", "add", "origin", url)
-        git.run(node_dir, "push", "-q", "origin", "master")
+        push_new_repo(node_dir, url, f"init {domain}")
         self.node_repos[domain] = url
         return url
 

@@ -22,6 +22,7 @@ from cloud_config.gitops import git
 from cloud_config.gitops.forge import Forge
 
 CHAIN = "gitops-test-chain"
+TAGS = ("consensus", "controller", "executor", "network", "storage")
 STEP_TIMEOUT = 60
 
 
@@ -205,3 +206,35 @@ def wait_for_new_commit(url: str, branch: str, old: str, timeout: float) -> tupl
             return sha, time.monotonic() - started
         time.sleep(0.05)
     raise DemoError(f"{url} got no new commit within {timeout:.0f}s")
+
+
+def quick_chain(world: World, nodelist: Sequence[str], domain: str = "node0") -> tuple[Person, str]:
+    """Without pull requests: a finalized chain listing `nodelist` pushed to the forge, and `domain`'s
+    node repo made by init-node/update-node/update-yaml; (the person who did it, the node repo URL).
+    """
+    me = world.person("operator")
+    me.cc("init-chain")
+    me.cc("init-chain-config", *[a for t in TAGS for a in (f"--{t}_tag", "v6.7.4")])
+    me.cc("set-admin", "--admin", me.cc("new-account").split()[1])
+    account = me.cc("new-account").split()
+    me.cc("append-validator", "--validator", account[3])
+    me.cc("set-nodelist", "--nodelist", ",".join(nodelist))
+    me.cc("set-stage")
+    me.cc("create-ca")
+    me.cc("create-csr", "--domain", domain)
+    me.cc("sign-csr", "--domain", domain)
+    push_new_repo(me.chain_dir, world.forge.url(CHAIN), "chain")
+    me.cc("init-node", "--domain", domain, "--account", account[1])
+    me.cc("update-node", "--domain", domain)
+    me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
+    url = world.forge.create(f"{CHAIN}-{domain}")
+    push_new_repo(me.home / f"{CHAIN}-{domain}", url, f"init {domain}")
+    return me, url
+
+
+def push_new_repo(folder: Path, url: str, message: str) -> None:
+    """`git init` a folder, commit everything, push it as master of the (empty) repo at `url`."""
+    git.init(folder)
+    git.commit_all(folder, message)
+    git.run(folder, "remote", "add", "origin", url)
+    git.run(folder, "push", "-q", "origin", "master")
