@@ -1,0 +1,160 @@
+"""The chain folder's TLS files: `ca_cert/{cert,key}.pem` and `certs/<domain>/{csr,cert,key}.pem`.
+
+Every command checks its inputs, then writes under the chain folder's lock; private keys are
+secret files (0600, folder 0700) and git-ignored by the chain folder's .gitignore.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from cloud_config.crypto import pki
+from cloud_config.errors import ConfigError, ConflictError, NotFoundError, UsageError
+from cloud_config.model.names import dns_label_problem
+from cloud_config.store.atomic import PUBLIC_MODE, SECRET_DIR_MODE, SECRET_MODE, locked, write_many
+from cloud_config.store.chain_files import require_chain_dir
+from cloud_config.store.layout import ChainLayout
+
+CERT, KEY, CSR = "cert.pem", "key.pem", "csr.pem"
+
+
+def create_ca(layout: ChainLayout, force: bool = False) -> None:
+    """create-ca: a new CA, unless one exists and `force` is not given."""
+    require_chain_dir(layout)
+    with locked(layout.chain_dir):
+        existing = [p for p in (layout.ca_dir / CERT, layout.ca_dir / KEY) if p.exists()]
+        if existing and not force:
+            raise ConflictError(
+                f"{existing[0]} already exists; a new CA invalidates every certificate the old one "
+                "signed (pass --force to replace it)"
+            )
+        cert_pem, key_pem = pki.create_ca()
+        _write(layout.ca_dir, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
+
+
+def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
+    """create-csr: a new node key and CSR; refuses to replace a key that has a signed certificate."""
+    name = checked_cert_name(layout, domain)
+    require_chain_dir(layout)
+    folder = layout.cert_dir(domain)
+    with locked(layout.chain_dir):
+        cert, key = folder / CERT, folder / KEY
+        if not force and cert.exists() and key.exists() and pki.public_key_matches(_read(cert), _read(key)):
+            raise ConflictError(
+                f"{key} already has a signed certificate ({cert}); a new key makes it useless "
+                "(pass --force to replace the key and drop the certificate)"
+            )
+        csr_pem, key_pem = pki.create_csr(name)
+        _write(folder, {CSR: (csr_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
+        # Whatever certificate is left was issued for another key.
+        cert.unlink(missing_ok=True)
+    return folder / CSR
+
+
+def sign_csr(layout: ChainLayout, domain: str) -> Path:
+    """sign-csr: check the CSR and the CA, then issue `certs/<domain>/cert.pem`."""
+    name = checked_cert_name(layout, domain)
+    require_chain_dir(layout)
+    folder = layout.cert_dir(domain)
+    with locked(layout.chain_dir):
+        ca_cert = _read(layout.ca_dir / CERT, "run `cloud-config create-ca` or `import-ca` first")
+        ca_key = _read(layout.ca_dir / KEY, "only the holder of the CA key can sign")
+        csr = _read(folder / CSR, f"run `cloud-config create-csr --domain {domain}` first")
+        problems = pki.ca_problems(ca_cert, ca_key)
+        if problems:
+            raise ConfigError(str(layout.ca_dir), None, "; ".join(problems))
+        problem = pki.csr_problem(csr, name)
+        if problem:
+            raise ConfigError(str(folder / CSR), None, problem)
+        cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name)
+        _write(folder, {CERT: (cert_pem, PUBLIC_MODE)})
+    return folder / CERT
+
+
+def import_ca(layout: ChainLayout, cert_path: Path, key_path: Path, force: bool = False) -> None:
+    """import-ca: copy a CA certificate and its key in, after checking that they belong together."""
+    require_chain_dir(layout)
+    cert_pem = _read_flag("--ca-cert", cert_path)
+    key_pem = _read_flag("--ca-key", key_path)
+    problems = pki.ca_problems(cert_pem)
+    if problems:
+        raise UsageError("--ca-cert", f"{cert_path}: {'; '.join(problems)}")
+    _check_key("--ca-key", key_path, key_pem, cert_pem, "--ca-cert")
+    with locked(layout.chain_dir):
+        old = layout.ca_dir / CERT
+        if not force and old.exists() and not pki.public_key_matches(_read(old), key_pem):
+            raise ConflictError(
+                f"{old} holds another CA; replacing it invalidates every certificate it signed "
+                "(pass --force to replace it)"
+            )
+        _write(layout.ca_dir, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
+
+
+def import_cert(layout: ChainLayout, domain: str, cert_path: Path, key_path: Path) -> None:
+    """import-cert: copy a node certificate and key in, after checking key, CA and name."""
+    name = checked_cert_name(layout, domain)
+    require_chain_dir(layout)
+    cert_pem = _read_flag("--cert", cert_path)
+    key_pem = _read_flag("--key", key_path)
+    folder = layout.cert_dir(domain)
+    with locked(layout.chain_dir):
+        ca_cert = _read(layout.ca_dir / CERT, "import or create the chain's CA first")
+        problems = pki.cert_problems(cert_pem, ca_cert, name)
+        if problems:
+            raise UsageError("--cert", f"{cert_path}: {'; '.join(problems)}")
+        _check_key("--key", key_path, key_pem, cert_pem, "--cert")
+        _write(folder, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
+        csr = folder / CSR
+        if csr.exists() and not pki.public_key_matches(cert_pem, _read(csr)):
+            csr.unlink()  # a request for a key that is no longer this node's
+
+
+def checked_cert_name(layout: ChainLayout, domain: str) -> str:
+    """`{chain}-{domain}`, refused before anything is written when it cannot name a certificate."""
+    problem = dns_label_problem(layout.chain_name)
+    if problem:
+        raise UsageError("--chain-name", f"{layout.chain_name!r} {problem} (it names the node certificates)")
+    if not domain:
+        raise UsageError("--domain", "must not be empty")
+    name = layout.cert_name(domain)
+    problem = pki.cert_name_problem(name)
+    if problem:
+        raise UsageError("--domain", f"certificate name {name!r} {problem}")
+    return name
+
+
+def _check_key(flag: str, path: Path, key_pem: str, cert_pem: str, cert_flag: str) -> None:
+    problem = pki.private_key_problem(key_pem)
+    if problem:
+        raise UsageError(flag, f"{path} {problem}")
+    if not pki.public_key_matches(cert_pem, key_pem):
+        raise UsageError(flag, f"{path} does not match the certificate given by {cert_flag}")
+
+
+def _write(folder: Path, files: dict[str, tuple[str, int]]) -> None:
+    """Write the files of one folder together; a folder holding a key is 0700."""
+    folder.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
+    if any(mode == SECRET_MODE for _, mode in files.values()):
+        os.chmod(folder, SECRET_DIR_MODE)
+    write_many({folder / name: (text.encode("utf-8"), mode) for name, (text, mode) in files.items()})
+
+
+def _read(path: Path, hint: str = "") -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"{path} does not exist" + (f"; {hint}" if hint else "")) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), None, "is not PEM text") from None
+
+
+def _read_flag(flag: str, path: Path) -> str:
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(flag, f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(flag, f"{path} is a folder, expected a PEM file") from None
+    except UnicodeDecodeError:
+        raise UsageError(flag, f"{path} is not PEM text") from None
