@@ -10,7 +10,7 @@ import pytest
 from cloud_config.crypto.accounts import derive_account
 from cloud_config.errors import ConfigError
 from cloud_config.store.account_files import read_account, write_account_dir
-from conftest import run_process
+from tests.conftest import run_process
 
 KEY = "60e7b47ee260516dbfedf8e80ff38830bae8663cc498a900a610c147cae94344"
 NODE = "097913007f2c8d9ac87f89664fc70977fee6bf9a"

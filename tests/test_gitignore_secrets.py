@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import stat
 import subprocess
 from pathlib import Path
 
-from conftest import run_process
+from cloud_config.store.atomic import write_secret
+from cloud_config.store.layout import ChainLayout
+from cloud_config.store.pki_files import stage_key
+from tests.conftest import run_process
 
 CHAIN = "gitops-test-chain"
 TAGS = [f"--{s}_tag=v6.4.0" for s in ("consensus", "controller", "executor", "kms", "network", "storage")]
@@ -74,19 +78,21 @@ def test_no_private_key_is_staged_after_walkthrough_steps_1_to_8(tmp_path: Path)
     assert not on_disk & set(tracked)
 
 
-def test_a_key_write_left_behind_by_a_crash_is_ignored(tmp_path: Path) -> None:
-    """atomic.write_secret stages `.key.pem.<random>.tmp` beside the key; a kill -9 could leave it."""
+def test_key_writes_killed_half_way_leave_nothing_git_would_stage(tmp_path: Path) -> None:
+    """Keys are staged where cloud-config 6.7.4's own .gitignore already looks.
+
+    A kill -9 between writing a key and renaming it into place leaves the staged copy behind:
+    `certs/.<random>.partial/key.pem` for TLS keys, `accounts/.<addr>.<random>.partial/` for accounts.
+    """
     _cc(tmp_path, "init-chain")
     repo = tmp_path / CHAIN
+    assert (repo / ".gitignore").read_text() == "accounts/*/\nca_cert/key.pem\ncerts/*/key.pem\n"
     _git(repo, "init")
-    leftovers = [
-        repo / "ca_cert" / ".key.pem.k2j4h5.tmp",
-        repo / "certs" / "node0" / ".key.pem.abc123.tmp",
-        repo / "accounts" / ".097913007f2c8d9ac87f89664fc70977fee6bf9a.x1y2.partial" / "private_key",
-    ]
-    for path in leftovers:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text("-----BEGIN PRIVATE KEY-----\n")
+    where = ChainLayout(tmp_path, CHAIN)
+    staged_key = stage_key(where, b"-----BEGIN PRIVATE KEY-----\n")
+    account_staging = where.accounts_dir / f".{'ab' * 20}.x1y2.partial"
+    write_secret(account_staging / "private_key", b"11" * 32)
+    assert staged_key.exists() and stat.S_IMODE(staged_key.stat().st_mode) == 0o600
     _git(repo, "add", "-A")
     assert sorted(_git(repo, "ls-files").split()) == [
         ".gitignore",

@@ -7,9 +7,8 @@ from pathlib import Path
 
 CHAIN_CONFIG = "chain_config.toml"
 NODE_CONFIG = "node_config.toml"
-# What init-chain ignores in the chain folder: every secret the tool writes there. The first three
-# lines are cloud-config 6.7.4's; the last covers the temporary file of a key write that was killed.
-GITIGNORE = "accounts/*/\nca_cert/key.pem\ncerts/*/key.pem\n.*.tmp\n"
+# What init-chain ignores in the chain folder: every secret the tool writes there.
+GITIGNORE = "accounts/*/\nca_cert/key.pem\ncerts/*/key.pem\n"
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,8 @@ secret files (0600, folder 0700) and git-ignored by the chain folder's .gitignor
 from __future__ import annotations
 
 import os
+import shutil
+import tempfile
 from pathlib import Path
 
 from cloud_config.crypto import pki
@@ -30,7 +32,7 @@ def create_ca(layout: ChainLayout, force: bool = False) -> None:
                 "signed (pass --force to replace it)"
             )
         cert_pem, key_pem = pki.create_ca()
-        _write(layout.ca_dir, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
+        _write(layout, layout.ca_dir, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
 
 
 def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
@@ -46,7 +48,7 @@ def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
                 "(pass --force to replace the key and drop the certificate)"
             )
         csr_pem, key_pem = pki.create_csr(name)
-        _write(folder, {CSR: (csr_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
+        _write(layout, folder, {CSR: (csr_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
         # Whatever certificate is left was issued for another key.
         cert.unlink(missing_ok=True)
     return folder / CSR
@@ -68,7 +70,7 @@ def sign_csr(layout: ChainLayout, domain: str) -> Path:
         if problem:
             raise ConfigError(str(folder / CSR), None, problem)
         cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name)
-        _write(folder, {CERT: (cert_pem, PUBLIC_MODE)})
+        _write(layout, folder, {CERT: (cert_pem, PUBLIC_MODE)})
     return folder / CERT
 
 
@@ -88,7 +90,7 @@ def import_ca(layout: ChainLayout, cert_path: Path, key_path: Path, force: bool 
                 f"{old} holds another CA; replacing it invalidates every certificate it signed "
                 "(pass --force to replace it)"
             )
-        _write(layout.ca_dir, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
+        _write(layout, layout.ca_dir, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
 
 
 def import_cert(layout: ChainLayout, domain: str, cert_path: Path, key_path: Path) -> None:
@@ -104,7 +106,7 @@ def import_cert(layout: ChainLayout, domain: str, cert_path: Path, key_path: Pat
         if problems:
             raise UsageError("--cert", f"{cert_path}: {'; '.join(problems)}")
         _check_key("--key", key_path, key_pem, cert_pem, "--cert")
-        _write(folder, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
+        _write(layout, folder, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
         csr = folder / CSR
         if csr.exists() and not pki.public_key_matches(cert_pem, _read(csr)):
             csr.unlink()  # a request for a key that is no longer this node's
@@ -132,12 +134,41 @@ def _check_key(flag: str, path: Path, key_pem: str, cert_pem: str, cert_flag: st
         raise UsageError(flag, f"{path} does not match the certificate given by {cert_flag}")
 
 
-def _write(folder: Path, files: dict[str, tuple[str, int]]) -> None:
-    """Write the files of one folder together; a folder holding a key is 0700."""
+def _write(layout: ChainLayout, folder: Path, files: dict[str, tuple[str, int]]) -> None:
+    """Write the files of one folder together; a folder holding a key is 0700.
+
+    A key is first written whole under `certs/.<random>.partial/key.pem`, a path the chain
+    folder's .gitignore (`certs/*/key.pem`) already covers, so even a write killed half-way leaves
+    no key where `git add -A` would pick it up; then it is renamed into place.
+    """
     folder.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
-    if any(mode == SECRET_MODE for _, mode in files.values()):
+    keys = {name: text for name, (text, mode) in files.items() if mode == SECRET_MODE}
+    public = {folder / n: (text.encode("utf-8"), mode) for n, (text, mode) in files.items() if n not in keys}
+    if keys:
         os.chmod(folder, SECRET_DIR_MODE)
-    write_many({folder / name: (text.encode("utf-8"), mode) for name, (text, mode) in files.items()})
+    staged: list[tuple[Path, Path]] = []
+    try:
+        for name, text in keys.items():
+            staged.append((stage_key(layout, text.encode("utf-8")), folder / name))
+        write_many(public)
+        for temp, target in staged:
+            os.replace(temp, target)
+    finally:
+        for temp, _ in staged:
+            shutil.rmtree(temp.parent, ignore_errors=True)
+
+
+def stage_key(layout: ChainLayout, data: bytes) -> Path:
+    """Write `data` as a new 0600 `certs/.<random>.partial/key.pem` (git-ignored); return its path."""
+    layout.certs_dir.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(dir=layout.certs_dir, prefix=".", suffix=".partial"))  # mode 0700
+    path = staging / KEY
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_MODE)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+        handle.flush()
+        os.fsync(handle.fileno())
+    return path
 
 
 def _read(path: Path, hint: str = "") -> str:
