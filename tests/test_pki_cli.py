@@ -272,3 +272,39 @@ def test_names_that_cannot_go_into_a_certificate_are_refused_first(run, chain_di
     assert run("create-ca").code == 0
     for verb in ("create-csr", "sign-csr"):
         _fails_cleanly(run, chain_dir, verb, f"--domain={domain}", code=2, says="--domain: ")
+
+
+def test_sign_csr_again_keeps_the_certificate(run, chain_dir: Path) -> None:
+    """A second sign-csr (a pipeline re-run) changes no byte, so it makes no commit."""
+    assert run("create-ca").code == 0
+    assert run("create-csr", "--domain", "node0").code == 0
+    assert run("sign-csr", "--domain", "node0").code == 0
+    before = snapshot(chain_dir)
+    assert run("sign-csr", "--domain", "node0").code == 0
+    assert snapshot(chain_dir) == before
+    # A new CA makes the old certificate wrong: signing again replaces it.
+    assert run("create-ca", "--force").code == 0
+    assert run("sign-csr", "--domain", "node0").code == 0
+    cert = chain_dir / "certs" / "node0" / "cert.pem"
+    assert cert.read_bytes() != before["certs/node0/cert.pem"][0]
+    assert _openssl_verify(chain_dir / "ca_cert" / "cert.pem", cert).returncode == 0
+
+
+def test_create_csr_refuses_to_orphan_a_certificate_whose_key_is_elsewhere(run, chain_dir: Path) -> None:
+    """The admin's checkout holds node0's csr.pem and cert.pem, not node0's key."""
+    assert run("create-ca").code == 0
+    assert run("create-csr", "--domain", "node0").code == 0
+    assert run("sign-csr", "--domain", "node0").code == 0
+    (chain_dir / "certs" / "node0" / "key.pem").unlink()
+    _fails_cleanly(run, chain_dir, "create-csr", "--domain", "node0", says="for a key kept elsewhere")
+
+
+def test_create_csr_drops_a_stale_certificate(run, chain_dir: Path) -> None:
+    assert run("create-ca").code == 0
+    assert run("create-csr", "--domain", "node0").code == 0
+    assert run("sign-csr", "--domain", "node0").code == 0
+    folder = chain_dir / "certs" / "node0"
+    (folder / "key.pem").write_text(pki.create_csr(f"{CHAIN}-node0")[1])  # the cert no longer matches
+    assert run("create-csr", "--domain", "node0").code == 0
+    assert not (folder / "cert.pem").exists()
+    assert pki.csr_problem((folder / "csr.pem").read_text(), f"{CHAIN}-node0") is None

@@ -41,12 +41,10 @@ def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
     require_chain_dir(layout)
     folder = layout.cert_dir(domain)
     with locked(layout.chain_dir):
-        cert, key = folder / CERT, folder / KEY
-        if not force and cert.exists() and key.exists() and pki.public_key_matches(_read(cert), _read(key)):
-            raise ConflictError(
-                f"{key} already has a signed certificate ({cert}); a new key makes it useless "
-                "(pass --force to replace the key and drop the certificate)"
-            )
+        cert = folder / CERT
+        conflict = None if force else _certified_key_conflict(folder)
+        if conflict:
+            raise ConflictError(f"{conflict} (pass --force to make a new key and drop the certificate)")
         csr_pem, key_pem = pki.create_csr(name)
         _write(layout, folder, {CSR: (csr_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
         # Whatever certificate is left was issued for another key.
@@ -69,9 +67,24 @@ def sign_csr(layout: ChainLayout, domain: str) -> Path:
         problem = pki.csr_problem(csr, name)
         if problem:
             raise ConfigError(str(folder / CSR), None, problem)
+        old = folder / CERT
+        if old.exists() and not pki.cert_problems(_read(old), ca_cert, name, public_of=csr):
+            return old  # already signed: a new signature would only change bytes (and make a commit)
         cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name)
         _write(layout, folder, {CERT: (cert_pem, PUBLIC_MODE)})
     return folder / CERT
+
+
+def _certified_key_conflict(folder: Path) -> str | None:
+    """Why a new key for this node would orphan a signed certificate, or None."""
+    cert, key = folder / CERT, folder / KEY
+    if not cert.exists():
+        return None
+    if not key.exists():
+        return f"{cert} is a signed certificate for a key kept elsewhere; a new key here would replace it"
+    if pki.public_key_matches(_read(cert), _read(key)):
+        return f"{key} already has a signed certificate ({cert}); a new key makes it useless"
+    return None  # the certificate is already stale
 
 
 def import_ca(layout: ChainLayout, cert_path: Path, key_path: Path, force: bool = False) -> None:
