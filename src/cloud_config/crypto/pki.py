@@ -112,19 +112,27 @@ def cert_name_problem(cert_name: str) -> str | None:
 
 def csr_problem(csr_pem: str, expected_name: str) -> str | None:
     """Why the CSR cannot be signed for `expected_name`: unparsable, bad signature, wrong name."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     csr = _load(csr_pem, _CSR)
     if csr is None:
         return "is not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)"
-    if not csr.is_signature_valid:
-        return "its signature does not verify (the request was altered or is corrupt)"
-    extra = [ext.oid.dotted_string for ext in csr.extensions if ext.oid not in _csr_extensions()]
+    try:
+        if not isinstance(csr.public_key(), _signing_keys()):
+            return "its public key is not a signing key type (ECDSA, Ed25519 or RSA)"
+        if not csr.is_signature_valid:
+            return "its signature does not verify (the request was altered or is corrupt)"
+        extensions = csr.extensions
+    except UnsupportedAlgorithm:
+        return "uses a key or signature algorithm this tool cannot check (expected ECDSA P-256)"
+    except ValueError as exc:
+        return f"cannot be read: {exc}"
+    extra = [ext.oid.dotted_string for ext in extensions if ext.oid not in _csr_extensions()]
     if extra:
         return f"requests extensions a node certificate must not carry: {', '.join(extra)}"
-    names = _names(csr.subject, csr.extensions)
+    names = _names(csr.subject, extensions)
     if names != (expected_name, [expected_name]):
         return f"names {_show(names)}, expected CN and DNS name {expected_name!r}"
-    if not isinstance(csr.public_key(), _signing_keys()):
-        return "its public key is not a signing key type (ECDSA, Ed25519 or RSA)"
     return None
 
 
@@ -188,20 +196,23 @@ def private_key_problem(key_pem: str) -> str | None:
     key = _load(key_pem, _KEY)
     if key is None:
         return "cannot be read as a PKCS#8 PEM private key"
-    if not isinstance(key, _PRIVATE_signing_keys()):
+    if not isinstance(key, _private_signing_keys()):
         return "is not a signing key type (ECDSA, Ed25519 or RSA)"
     return None
 
 
 def public_key_matches(cert_pem: str, other_pem: str) -> bool:
     """Whether the certificate and `other_pem` (CSR, private key or certificate) share a key."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     cert = _load(cert_pem, _CERT)
     other = _load(other_pem, _pem_kind(other_pem))
     if cert is None or other is None:
         return False
-    mine = _spki(cert.public_key())
-    theirs = _spki(other.public_key())
-    return mine == theirs
+    try:
+        return _spki(cert.public_key()) == _spki(other.public_key())
+    except (UnsupportedAlgorithm, ValueError):
+        return False
 
 
 # ---- helpers -----------------------------------------------------------------------------
@@ -331,11 +342,11 @@ def _show(names: tuple[str | None, list[str]]) -> str:
 
 
 def _issued_by_problem(cert: x509.Certificate, ca_cert: x509.Certificate) -> str | None:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
     try:
         cert.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return "is not issued by the chain's CA (issuer or signature does not match ca_cert/cert.pem)"
     return None
 
@@ -352,7 +363,7 @@ def _signing_keys() -> tuple[type, ...]:
     return (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey)
 
 
-def _PRIVATE_signing_keys() -> tuple[type, ...]:
+def _private_signing_keys() -> tuple[type, ...]:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     return (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)

@@ -115,6 +115,9 @@ def import_cert(layout: ChainLayout, domain: str, cert_path: Path, key_path: Pat
     folder = layout.cert_dir(domain)
     with locked(layout.chain_dir):
         ca_cert = _read(layout.ca_dir / CERT, "import or create the chain's CA first")
+        problems = pki.ca_problems(ca_cert)
+        if problems:
+            raise ConfigError(str(layout.ca_dir / CERT), None, "; ".join(problems))
         problems = pki.cert_problems(cert_pem, ca_cert, name)
         if problems:
             raise UsageError("--cert", f"{cert_path}: {'; '.join(problems)}")
