@@ -308,3 +308,21 @@ def test_create_csr_drops_a_stale_certificate(run, chain_dir: Path) -> None:
     assert run("create-csr", "--domain", "node0").code == 0
     assert not (folder / "cert.pem").exists()
     assert pki.csr_problem((folder / "csr.pem").read_text(), f"{CHAIN}-node0") is None
+
+
+def test_import_cert_refuses_the_ca_certificate_as_a_node_certificate(run, chain_dir: Path) -> None:
+    assert run("create-ca").code == 0
+    ca = chain_dir / "ca_cert"
+    _fails_cleanly(
+        run,
+        chain_dir,
+        "import-cert",
+        "--domain",
+        "node0",
+        "--cert",
+        str(ca / "cert.pem"),
+        "--key",
+        str(ca / "key.pem"),
+        code=2,
+        says="is a CA certificate, not a node certificate",
+    )

@@ -153,6 +153,8 @@ def cert_problems(
     issuer_problem = _issued_by_problem(cert, ca_cert)
     if issuer_problem:
         found.append(issuer_problem)
+    if _is_ca(cert):
+        found.append("is a CA certificate, not a node certificate")
     if expected_name is not None:
         names = _names(cert.subject, cert.extensions)
         if names[0] != expected_name or expected_name not in names[1]:
@@ -167,18 +169,11 @@ def cert_problems(
 
 def ca_problems(cert_pem: str, key_pem: str | None = None) -> list[str]:
     """What keeps a certificate (and key) from serving as the chain's CA."""
-    from cryptography import x509
-
     cert = _load(cert_pem, _CERT)
     if cert is None:
         return ["the CA certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----)"]
     found: list[str] = []
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        is_ca = constraints.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if not is_ca:
+    if not _is_ca(cert):
         found.append("the certificate is not a CA certificate (BasicConstraints CA:TRUE is missing)")
     if key_pem is not None:
         key_problem = private_key_problem(key_pem)
@@ -339,6 +334,15 @@ def _names(subject: x509.Name, extensions: x509.Extensions) -> tuple[str | None,
 def _show(names: tuple[str | None, list[str]]) -> str:
     cn, san = names
     return f"CN {cn!r} and SAN {san}"
+
+
+def _is_ca(cert: x509.Certificate) -> bool:
+    from cryptography import x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
 
 
 def _issued_by_problem(cert: x509.Certificate, ca_cert: x509.Certificate) -> str | None:
