@@ -159,3 +159,24 @@ def test_read_account_refuses_a_missing_file(tmp_path: Path) -> None:
     (target / "validator_address").unlink()
     with pytest.raises(ConfigError, match="validator_address: is missing"):
         read_account(target)
+
+
+def test_parsing_the_crypto_verbs_imports_no_crypto_library() -> None:
+    """`cloud-config --help` and argument errors stay fast: the libraries load only when a verb runs."""
+    import subprocess
+    import sys
+
+    from tests.conftest import SRC
+
+    code = (
+        "import sys; from cloud_config.cli.main import build_parser\n"
+        "for verb in ('new-account', 'import-account', 'create-ca', 'create-csr', 'sign-csr',"
+        " 'import-ca', 'import-cert', None):\n"
+        "    build_parser([verb] if verb else [])\n"
+        "heavy = ('cryptography', 'tongsuopy', 'gmssl_pyx', 'milagro_bls_binding', 'coincurve', 'Crypto')\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={"PYTHONPATH": str(SRC)}, capture_output=True, text=True, check=True
+    )
+    assert done.stdout == "[]\n"
