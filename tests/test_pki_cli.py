@@ -326,3 +326,21 @@ def test_import_cert_refuses_the_ca_certificate_as_a_node_certificate(run, chain
         code=2,
         says="is a CA certificate, not a node certificate",
     )
+
+
+def test_read_node_tls_returns_checked_material(run, chain_dir: Path, tmp_path: Path) -> None:
+    from cloud_config.errors import ConfigError, NotFoundError
+    from cloud_config.store.layout import ChainLayout
+    from cloud_config.store.pki_files import read_node_tls
+
+    where = ChainLayout(tmp_path / "cfg", CHAIN)
+    assert run("create-ca").code == 0
+    assert run("create-csr", "--domain", "node0").code == 0
+    with pytest.raises(NotFoundError, match="sign-csr --domain node0"):
+        read_node_tls(where, "node0")
+    assert run("sign-csr", "--domain", "node0").code == 0
+    ca, cert, key = read_node_tls(where, "node0")
+    assert pki.cert_problems(cert, ca, f"{CHAIN}-node0", key) == []
+    (chain_dir / "certs" / "node0" / "key.pem").write_text(pki.create_csr(f"{CHAIN}-node0")[1])
+    with pytest.raises(ConfigError, match="does not match"):
+        read_node_tls(where, "node0")

@@ -128,6 +128,22 @@ def import_cert(layout: ChainLayout, domain: str, cert_path: Path, key_path: Pat
             csr.unlink()  # a request for a key that is no longer this node's
 
 
+def read_node_tls(layout: ChainLayout, domain: str) -> tuple[str, str, str]:
+    """(CA cert, node cert, node key) PEMs of `domain` in the chain folder, checked to fit together."""
+    name = checked_cert_name(layout, domain)
+    folder = layout.cert_dir(domain)
+    ca_cert = _read(layout.ca_dir / CERT, "run `cloud-config create-ca` or `import-ca` first")
+    cert = _read(folder / CERT, f"run `cloud-config sign-csr --domain {domain}` (or import-cert) first")
+    key = _read(folder / KEY, f"the node's TLS key belongs in {folder}")
+    problem = pki.private_key_problem(key)
+    if problem:
+        raise ConfigError(str(folder / KEY), None, problem)
+    problems = pki.cert_problems(cert, ca_cert, name, public_of=key)
+    if problems:
+        raise ConfigError(str(folder / CERT), None, "; ".join(problems))
+    return ca_cert, cert, key
+
+
 def checked_cert_name(layout: ChainLayout, domain: str) -> str:
     """`{chain}-{domain}`, refused before anything is written when it cannot name a certificate."""
     problem = dns_label_problem(layout.chain_name)
