@@ -11,6 +11,7 @@ import os
 import re
 import time
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -126,8 +127,12 @@ def reconcile(target: Target, workdir: Path, render: RenderFn | None = None) -> 
     cache.mkdir(parents=True, exist_ok=True)
     with locked(cache):
         chain_dir, node_dir = cache / "chain", cache / "node"
-        chain_sha = _checkout(_location(target.chain_repo), target.chain_branch, chain_dir)
-        _checkout(_location(target.node_repo), target.node_branch, node_dir)
+        # The two fetches are independent network round trips: run them side by side.
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            chain_job = pool.submit(_checkout, _location(target.chain_repo), target.chain_branch, chain_dir)
+            node_job = pool.submit(_checkout, _location(target.node_repo), target.node_branch, node_dir)
+            chain_sha = chain_job.result()
+            node_job.result()
         chain_name = _chain_name(node_dir, target)
         outcome = _render_commit_push(target, chain_dir, node_dir, chain_name, chain_sha, render)
     outcome.seconds = time.monotonic() - started
