@@ -93,7 +93,14 @@ def test_schema_check_rejects_a_broken_application(cli):  # type: ignore[no-unty
 
 def test_flux_refuses_another_cluster(cli):  # type: ignore[no-untyped-def]
     r = cli(
-        "argocd-app", "--domain", "n", "--repo-url", "https://x", "--flux", "--dest-server", "https://other:6443"
+        "argocd-app",
+        "--domain",
+        "n",
+        "--repo-url",
+        "https://x",
+        "--flux",
+        "--dest-server",
+        "https://other:6443",
     )
     assert r.code == 2
     assert r.err.startswith("error: --dest-server: Flux applies to the cluster it runs in")

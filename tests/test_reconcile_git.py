@@ -7,6 +7,7 @@ test_reconcile.py.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -94,3 +95,16 @@ def test_concurrent_writer_is_kept_and_reconcile_retries(
     assert log[0] == outcome.node_sha and pushed[0] in log
     assert git.show(tmp_path / "check", "HEAD", "README.md") == b"ops notes\n"
     assert git.show(tmp_path / "check", "HEAD", "peers.txt") == b"toy-chain\nnode1\n"
+
+
+def test_local_paths_work_as_repos(forge: Forge, tmp_path: Path) -> None:
+    """--chain-repo and --node-repo may be paths (here: the bare repos on disk), relative ones too."""
+    name = tmp_path.name
+    chain = Writer(forge.create(f"{name}-pchain"), tmp_path / "chain-writer")
+    node = Writer(forge.create(f"{name}-pnode"), tmp_path / "node-writer")
+    chain.write({"chain_config.toml": chain_toml("node0", "node1")}, "chain")
+    node.write({"node_config.toml": NODE_CONFIG}, "init-node")
+    chain_path = os.path.relpath(forge.path(f"{name}-pchain"))
+    target = Target(chain_repo=chain_path, node_repo=str(forge.path(f"{name}-pnode")), domain="node0")
+    outcome = reconcile(target, tmp_path / "work", render=peers_render)
+    assert outcome.committed and outcome.node_sha == node.head() and outcome.chain_sha == chain.head()

@@ -149,6 +149,15 @@ def test_other_branch_is_accepted_but_runs_nothing(running: Running) -> None:
     assert running.runs() == before
 
 
+def test_branch_deletion_runs_nothing(running: Running) -> None:
+    before = running.runs()
+    body = push_event("master", "0" * 40, before=running.chain.head())
+    code, reply = running.send(good_headers("github", body), body)
+    assert code == 202 and reply["ignored"] == "master was deleted"
+    assert running.service.queue.wait_idle(30)
+    assert running.runs() == before
+
+
 def test_oversized_body_is_413(running: Running) -> None:
     body = b"{" + b" " * 5000 + b"}"
     code, _ = running.send(good_headers("github", body), body)

@@ -14,6 +14,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import tomllib
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
@@ -212,19 +213,18 @@ class Demo:
         for domain, url in self.node_repos.items():
             sha, _ = wait_for_new_commit(url, "master", heads[domain], PIPELINE_TIMEOUT)
             took = time.monotonic() - merged[0]
-            summary = self._summary(url, sha, domain)
+            summary = self._summary(sha, domain)
             self.say(
                 f"[13] pipeline      {domain}'s repo got {sha[:12]} {took:.2f}s after the merge: {summary}"
             )
 
-    def _summary(self, url: str, sha: str, domain: str) -> str:
-        check = self.w.root / "check" / domain
-        if not check.exists():
-            git.clone(url, check)
-        git.reset_to_remote(check, "master")
-        subject = git.run(check, "log", "-1", "--format=%s", sha)
-        files = git.run(check, "diff", "--name-only", f"{sha}~1", sha).split()
-        return f'"{subject}", changed {", ".join(files)}'
+    def _summary(self, sha: str, domain: str) -> str:
+        bare = self.w.forge.path(f"{CHAIN}-{domain}")
+        subject = git.run(bare, "log", "-1", "--format=%s", sha)
+        files = git.changed_paths(bare, f"{sha}~1", sha)
+        config = tomllib.loads((git.show(bare, sha, "config.toml") or b"").decode())
+        peers = [p["domain"] for p in config.get("network_zenoh", {}).get("peers", [])]
+        return f'"{subject}"; changed {", ".join(files)}; peers now {", ".join(peers)}'
 
 
 def run_demo(workdir: Path | None, keep: bool, say: Say) -> int:
@@ -249,7 +249,11 @@ def run_demo(workdir: Path | None, keep: bool, say: Say) -> int:
     finally:
         world.close()
         if keep or workdir is not None:
-            say(f"files: {root} (forge/ bare repos, people/<who>/ clones and node folders, argocd/)")
+            say(
+                f"files: {root} (forge/ bare repos; people/<who>/ clones and node folders; "
+                "people/participant*/pipeline/ serve config and log; argocd/ Applications)"
+            )
         else:
             shutil.rmtree(root, ignore_errors=True)
+            say("files: removed (run with --keep to keep them)")
     return 0

@@ -86,6 +86,8 @@ class Service:
             return self._hook(pipeline, 400, {"error": str(exc)})
         if branch != pipe.branch:
             return self._hook(pipeline, 202, {"ignored": f"not a push to {pipe.branch}", "forge": forge})
+        if after is not None and set(after) == {"0"}:
+            return self._hook(pipeline, 202, {"ignored": f"{pipe.branch} was deleted", "forge": forge})
         queued = {t.domain: self.queue.submit((pipeline, t.domain)).value for t in pipe.targets}
         log.info(
             "pipeline %s: push %s to %s from %s; %s", pipeline, (after or "?")[:12], branch, forge, queued
