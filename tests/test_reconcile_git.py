@@ -13,6 +13,7 @@ from pathlib import Path
 
 import pytest
 
+from cloud_config.errors import GitError
 from cloud_config.gitops import git
 from cloud_config.gitops.forge import Forge
 from cloud_config.gitops.reconcile import ReconcileRefused, Target, reconcile
@@ -108,3 +109,13 @@ def test_local_paths_work_as_repos(forge: Forge, tmp_path: Path) -> None:
     target = Target(chain_repo=chain_path, node_repo=str(forge.path(f"{name}-pnode")), domain="node0")
     outcome = reconcile(target, tmp_path / "work", render=peers_render)
     assert outcome.committed and outcome.node_sha == node.head() and outcome.chain_sha == chain.head()
+
+
+def test_credentials_in_urls_stay_out_of_error_lines(forge: Forge, tmp_path: Path) -> None:
+    url = forge.url("no-such-repo").replace("http://", "http://ci-bot:hunter2@")
+    target = Target(chain_repo=url, node_repo=url, domain="node0")
+    with pytest.raises(GitError) as info:
+        reconcile(target, tmp_path / "work", render=peers_render)
+    message = str(info.value)
+    assert message.startswith("git clone") and "://***@127.0.0.1" in message
+    assert "hunter2" not in message and "ci-bot" not in message and "hunter2" not in info.value.stderr

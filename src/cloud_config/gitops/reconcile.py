@@ -6,17 +6,18 @@ secrets. Both are cloned once under the work folder and reset to their remote he
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import os
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from cloud_config.errors import CloudConfigError, NotFoundError
+from cloud_config.errors import CloudConfigError, GitError, NotFoundError
 from cloud_config.gitops import git
 from cloud_config.store.atomic import locked
 
@@ -60,6 +61,11 @@ class Outcome:
         if self.committed:
             return f"{self.domain}: committed {self.node_sha} (chain {self.chain_sha})"
         return f"{self.domain}: up to date (chain {self.chain_sha})"
+
+
+def redact(text: str) -> str:
+    """`text` with the user:password part of any URL in it hidden (error lines, /status)."""
+    return re.sub(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1***@", text)
 
 
 def default_workdir() -> Path:
@@ -125,7 +131,7 @@ def reconcile(target: Target, workdir: Path, render: RenderFn | None = None) -> 
     render = render or _real_render()
     cache = _cache_dir(workdir, target)
     cache.mkdir(parents=True, exist_ok=True)
-    with locked(cache):
+    with locked(cache), _redacted_git_errors():
         chain_dir, node_dir = cache / "chain", cache / "node"
         # The two fetches are independent network round trips: run them side by side.
         with ThreadPoolExecutor(max_workers=2) as pool:
@@ -137,6 +143,14 @@ def reconcile(target: Target, workdir: Path, render: RenderFn | None = None) -> 
         outcome = _render_commit_push(target, chain_dir, node_dir, chain_name, chain_sha, render)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+@contextlib.contextmanager
+def _redacted_git_errors() -> Iterator[None]:
+    try:
+        yield
+    except GitError as exc:
+        raise GitError([redact(a) for a in exc.argv], exc.returncode, redact(exc.stderr)) from None
 
 
 def _render(

@@ -18,7 +18,7 @@ from typing import Any
 
 from cloud_config.errors import CloudConfigError
 from cloud_config.gitops.coalesce import Coalescer
-from cloud_config.gitops.reconcile import Outcome, Target, reconcile
+from cloud_config.gitops.reconcile import Outcome, Target, reconcile, redact
 from cloud_config.gitops.service_config import ServiceConfig
 from cloud_config.gitops.webhooks import (
     Headers,
@@ -132,7 +132,7 @@ class Service:
             for (pipe, domain), target in self._targets.items():
                 last = self._last.get((pipe, domain))
                 out.setdefault(pipe, {})[domain] = {
-                    "node_repo": target.node_repo,
+                    "node_repo": redact(target.node_repo),
                     "state": self.queue.state((pipe, domain)).value,
                     "runs": self._counters[(pipe, domain)].runs,
                     "last": None if last is None else vars(last),
