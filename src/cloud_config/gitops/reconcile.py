@@ -10,6 +10,7 @@ import contextlib
 import hashlib
 import os
 import re
+import shutil
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -94,8 +95,6 @@ def _checkout(url: str, branch: str, dest: Path) -> str:
         return git.reset_to_remote(dest, branch)
     tmp = dest.with_name(dest.name + ".tmp")
     if tmp.exists():
-        import shutil
-
         shutil.rmtree(tmp)
     git.clone(url, tmp, branch=branch)
     tmp.rename(dest)
@@ -107,15 +106,13 @@ def _chain_name(node_dir: Path, target: Target) -> str:
         return target.chain_name
     from cloud_config.model.node import NodeConfig
 
-    path = node_dir / "node_config.toml"
+    path, repo = node_dir / "node_config.toml", redact(target.node_repo)
     if not path.is_file():
         raise NotFoundError(
-            f"node repo {target.node_repo} has no node_config.toml on {target.node_branch}; "
+            f"node repo {repo} has no node_config.toml on {target.node_branch}; "
             "run init-node and push the node folder first, or pass --chain-name"
         )
-    return NodeConfig.loads(
-        path.read_text(encoding="utf-8"), f"{target.node_repo}:node_config.toml"
-    ).exporter_chain_name
+    return NodeConfig.loads(path.read_text(encoding="utf-8"), f"{repo}:node_config.toml").exporter_chain_name
 
 
 def _real_render() -> RenderFn:
