@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud_config.errors import GitError
+from cloud_config.errors import CloudConfigError, GitError, NotFoundError
 from cloud_config.gitops import git
 from cloud_config.gitops.forge import Forge
 from cloud_config.gitops.reconcile import ReconcileRefused, Target, reconcile
@@ -119,3 +119,28 @@ def test_credentials_in_urls_stay_out_of_error_lines(forge: Forge, tmp_path: Pat
     message = str(info.value)
     assert message.startswith("git clone") and "://***@127.0.0.1" in message
     assert "hunter2" not in message and "ci-bot" not in message and "hunter2" not in info.value.stderr
+
+
+def test_retries_are_bounded(repos: tuple[Writer, Writer, Target], tmp_path: Path) -> None:
+    """A node repo that moves before every push: give up after a few attempts, push nothing of ours."""
+    _, node, target = repos
+    other = Writer(node.url, tmp_path / "other-writer")
+    theirs: list[str] = []
+
+    def render_always_racing(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Changes:
+        theirs.append(other.write({"README.md": f"edit {len(theirs)}\n".encode()}, "someone else"))
+        return peers_render(chain_dir, node_dir, chain_name, domain)
+
+    with pytest.raises(CloudConfigError, match="rejected 5 pushes in a row"):
+        reconcile(target, tmp_path / "work", render=render_always_racing)
+    assert len(theirs) == 5 and node.head() == theirs[-1]
+
+
+def test_node_repo_without_node_config_is_refused(forge: Forge, tmp_path: Path) -> None:
+    chain = Writer(forge.create(f"{tmp_path.name}-c"), tmp_path / "c")
+    node = Writer(forge.create(f"{tmp_path.name}-n"), tmp_path / "n")
+    chain.write({"chain_config.toml": chain_toml("node0")}, "chain")
+    node.write({"README.md": b"empty\n"}, "start")
+    target = Target(chain_repo=chain.url, node_repo=node.url, domain="node0")
+    with pytest.raises(NotFoundError, match=r"has no node_config\.toml on master; run init-node"):
+        reconcile(target, tmp_path / "work", render=peers_render)
