@@ -15,7 +15,7 @@ import pytest
 from cloud_config.gitops import git
 from cloud_config.gitops.forge import Forge
 from cloud_config.gitops.reconcile import Outcome, Target, reconcile
-from cloud_config.gitops.service import Service, make_server
+from cloud_config.gitops.service import make_app
 from cloud_config.gitops.service_config import load_config
 from tests._pipeline_repos import (
     NODE_CONFIG,
@@ -79,8 +79,8 @@ def test_burst_coalesces_to_two_runs_the_last_at_the_newest_head(tmp_path: Path)
             time.sleep(1.0)  # hold the run open so the burst lands while it is running
             return outcome
 
-        service = Service(config, reconciler=slow_reconciler)
-        server = make_server(service, "127.0.0.1:0")
+        server = make_app(config, reconciler=slow_reconciler, listen="127.0.0.1:0")
+        service = server.service
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:

@@ -19,7 +19,7 @@ import pytest
 
 from cloud_config.gitops.forge import Forge
 from cloud_config.gitops.reconcile import Target, reconcile
-from cloud_config.gitops.service import Service, make_server
+from cloud_config.gitops.service import Service, make_app
 from cloud_config.gitops.service_config import load_config
 from tests._pipeline_repos import NODE_CONFIG, Writer, chain_toml, get, peers_render, post, push_event
 
@@ -67,8 +67,8 @@ def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
         chain.write({"chain_config.toml": chain_toml("node0", "node1")}, "chain")
         node.write({"node_config.toml": NODE_CONFIG}, "init-node")
         config = load_config(write_service_file(tmp, chain.url, {"node0": node.url}))
-        service = Service(config, reconciler=stand_in_reconciler)
-        server = make_server(service, "127.0.0.1:0")
+        server = make_app(config, reconciler=stand_in_reconciler, listen="127.0.0.1:0")
+        service = server.service
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:

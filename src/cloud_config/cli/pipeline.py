@@ -96,15 +96,14 @@ def run_serve(args: argparse.Namespace) -> int:
     """serve."""
     import logging
 
-    from cloud_config.gitops.service import Service, make_server, run_until_stopped
+    from cloud_config.gitops.service import make_app, run_until_stopped
     from cloud_config.gitops.service_config import load_config
 
     config = load_config(Path(args.config))
-    service = Service(config)
-    server = make_server(service, args.listen or config.listen)
+    server = make_app(config, listen=args.listen)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     print(f"listening on {server.url}", flush=True)
-    run_until_stopped(server, service)
+    run_until_stopped(server, server.service)
     return 0
 
 

@@ -206,11 +206,17 @@ def parse_listen(listen: str) -> tuple[str, int]:
     return host.strip("[]") or "127.0.0.1", int(port)
 
 
-def make_server(service: Service, listen: str) -> Any:
-    """The HTTP server (not yet serving) for `service`; port 0 picks a free port."""
+def make_app(
+    config: ServiceConfig, *, reconciler: Reconciler | None = None, listen: str | None = None
+) -> Any:
+    """The service and its HTTP server (`.service`, `.url`), bound but not serving yet.
+
+    `listen` overrides the file's address; port 0 picks a free port. The caller runs
+    `serve_forever()` and, at the end, `shutdown()`, `server_close()` and `service.close()`.
+    """
     from cloud_config.gitops.service_http import build_server
 
-    return build_server(service, *parse_listen(listen))
+    return build_server(Service(config, reconciler), *parse_listen(listen or config.listen))
 
 
 def run_until_stopped(server: Any, service: Service) -> None:
