@@ -103,7 +103,7 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
         merged = world.pull_request(
             world.person("participant2"), "remove node1", [("delete-node", "--domain", "node1")]
         )
-        wait_for_new_commit(world.forge.url(f"{CHAIN}-node0"), "master", heads["node0"], 60)
+        wait_for_new_commit(world.forge.path(f"{CHAIN}-node0"), "master", heads["node0"], 60)
         status = wait_idle(urls, {d: status[d]["runs"] + 1 for d in status})
         config0 = show(world, "node0", "config.toml")
         assert config0 is not None and not peer_block(config0, f"{CHAIN}-node1")

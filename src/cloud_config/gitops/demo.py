@@ -210,8 +210,9 @@ class Demo:
             return f"chain master {sha[:12]}"
 
         self.step(12, "participant3", f"append-node {self.node2}; PR merged", s12)
-        for domain, url in self.node_repos.items():
-            sha, _ = wait_for_new_commit(url, "master", heads[domain], PIPELINE_TIMEOUT)
+        for domain in self.node_repos:
+            bare = self.w.forge.path(f"{CHAIN}-{domain}")
+            sha, _ = wait_for_new_commit(bare, "master", heads[domain], PIPELINE_TIMEOUT)
             took = time.monotonic() - merged[0]
             summary = self._summary(sha, domain)
             self.say(

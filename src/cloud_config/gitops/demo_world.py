@@ -196,16 +196,15 @@ class World:
         self.forge.stop()
 
 
-def wait_for_new_commit(url: str, branch: str, old: str, timeout: float) -> tuple[str, float]:
-    """Poll the remote branch until it moves from `old`; (new sha, seconds waited)."""
+def wait_for_new_commit(repo: Path, branch: str, old: str, timeout: float) -> tuple[str, float]:
+    """Poll a bare repo's branch until it moves from `old`; (new sha, seconds waited)."""
     started = time.monotonic()
     while time.monotonic() - started < timeout:
-        out = git.run(None, "ls-remote", url, f"refs/heads/{branch}")
-        sha = out.split()[0] if out else old
+        sha = git.rev_parse(repo, branch)
         if sha != old:
             return sha, time.monotonic() - started
-        time.sleep(0.05)
-    raise DemoError(f"{url} got no new commit within {timeout:.0f}s")
+        time.sleep(0.02)
+    raise DemoError(f"{repo.name} got no new commit within {timeout:.0f}s")
 
 
 def quick_chain(world: World, nodelist: Sequence[str], domain: str = "node0") -> tuple[Person, str]:
