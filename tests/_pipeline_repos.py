@@ -110,3 +110,19 @@ def chain_toml(*domains: str) -> bytes:
 
 
 NODE_CONFIG = b'account = "00"\n\n[exporter]\nbase_path = ""\nchain_name = "toy-chain"\n'
+
+
+SECRET = b"s3cret-for-tests"
+
+
+def write_service_file(tmp: Path, chain_url: str, nodes: dict[str, str], **extra: str) -> Path:
+    """A serve config watching `chain_url` (secret in a file beside it) for the given node repos."""
+    (tmp / "hook-secret").write_bytes(SECRET + b"\n")
+    lines = [f"{k} = {v}" for k, v in extra.items()]
+    lines += ['workdir = "work"', "max_body_bytes = 4096", "", "[[pipeline]]", 'name = "chain"']
+    lines += [f'chain_repo = "{chain_url}"', 'branch = "master"', 'secret_file = "hook-secret"']
+    for domain, url in nodes.items():
+        lines += ["", "[[pipeline.node]]", f'domain = "{domain}"', f'repo = "{url}"']
+    path = tmp / "serve.toml"
+    path.write_text("\n".join(lines) + "\n")
+    return path

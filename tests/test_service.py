@@ -19,6 +19,7 @@ from cloud_config.gitops.service import make_app
 from cloud_config.gitops.service_config import load_config
 from tests._pipeline_repos import (
     NODE_CONFIG,
+    SECRET,
     Writer,
     chain_toml,
     get,
@@ -27,9 +28,9 @@ from tests._pipeline_repos import (
     post,
     push_event,
     remote_log,
+    write_service_file,
 )
 from tests.conftest import SRC
-from tests.test_webhooks import SECRET, write_service_file
 
 
 def test_inline_secret_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -21,9 +21,17 @@ from cloud_config.gitops.forge import Forge
 from cloud_config.gitops.reconcile import Target, reconcile
 from cloud_config.gitops.service import Service, make_app
 from cloud_config.gitops.service_config import load_config
-from tests._pipeline_repos import NODE_CONFIG, Writer, chain_toml, get, peers_render, post, push_event
-
-SECRET = b"s3cret-for-tests"
+from tests._pipeline_repos import (
+    NODE_CONFIG,
+    SECRET,
+    Writer,
+    chain_toml,
+    get,
+    peers_render,
+    post,
+    push_event,
+    write_service_file,
+)
 
 
 class Running:
@@ -40,18 +48,6 @@ class Running:
         body = push_event("master", self.chain.head()) if body is None else body
         code, text = post(self.hook, body, {"Content-Type": "application/json", **headers})
         return code, json.loads(text)
-
-
-def write_service_file(tmp: Path, chain_url: str, nodes: dict[str, str], **extra: str) -> Path:
-    (tmp / "hook-secret").write_bytes(SECRET + b"\n")
-    lines = [f"{k} = {v}" for k, v in extra.items()]
-    lines += ['workdir = "work"', "max_body_bytes = 4096", "", "[[pipeline]]", 'name = "chain"']
-    lines += [f'chain_repo = "{chain_url}"', 'branch = "master"', 'secret_file = "hook-secret"']
-    for domain, url in nodes.items():
-        lines += ["", "[[pipeline.node]]", f'domain = "{domain}"', f'repo = "{url}"']
-    path = tmp / "serve.toml"
-    path.write_text("\n".join(lines) + "\n")
-    return path
 
 
 def stand_in_reconciler(target: Target, workdir: Path) -> Any:
