@@ -19,7 +19,7 @@ RULES: dict[str, str] = {
     "genesis-frozen": "after Finalize, genesis_block and system_config do not change",
     "validators-frozen": "after Finalize, the validator list does not change",
     "secret-committed": "no private key, account folder or CA key in the tree or the PR's commits",
-    "gitignore-weakened": "the .gitignore still lists accounts/*/, ca_cert/key.pem, certs/*/key.pem",
+    "gitignore-weakened": ".gitignore still lists accounts/*/, ca_cert/key.pem, certs/*/key.pem",
     "ca-invalid": "ca_cert/cert.pem is a usable CA certificate",
     "ca-changed": "the CA certificate does not change once node certificates exist",
     "csr-invalid": "each certs/<d>/csr.pem is a valid CSR naming {chain}-<d>",

@@ -1,0 +1,133 @@
+"""A chain repo built the walkthrough's way, one signed commit per step, for the PR-gate tests.
+
+Every step runs the real `cloud-config` verbs in the chain folder (which is the git repo) and
+commits with a real SSH signature (`git commit -S`, gpg.format=ssh). Tags mark the state after
+each merged step, so a test branches from a tag, makes its change and runs `verify`.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloud_config.cli.main import main
+
+CHAIN = "gitops-test-chain"
+ADMIN_ADDRESS = "ab" * 20
+VALIDATORS = {f"node{i}": f"{i}{i}" * 48 for i in range(4)}
+OWNERS = {"p1": ("node0", "node1"), "p2": ("node2", "node3")}
+NODES = {f"node{i}": f"www.node{i}.com:{40000 + i}:node{i}:k8s" for i in range(5)}
+
+
+@dataclass(frozen=True)
+class Person:
+    """Someone who signs commits: a name and an SSH key pair on disk."""
+
+    name: str
+    key: Path
+
+    @property
+    def public(self) -> str:
+        """The public key line."""
+        return self.key.with_suffix(".pub").read_text().strip()
+
+
+def make_people(folder: Path, names: tuple[str, ...]) -> dict[str, Person]:
+    """One fresh ed25519 key per name (no passphrase)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    people = {}
+    for name in names:
+        key = folder / name
+        subprocess.run(
+            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True
+        )
+        people[name] = Person(name, key)
+    return people
+
+
+class ChainRepo:
+    """The chain repo inside a workspace (the --config-dir); commands and commits on it."""
+
+    def __init__(self, workspace: Path, people: dict[str, Person]) -> None:
+        self.workspace = workspace
+        self.repo = workspace / CHAIN
+        self.people = people
+
+    def run(self, *args: str) -> None:
+        """Run a cloud-config verb on this chain; it must succeed."""
+        code = main([*args, "--chain-name", CHAIN, "--config-dir", str(self.workspace)])
+        assert code == 0, f"cloud-config {' '.join(args)} exited {code}"
+
+    def git(self, *args: str) -> str:
+        """Run git in the repo and return its output."""
+        proc = subprocess.run(
+            ["git", "-C", str(self.repo), *args], capture_output=True, text=True, check=True
+        )
+        return proc.stdout.strip()
+
+    def commit(self, message: str, signer: str | None, *, force_add: tuple[str, ...] = ()) -> str:
+        """Commit everything (plus ignored `force_add` paths), signed by `signer` or unsigned."""
+        self.git("add", "-A")
+        if force_add:
+            self.git("add", "-f", *force_add)
+        if signer is None:
+            self.git("commit", "-q", "--no-gpg-sign", "-m", message)
+        else:
+            key = str(self.people[signer].key)
+            self.git("-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "commit", "-q", "-S", "-m", message)
+        return self.git("rev-parse", "HEAD")
+
+    def step(self, tag: str, signer: str, *commands: tuple[str, ...]) -> None:
+        """A merged PR: run the commands, commit signed by `signer`, tag the result."""
+        for command in commands:
+            self.run(*command)
+        self.commit(tag, signer)
+        self.git("tag", tag)
+
+    def pr(self, start: str) -> None:
+        """Start a pull request branch from the tag `start`."""
+        self.git("checkout", "-q", "-b", f"pr-{start}-{self.git('rev-list', '--count', '--all')}", start)
+
+    def edit_config(self, old: str, new: str, path: str = "chain_config.toml") -> None:
+        """A hand edit of a file in the repo (what a careless or hostile member can do)."""
+        file = self.repo / path
+        text = file.read_text()
+        assert old in text, f"{old!r} not in {path}"
+        file.write_text(text.replace(old, new, 1))
+
+
+def build_walkthrough(workspace: Path, people: dict[str, Person]) -> ChainRepo:
+    """The walkthrough up to the finalized node list, each step a signed, merged, tagged commit."""
+    chain = ChainRepo(workspace, people)
+    chain.run("init-chain")
+    chain.run("init-chain-config", "--timestamp", "1709695109593", "--consensus_tag", "v6.7.4")
+    chain.run("member", "add", "--name", "admin", "--role", "admin", "--ssh-key", people["admin"].public)
+    subprocess.run(["git", "init", "-q", str(chain.repo)], check=True)
+    chain.commit("init chain", "admin")
+    chain.git("tag", "init")
+    chain.step("public", "admin", ("set-admin", "--admin", ADMIN_ADDRESS))
+    members = []
+    for name, domains in OWNERS.items():
+        flags = [f for d in domains for f in ("--domain", d, "--validator", VALIDATORS[d])]
+        members.append(("member", "add", "--name", name, "--ssh-key", people[name].public, *flags))
+    chain.step("members", "admin", *members)
+    for name, domains in OWNERS.items():
+        chain.step(f"validators-{name}", name, *(("append-validator", "--validator", VALIDATORS[d]) for d in domains))
+    chain.step("finalized", "admin", ("set-stage",))
+    for name, domains in OWNERS.items():
+        chain.step(f"nodes-{name}", name, *(("append-node", "--node", NODES[d]) for d in domains))
+    return chain
+
+
+def copy_chain(prepared: ChainRepo, dest: Path) -> ChainRepo:
+    """A private copy of a prepared workspace, for one test to change."""
+    shutil.copytree(prepared.workspace, dest, symlinks=True)
+    return ChainRepo(dest, prepared.people)
+
+
+def rules_of(json_text: str) -> set[str]:
+    """The rule ids in `verify --format json` output."""
+    return {f["rule"] for f in json.loads(json_text)["findings"]}

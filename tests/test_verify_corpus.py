@@ -1,0 +1,243 @@
+"""The PR corpus: real repos, real signed commits; legitimate steps pass, each attack fails by its rule."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from gate_corpus import (
+    NODES,
+    VALIDATORS,
+    ChainRepo,
+    build_walkthrough,
+    copy_chain,
+    make_people,
+    rules_of,
+)
+
+WALKTHROUGH_STEPS = [
+    ("init", "public"),
+    ("public", "members"),
+    ("members", "validators-p1"),
+    ("validators-p1", "validators-p2"),
+    ("validators-p2", "finalized"),
+    ("finalized", "nodes-p1"),
+    ("nodes-p1", "nodes-p2"),
+]
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> ChainRepo:
+    root = tmp_path_factory.mktemp("corpus")
+    people = make_people(root / "keys", ("admin", "p1", "p2", "p3", "mallory"))
+    return build_walkthrough(root / "ws", people)
+
+
+@pytest.fixture
+def chain(prepared: ChainRepo, tmp_path: Path) -> ChainRepo:
+    return copy_chain(prepared, tmp_path / "ws")
+
+
+def verify_json(cli, chain: ChainRepo, base: str, head: str = "HEAD"):  # type: ignore[no-untyped-def]
+    result = cli("verify", "--repo", str(chain.repo), "--base", base, "--head", head, "--format", "json")
+    assert result.err == ""
+    return result.code, json.loads(result.out)
+
+
+def assert_fails_with(cli, chain: ChainRepo, base: str, rule: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
+    code, report = verify_json(cli, chain, base)
+    rules = {f["rule"] for f in report["findings"] if f["severity"] == "error"}
+    assert code == 1 and rule in rules, report
+    return report  # type: ignore[no-any-return]
+
+
+# ---- legitimate steps ----------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("base", "head"), WALKTHROUGH_STEPS)
+def test_walkthrough_step_passes(cli, prepared: ChainRepo, base: str, head: str) -> None:
+    code, report = verify_json(cli, prepared, base, head)
+    assert code == 0, report
+    assert report["errors"] == 0
+
+
+def test_many_steps_as_one_pr_pass(cli, prepared: ChainRepo) -> None:
+    """Five commits by three signers, each in its own lane."""
+    code, report = verify_json(cli, prepared, "members", "nodes-p2")
+    assert code == 0, report
+    assert report["findings"] == []
+
+
+def test_keys_count_from_the_base_only(cli, prepared: ChainRepo) -> None:
+    """From `init`, p1 and p2 sign with keys the same range adds: not allowed in one PR."""
+    code, report = verify_json(cli, prepared, "init", "nodes-p2")
+    assert code == 1
+    assert {f["rule"] for f in report["findings"]} == {"key-added-in-pr"}
+
+
+def test_two_validators_on_overlord_is_only_a_warning(cli, prepared: ChainRepo) -> None:
+    code, report = verify_json(cli, prepared, "members", "validators-p1")
+    assert code == 0
+    assert [(f["rule"], f["severity"]) for f in report["findings"]] == [("validators-few", "warning")]
+
+
+def test_owner_moves_its_node(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
+    chain.commit("move node0", "p1")
+    code, report = verify_json(cli, chain, "nodes-p2")
+    assert code == 0 and report["findings"] == []
+
+
+def test_owner_removes_one_validator_of_four(cli, chain: ChainRepo) -> None:
+    chain.pr("validators-p2")
+    chain.run("delete-validator", "--validator", VALIDATORS["node0"])
+    chain.commit("p1 leaves the validator set", "p1")
+    assert verify_json(cli, chain, "validators-p2")[0] == 0
+
+
+def test_admin_changes_an_image_tag(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.edit_config('tag = "v6.7.4"', 'tag = "v6.7.5"')
+    chain.commit("consensus v6.7.5", "admin")
+    code, report = verify_json(cli, chain, "nodes-p2")
+    assert code == 0 and report["findings"] == []
+
+
+def test_new_member_joins_then_adds_its_node(cli, chain: ChainRepo) -> None:
+    """Walkthrough step 12: the admin registers participant 3, who then appends node2's peer."""
+    chain.pr("nodes-p2")
+    p3 = ("--name", "p3", "--ssh-key", chain.people["p3"].public, "--domain", "node4")
+    chain.step("p3", "admin", ("member", "add", *p3))
+    chain.run("append-node", "--node", NODES["node4"])
+    chain.commit("p3 appends node4", "p3")
+    for base, head in (("nodes-p2", "p3"), ("p3", "HEAD")):
+        code, report = verify_json(cli, chain, base, head)
+        assert code == 0 and report["findings"] == [], report
+
+
+def test_merge_commit_needs_no_signature(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.git("checkout", "-q", "-b", "side", "nodes-p2")
+    chain.edit_config('host = "www.node2.com"', 'host = "10.0.0.12"')
+    chain.commit("move node2", "p2")
+    chain.git("checkout", "-q", "-")
+    chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
+    chain.commit("move node0", "p1")
+    chain.git("merge", "-q", "--no-gpg-sign", "--no-edit", "side")
+    assert verify_json(cli, chain, "nodes-p2")[0] == 0
+
+
+# ---- attacks and mistakes: each fails with its own rule ----------------------------------
+
+
+def test_secret_committed(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    account = chain.repo / "accounts" / ("cd" * 20)
+    account.mkdir(parents=True)
+    (account / "private_key").write_text("11" * 32)
+    chain.commit("oops", "p1", force_add=("accounts",))
+    report = assert_fails_with(cli, chain, "nodes-p2", "secret-committed")
+    assert "11" * 32 not in json.dumps(report)
+
+
+def test_secret_removed_in_a_later_commit_still_fails(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
+    (chain.repo / "notes.txt").write_text(pem)
+    chain.commit("add notes", "admin")
+    (chain.repo / "notes.txt").unlink()
+    chain.commit("remove notes", "admin")
+    report = assert_fails_with(cli, chain, "nodes-p2", "secret-committed")
+    assert [f["path"] for f in report["findings"]] == ["notes.txt"]
+    assert "MIGHAgEA" not in json.dumps(report)
+
+
+def test_stage_moved_back(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.run("set-stage", "--stage", "public", "--force")
+    chain.commit("back to public", "admin")
+    assert_fails_with(cli, chain, "nodes-p2", "stage-backwards")
+
+
+def test_validator_added_after_finalize(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.run("set-stage", "--stage", "public", "--force")
+    chain.run("append-validator", "--validator", "ee" * 48)
+    chain.run("set-stage")
+    chain.commit("one more validator", "admin")
+    report = assert_fails_with(cli, chain, "nodes-p2", "validators-frozen")
+    assert "stage-backwards" not in rules_of(json.dumps(report))
+
+
+def test_genesis_changed_after_finalize(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.edit_config("timestamp = 1709695109593", "timestamp = 1709695109594")
+    chain.commit("new genesis", "admin")
+    report = assert_fails_with(cli, chain, "nodes-p2", "genesis-frozen")
+    assert [f["field"] for f in report["findings"]] == ["genesis_block.timestamp"]
+
+
+def test_two_of_four_validators_removed_at_once(cli, chain: ChainRepo) -> None:
+    chain.pr("validators-p2")
+    chain.run("delete-validator", "--validator", VALIDATORS["node0"])
+    chain.run("delete-validator", "--validator", VALIDATORS["node1"])
+    chain.commit("p1 leaves", "p1")
+    assert_fails_with(cli, chain, "validators-p2", "validators-removed")
+
+
+def test_duplicate_domain(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    entry = '[[node_network_address_list]]\ncluster = ""\ndomain = "node0"\nhost = "spare.example.com"\nname_space = "default"\nport = 41000\n\n'
+    chain.edit_config("[genesis_block]", entry + "[genesis_block]")
+    chain.commit("second node0", "p1")
+    report = assert_fails_with(cli, chain, "nodes-p2", "duplicate-domain")
+    assert any(f["field"] == "node_network_address_list[4].domain" for f in report["findings"])
+
+
+def test_unsigned_commit(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
+    chain.commit("move node0", None)
+    assert_fails_with(cli, chain, "nodes-p2", "unsigned-commit")
+
+
+def test_commit_signed_by_a_non_member(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
+    chain.commit("move node0", "mallory")
+    assert_fails_with(cli, chain, "nodes-p2", "unknown-signer")
+
+
+def test_member_edits_another_members_node(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.run("delete-node", "--domain", "node2")
+    chain.commit("drop node2", "p1")
+    report = assert_fails_with(cli, chain, "nodes-p2", "not-owner")
+    assert "belongs to 'p2'" in report["findings"][0]["message"]
+
+
+def test_non_admin_changes_system_config(cli, chain: ChainRepo) -> None:
+    chain.pr("validators-p2")
+    chain.edit_config("block_limit = 100", "block_limit = 200")
+    chain.commit("bigger blocks", "p1")
+    report = assert_fails_with(cli, chain, "validators-p2", "admin-only")
+    assert report["findings"][0]["field"] == "system_config.block_limit"
+
+
+def test_pr_adding_its_own_signing_key(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    chain.run("member", "add", "--name", "mallory", "--ssh-key", chain.people["mallory"].public, "--domain", "node9")
+    chain.commit("join", "mallory")
+    assert_fails_with(cli, chain, "nodes-p2", "key-added-in-pr")
+
+
+def test_deleting_members_toml_does_not_switch_the_gate_off(cli, chain: ChainRepo) -> None:
+    chain.pr("nodes-p2")
+    (chain.repo / "members.toml").unlink()
+    chain.edit_config('host = "www.node2.com"', 'host = "10.0.0.12"')
+    chain.commit("no more members", "p1")
+    report = assert_fails_with(cli, chain, "nodes-p2", "admin-only")
+    assert "not-owner" in rules_of(json.dumps(report))
