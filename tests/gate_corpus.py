@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from cloud_config.cli.main import main
+from cloud_config.crypto import pki
 
 CHAIN = "gitops-test-chain"
 ADMIN_ADDRESS = "ab" * 20
@@ -91,6 +92,29 @@ class ChainRepo:
         """Start a pull request branch from the tag `start`."""
         self.git("checkout", "-q", "-b", f"pr-{start}-{self.git('rev-list', '--count', '--all')}", start)
 
+    def create_ca(self) -> None:
+        """create-ca: ca_cert/cert.pem (shared) and ca_cert/key.pem (git-ignored)."""
+        cert, key = pki.create_ca()
+        (self.repo / "ca_cert" / "cert.pem").write_text(cert)
+        (self.repo / "ca_cert" / "key.pem").write_text(key)
+
+    def create_csr(self, domain: str, name: str | None = None) -> None:
+        """create-csr: certs/<domain>/csr.pem (shared) and key.pem (git-ignored)."""
+        csr, key = pki.create_csr(name or f"{CHAIN}-{domain}")
+        folder = self.repo / "certs" / domain
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "csr.pem").write_text(csr)
+        (folder / "key.pem").write_text(key)
+
+    def sign_csr(self, domain: str, name: str | None = None) -> None:
+        """sign-csr: certs/<domain>/cert.pem from its CSR, by the CA in ca_cert/."""
+        ca = self.repo / "ca_cert"
+        csr = (self.repo / "certs" / domain / "csr.pem").read_text()
+        cert = pki.sign_csr(
+            (ca / "cert.pem").read_text(), (ca / "key.pem").read_text(), csr, name or f"{CHAIN}-{domain}"
+        )
+        (self.repo / "certs" / domain / "cert.pem").write_text(cert)
+
     def edit_config(self, old: str, new: str, path: str = "chain_config.toml") -> None:
         """A hand edit of a file in the repo (what a careless or hostile member can do)."""
         file = self.repo / path
@@ -100,7 +124,7 @@ class ChainRepo:
 
 
 def build_walkthrough(workspace: Path, people: dict[str, Person]) -> ChainRepo:
-    """The walkthrough up to the finalized node list, each step a signed, merged, tagged commit."""
+    """The walkthrough up to signed certificates, each step a signed, merged, tagged commit."""
     chain = ChainRepo(workspace, people)
     chain.run("init-chain")
     chain.run("init-chain-config", "--timestamp", "1709695109593", "--consensus_tag", "v6.7.4")
@@ -119,6 +143,15 @@ def build_walkthrough(workspace: Path, people: dict[str, Person]) -> ChainRepo:
     chain.step("finalized", "admin", ("set-stage",))
     for name, domains in OWNERS.items():
         chain.step(f"nodes-{name}", name, *(("append-node", "--node", NODES[d]) for d in domains))
+    chain.create_ca()
+    chain.step("ca", "admin")
+    for name, domains in OWNERS.items():
+        for domain in domains:
+            chain.create_csr(domain)
+        chain.step(f"csrs-{name}", name)
+    for domain in VALIDATORS:
+        chain.sign_csr(domain)
+    chain.step("certs", "admin")
     return chain
 
 

@@ -26,6 +26,7 @@ RULES: dict[str, str] = {
     "cert-not-from-ca": "each certs/<d>/cert.pem is issued by ca_cert/cert.pem",
     "cert-wrong-name": "each certs/<d>/cert.pem names {chain}-<d>",
     "cert-key-mismatch": "each certificate holds the public key of its CSR",
+    "cert-invalid": "each certs/<d>/cert.pem parses and is valid now",
     "validators-removed": "one change removes less than a third of the validators",
     "validators-few": "overlord has 4+ validators (warning); a Finalized chain has at least 1",
     "departed-cert": "no certificate left for a node that is not in the node list (warning)",
