@@ -12,6 +12,9 @@ import shutil
 import subprocess
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import pytest
 
 from cloud_config.cli.main import main
 from cloud_config.crypto import pki
@@ -164,3 +167,32 @@ def copy_chain(prepared: ChainRepo, dest: Path) -> ChainRepo:
 def rules_of(json_text: str) -> set[str]:
     """The rule ids in `verify --format json` output."""
     return {f["rule"] for f in json.loads(json_text)["findings"]}
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> ChainRepo:
+    """The walkthrough chain repo, built once per test module; tests must not change it."""
+    root = tmp_path_factory.mktemp("corpus")
+    people = make_people(root / "keys", ("admin", "p1", "p2", "p3", "mallory"))
+    return build_walkthrough(root / "ws", people)
+
+
+@pytest.fixture
+def chain(prepared: ChainRepo, tmp_path: Path) -> ChainRepo:
+    """A copy of the walkthrough chain repo for one test to change."""
+    return copy_chain(prepared, tmp_path / "ws")
+
+
+def verify_json(cli: Any, chain: ChainRepo, base: str, head: str = "HEAD") -> tuple[int, dict[str, Any]]:
+    """Run `cloud-config verify --format json`; (exit code, parsed report)."""
+    result = cli("verify", "--repo", str(chain.repo), "--base", base, "--head", head, "--format", "json")
+    assert result.err == ""
+    return result.code, json.loads(result.out)
+
+
+def assert_fails_with(cli: Any, chain: ChainRepo, base: str, rule: str) -> dict[str, Any]:
+    """verify base..HEAD exits 1 with an error of `rule`; return the report."""
+    code, report = verify_json(cli, chain, base)
+    rules = {f["rule"] for f in report["findings"] if f["severity"] == "error"}
+    assert code == 1 and rule in rules, report
+    return report

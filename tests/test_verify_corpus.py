@@ -1,9 +1,10 @@
 """The PR corpus: real repos, real signed commits; legitimate steps pass, each attack fails by its rule."""
 
+# ruff: noqa: F811 (the fixtures `prepared` and `chain` are imported)
+
 from __future__ import annotations
 
 import json
-from pathlib import Path
 
 import pytest
 
@@ -11,10 +12,11 @@ from tests.gate_corpus import (
     NODES,
     VALIDATORS,
     ChainRepo,
-    build_walkthrough,
-    copy_chain,
-    make_people,
+    assert_fails_with,
+    chain,
+    prepared,
     rules_of,
+    verify_json,
 )
 
 WALKTHROUGH_STEPS = [
@@ -30,31 +32,6 @@ WALKTHROUGH_STEPS = [
     ("csrs-p1", "csrs-p2"),
     ("csrs-p2", "certs"),
 ]
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> ChainRepo:
-    root = tmp_path_factory.mktemp("corpus")
-    people = make_people(root / "keys", ("admin", "p1", "p2", "p3", "mallory"))
-    return build_walkthrough(root / "ws", people)
-
-
-@pytest.fixture
-def chain(prepared: ChainRepo, tmp_path: Path) -> ChainRepo:
-    return copy_chain(prepared, tmp_path / "ws")
-
-
-def verify_json(cli, chain: ChainRepo, base: str, head: str = "HEAD"):  # type: ignore[no-untyped-def]
-    result = cli("verify", "--repo", str(chain.repo), "--base", base, "--head", head, "--format", "json")
-    assert result.err == ""
-    return result.code, json.loads(result.out)
-
-
-def assert_fails_with(cli, chain: ChainRepo, base: str, rule: str) -> dict:  # type: ignore[no-untyped-def,type-arg]
-    code, report = verify_json(cli, chain, base)
-    rules = {f["rule"] for f in report["findings"] if f["severity"] == "error"}
-    assert code == 1 and rule in rules, report
-    return report  # type: ignore[no-any-return]
 
 
 # ---- legitimate steps ----------------------------------------------------------------------

@@ -125,12 +125,13 @@ def config_changes(old: ChainConfig | None, new: ChainConfig | None) -> Iterator
     if old is None or new is None:
         return
     if old.stage is not new.stage:
-        yield Change("stage", "stage", f"{old.stage.value} -> {new.stage.value}")
+        yield Change("stage", "stage", f"stage {old.stage.value} -> {new.stage.value}")
     for section, kind in (("system_config", "system"), ("genesis_block", "genesis")):
         before, after = old.to_dict()[section], new.to_dict()[section]
         for key in sorted(before):
             if key != "validators" and before[key] != after[key]:
-                yield Change(kind, f"{section}.{key}", f"{before[key]!r} -> {after[key]!r}")
+                field = f"{section}.{key}"
+                yield Change(kind, field, f"{field}: {before[key]!r} -> {after[key]!r}")
     yield from _image_changes(old, new)
     yield from _validator_changes(old.system_config.validators, new.system_config.validators)
     yield from _node_changes(old, new)

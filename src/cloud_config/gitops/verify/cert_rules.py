@@ -39,8 +39,12 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
             csr = head.text(f"certs/{domain}/csr.pem")
             for problem in pki.cert_problems(pem, ca_pem, expected_name=name, public_of=csr):
                 rule = next((r for start, r in _CERT_RULES if problem.startswith(start)), "cert-invalid")
-                what = " (its CSR's)" if rule == "cert-key-mismatch" else ""
-                yield Finding(rule, ERROR, path, f"the certificate {problem}{what}")
+                if rule == "cert-key-mismatch":
+                    problem = (
+                        f"holds another public key than certs/{domain}/csr.pem (a new key was "
+                        "made after signing: sign the new CSR)"
+                    )
+                yield Finding(rule, ERROR, path, f"the certificate {problem}")
 
 
 def _ca_findings(base: Snapshot, head: Snapshot, ca_pem: str | None) -> Iterator[Finding]:

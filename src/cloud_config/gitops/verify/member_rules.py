@@ -33,6 +33,16 @@ def members_file_findings(base: Snapshot, head: Snapshot) -> Iterator[Finding]:
             )
 
 
+_VERBS = {
+    "node-added": "adds node",
+    "node-removed": "removes node",
+    "node-moved": "changes node",
+    "validator-added": "adds validator",
+    "validator-removed": "removes validator",
+    "csr": "changes the CSR of node",
+}
+
+
 def signature_findings(
     repo: Path, base: Snapshot, head: Snapshot, snapshot_of: SnapshotOf
 ) -> Iterator[Finding]:
@@ -81,7 +91,7 @@ def _lane_findings(
         if owner_of is None:
             yield Finding(
                 "admin-only", ERROR, path,
-                f"{where} by member {signer.name!r} changes {change.detail}: only an admin may",
+                f"{where} by member {signer.name!r} changes {change.detail}; only an admin may",
                 field,
             )  # fmt: skip
             continue
@@ -95,8 +105,7 @@ def _lane_findings(
         )
         yield Finding(
             "not-owner", ERROR, path,
-            f"{where} by member {signer.name!r} changes {change.kind.replace('-', ' ')} "
-            f"{change.subject}, which {whose}",
+            f"{where} by member {signer.name!r} {_VERBS[change.kind]} {change.subject}, which {whose}",
             field,
         )  # fmt: skip
 
