@@ -81,7 +81,9 @@ class ChainRepo:
             self.git("commit", "-q", "--no-gpg-sign", "-m", message)
         else:
             key = str(self.people[signer].key)
-            self.git("-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "commit", "-q", "-S", "-m", message)
+            self.git(
+                "-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "commit", "-q", "-S", "-m", message
+            )
         return self.git("rev-parse", "HEAD")
 
     def step(self, tag: str, signer: str, *commands: tuple[str, ...]) -> None:
@@ -142,7 +144,9 @@ def build_walkthrough(workspace: Path, people: dict[str, Person]) -> ChainRepo:
         members.append(("member", "add", "--name", name, "--ssh-key", people[name].public, *flags))
     chain.step("members", "admin", *members)
     for name, domains in OWNERS.items():
-        chain.step(f"validators-{name}", name, *(("append-validator", "--validator", VALIDATORS[d]) for d in domains))
+        chain.step(
+            f"validators-{name}", name, *(("append-validator", "--validator", VALIDATORS[d]) for d in domains)
+        )
     chain.step("finalized", "admin", ("set-stage",))
     for name, domains in OWNERS.items():
         chain.step(f"nodes-{name}", name, *(("append-node", "--node", NODES[d]) for d in domains))

@@ -1,10 +1,12 @@
 """`cloud-config diff`: the change of a PR in words, on the walkthrough repo."""
 
-# ruff: noqa: F811 (the fixtures `prepared` and `chain` are imported)
-
 from __future__ import annotations
 
-from tests.gate_corpus import VALIDATORS, ChainRepo, chain, prepared
+from tests import gate_corpus
+from tests.gate_corpus import VALIDATORS, ChainRepo
+
+chain = gate_corpus.chain  # fixtures shared by the gate tests
+prepared = gate_corpus.prepared
 
 
 def diff(cli, chain: ChainRepo, base: str, head: str = "HEAD", fmt: str = "text") -> str:  # type: ignore[no-untyped-def]
@@ -68,7 +70,9 @@ def test_markdown_for_a_pr_comment(cli, prepared: ChainRepo) -> None:
 
 def test_no_change(cli, prepared: ChainRepo) -> None:
     assert diff(cli, prepared, "certs", "certs") == "no change to the chain configuration\n"
-    assert diff(cli, prepared, "certs", "certs", fmt="markdown").endswith("No change to the chain configuration.\n")
+    assert diff(cli, prepared, "certs", "certs", fmt="markdown").endswith(
+        "No change to the chain configuration.\n"
+    )
 
 
 def test_bad_revision(cli, prepared: ChainRepo) -> None:

@@ -38,8 +38,8 @@ def test_add_writes_the_canonical_layout(cli, workspace: Path, keys: dict[str, s
     result = member(cli, workspace, "add", "--name", "alice", "--role", "admin", "--ssh-key", keys["alice"])
     assert result.code == 0 and result.out == "" and result.err == ""
     assert members_text(workspace) == (
-        "[[member]]\ndomains = []\nname = \"alice\"\nrole = \"admin\"\n"
-        f"ssh_keys = [\"{keys['alice']}\"]\nvalidators = []\n\n"
+        '[[member]]\ndomains = []\nname = "alice"\nrole = "admin"\n'
+        f'ssh_keys = ["{keys["alice"]}"]\nvalidators = []\n\n'
     )
 
 
@@ -48,7 +48,9 @@ def test_add_again_extends_and_keeps_comments(cli, workspace: Path, keys: dict[s
     member(cli, workspace, "add", "--name", "bob", "--ssh-key", keys["bob"], "--domain", "node0")
     path = workspace / CHAIN / "members.toml"
     path.write_text("# who may sign changes to this chain\n" + path.read_text())
-    result = member(cli, workspace, "add", "--name", "bob", "--domain", "node1", "--validator", "0x" + BLS.upper())
+    result = member(
+        cli, workspace, "add", "--name", "bob", "--domain", "node1", "--validator", "0x" + BLS.upper()
+    )
     assert result.code == 0
     text = members_text(workspace)
     assert text.startswith("# who may sign changes to this chain\n[[member]]\n")
@@ -105,7 +107,9 @@ def test_bad_input_is_one_line(cli, workspace: Path, tmp_path: Path) -> None:
 
 def test_missing_chain_folder(cli, tmp_path: Path) -> None:
     result = cli("member", "list", "--chain-name", CHAIN, "--config-dir", str(tmp_path))
-    assert result.code == 1 and result.err.startswith(f"error: chain folder {tmp_path / CHAIN} does not exist")
+    assert result.code == 1 and result.err.startswith(
+        f"error: chain folder {tmp_path / CHAIN} does not exist"
+    )
 
 
 def test_fingerprint_matches_ssh_keygen(keys: dict[str, str], tmp_path: Path) -> None:

@@ -1,22 +1,22 @@
 """`cloud-config verify` as a user runs it: output formats, exit codes, usage errors, odd repos."""
 
-# ruff: noqa: F811 (the fixtures `prepared` and `chain` are imported)
-
 from __future__ import annotations
 
 import json
 import subprocess
 from pathlib import Path
 
+from tests import gate_corpus
 from tests.conftest import run_process
 from tests.gate_corpus import (
     CHAIN,
     ChainRepo,
     assert_fails_with,
-    chain,
-    prepared,
     verify_json,
 )
+
+chain = gate_corpus.chain  # fixtures shared by the gate tests
+prepared = gate_corpus.prepared
 
 FINDING_KEYS = ["rule", "severity", "path", "field", "message"]
 
@@ -35,9 +35,20 @@ def test_json_is_stable_and_documented(cli, chain: ChainRepo) -> None:
     second = cli("verify", "--repo", str(chain.repo), "--base", "certs", "--head", "HEAD", "--format", "json")
     assert first.code == 1 and first.out == second.out
     report = json.loads(first.out)
-    assert list(report) == ["version", "base", "head", "chain_name", "passed", "errors", "warnings", "findings"]
+    assert list(report) == [
+        "version",
+        "base",
+        "head",
+        "chain_name",
+        "passed",
+        "errors",
+        "warnings",
+        "findings",
+    ]
     assert report["version"] == 1 and report["passed"] is False and report["chain_name"] == CHAIN
-    assert report["base"] == chain.git("rev-parse", "certs") and report["head"] == chain.git("rev-parse", "HEAD")
+    assert report["base"] == chain.git("rev-parse", "certs") and report["head"] == chain.git(
+        "rev-parse", "HEAD"
+    )
     assert all(list(f) == FINDING_KEYS for f in report["findings"])
     severities = [f["severity"] for f in report["findings"]]
     assert severities == sorted(severities)  # "error" < "warning": errors first
@@ -46,7 +57,9 @@ def test_json_is_stable_and_documented(cli, chain: ChainRepo) -> None:
 
 def test_markdown_reads_as_a_pr_comment(cli, chain: ChainRepo) -> None:
     _attack(chain)
-    result = cli("verify", "--repo", str(chain.repo), "--base", "certs", "--head", "HEAD", "--format", "markdown")
+    result = cli(
+        "verify", "--repo", str(chain.repo), "--base", "certs", "--head", "HEAD", "--format", "markdown"
+    )
     lines = result.out.splitlines()
     assert result.code == 1
     assert lines[0] == "### :x: cloud-config verify failed"
@@ -56,7 +69,9 @@ def test_markdown_reads_as_a_pr_comment(cli, chain: ChainRepo) -> None:
 
 
 def test_markdown_when_passing(cli, prepared: ChainRepo) -> None:
-    result = cli("verify", "--repo", str(prepared.repo), "--base", "csrs-p2", "--head", "certs", "--format", "markdown")
+    result = cli(
+        "verify", "--repo", str(prepared.repo), "--base", "csrs-p2", "--head", "certs", "--format", "markdown"
+    )
     assert result.code == 0
     assert result.out.startswith("### :white_check_mark: cloud-config verify passed")
     assert "|" not in result.out
@@ -93,12 +108,24 @@ def test_not_a_repo_is_a_usage_error(cli, tmp_path: Path) -> None:
 
 def test_missing_flag_and_bad_format_exit_2(cli, prepared: ChainRepo) -> None:
     assert cli("verify", "--repo", str(prepared.repo), "--base", "init").code == 2
-    result = cli("verify", "--repo", str(prepared.repo), "--base", "init", "--head", "HEAD", "--format", "xml")
+    result = cli(
+        "verify", "--repo", str(prepared.repo), "--base", "init", "--head", "HEAD", "--format", "xml"
+    )
     assert result.code == 2 and "invalid choice: 'xml'" in result.err
 
 
 def test_chain_name_flag_is_used_for_certificate_names(cli, prepared: ChainRepo) -> None:
-    args = ("verify", "--repo", str(prepared.repo), "--base", "csrs-p2", "--head", "certs", "--format", "json")
+    args = (
+        "verify",
+        "--repo",
+        str(prepared.repo),
+        "--base",
+        "csrs-p2",
+        "--head",
+        "certs",
+        "--format",
+        "json",
+    )
     report = json.loads(cli(*args, "--chain-name", "other-chain").out)
     wrong = {(f["rule"], f["path"]) for f in report["findings"]}
     assert ("cert-wrong-name", "certs/node0/cert.pem") in wrong
@@ -139,7 +166,10 @@ def test_duplicate_validator_and_endpoint(cli, chain: ChainRepo) -> None:
 
 def test_duplicate_host_and_port(cli, chain: ChainRepo) -> None:
     chain.pr("certs")
-    chain.edit_config('host = "www.node1.com"\nname_space = "default"\nport = 40001', 'host = "www.node0.com"\nname_space = "default"\nport = 40000')
+    chain.edit_config(
+        'host = "www.node1.com"\nname_space = "default"\nport = 40001',
+        'host = "www.node0.com"\nname_space = "default"\nport = 40000',
+    )
     chain.commit("node1 on node0's address", "p1")
     assert_fails_with(cli, chain, "certs", "duplicate-endpoint")
 

@@ -1,23 +1,23 @@
 """The PR corpus: real repos, real signed commits; legitimate steps pass, each attack fails by its rule."""
 
-# ruff: noqa: F811 (the fixtures `prepared` and `chain` are imported)
-
 from __future__ import annotations
 
 import json
 
 import pytest
 
+from tests import gate_corpus
 from tests.gate_corpus import (
     NODES,
     VALIDATORS,
     ChainRepo,
     assert_fails_with,
-    chain,
-    prepared,
     rules_of,
     verify_json,
 )
+
+chain = gate_corpus.chain  # fixtures shared by the gate tests
+prepared = gate_corpus.prepared
 
 WALKTHROUGH_STEPS = [
     ("init", "public"),
@@ -126,7 +126,10 @@ def test_secret_committed(cli, chain: ChainRepo) -> None:
 
 def test_secret_removed_in_a_later_commit_still_fails(cli, chain: ChainRepo) -> None:
     chain.pr("certs")
-    pem = "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n-----END PRIVATE KEY-----\n"
+    pem = (
+        "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n"
+        "-----END PRIVATE KEY-----\n"
+    )
     (chain.repo / "notes.txt").write_text(pem)
     chain.commit("add notes", "admin")
     (chain.repo / "notes.txt").unlink()
@@ -171,7 +174,10 @@ def test_two_of_four_validators_removed_at_once(cli, chain: ChainRepo) -> None:
 
 def test_duplicate_domain(cli, chain: ChainRepo) -> None:
     chain.pr("certs")
-    entry = '[[node_network_address_list]]\ncluster = ""\ndomain = "node0"\nhost = "spare.example.com"\nname_space = "default"\nport = 41000\n\n'
+    entry = (
+        '[[node_network_address_list]]\ncluster = ""\ndomain = "node0"\n'
+        'host = "spare.example.com"\nname_space = "default"\nport = 41000\n\n'
+    )
     chain.edit_config("[genesis_block]", entry + "[genesis_block]")
     chain.commit("second node0", "p1")
     report = assert_fails_with(cli, chain, "certs", "duplicate-domain")
@@ -210,7 +216,9 @@ def test_non_admin_changes_system_config(cli, chain: ChainRepo) -> None:
 
 def test_pr_adding_its_own_signing_key(cli, chain: ChainRepo) -> None:
     chain.pr("certs")
-    chain.run("member", "add", "--name", "mallory", "--ssh-key", chain.people["mallory"].public, "--domain", "node9")
+    chain.run(
+        "member", "add", "--name", "mallory", "--ssh-key", chain.people["mallory"].public, "--domain", "node9"
+    )
     chain.commit("join", "mallory")
     assert_fails_with(cli, chain, "certs", "key-added-in-pr")
 

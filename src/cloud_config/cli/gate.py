@@ -12,12 +12,8 @@ FORMATS = ("text", "json", "markdown")
 
 def register(sub: Subparsers) -> None:
     """Add verify, diff and member."""
-    p = _revisions(
-        sub, "verify", "check a proposed change of the chain repo (exit 1 on errors)", run_verify
-    )
-    p.add_argument(
-        "--format", choices=FORMATS, default="text", help="output format (default: text)"
-    )
+    p = _revisions(sub, "verify", "check a proposed change of the chain repo (exit 1 on errors)", run_verify)
+    p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     p = _revisions(sub, "diff", "describe a change of the chain repo in words", run_diff)
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format")
 
@@ -34,13 +30,9 @@ def register(sub: Subparsers) -> None:
     )
     p.add_argument("--name", required=True, help="the member's name (its signing principal)")
     p.add_argument("--role", choices=("admin", "member"), default="member", help="default: member")
-    p.add_argument(
-        "--ssh-key", action="append", default=[], help="an SSH public key line (repeatable)"
-    )
+    p.add_argument("--ssh-key", action="append", default=[], help="an SSH public key line (repeatable)")
     p.add_argument("--ssh-key-file", action="append", default=[], help="a .pub file (repeatable)")
-    p.add_argument(
-        "--domain", action="append", default=[], help="a node domain it owns (repeatable)"
-    )
+    p.add_argument("--domain", action="append", default=[], help="a node domain it owns (repeatable)")
     p.add_argument(
         "--validator", action="append", default=[], help="a validator address it owns (repeatable)"
     )
@@ -54,9 +46,7 @@ def _revisions(sub: Subparsers, name: str, help_text: str, run: object) -> argpa
         name, help=help_text, description=help_text, allow_abbrev=False
     )
     parser.add_argument("--repo", default=".", help="the chain repo (default: the current folder)")
-    parser.add_argument(
-        "--base", required=True, help="the revision the change starts from (the PR's target)"
-    )
+    parser.add_argument("--base", required=True, help="the revision the change starts from (the PR's target)")
     parser.add_argument("--head", required=True, help="the revision of the proposed change")
     parser.add_argument(
         "--chain-name", default=None, help="the chain's name (default: the repo folder's name)"

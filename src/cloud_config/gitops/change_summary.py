@@ -85,9 +85,7 @@ def load_snapshot(repo: Path, rev: str, certs: bool = True) -> Snapshot:
     return Snapshot(rev, tree, chain, chain_error, members, members_error, blobs)
 
 
-def _load(
-    data: bytes | None, source: str, loads: Callable[[str, str], T]
-) -> tuple[T | None, str | None]:
+def _load(data: bytes | None, source: str, loads: Callable[[str, str], T]) -> tuple[T | None, str | None]:
     if data is None:
         return None, None
     try:
@@ -193,9 +191,7 @@ def file_changes(old: Snapshot, new: Snapshot) -> Iterator[Change]:
         if parsed:
             domain, what = parsed
             noun = "issued" if what == "cert" and verb != "removed" else verb
-            yield Change(
-                what, domain, f"{domain}: {'certificate' if what == 'cert' else 'CSR'} {noun}"
-            )
+            yield Change(what, domain, f"{domain}: {'certificate' if what == 'cert' else 'CSR'} {noun}")
         elif path == CA_CERT:
             yield Change("ca", path, f"CA certificate {'created' if verb == 'added' else verb}")
         else:
@@ -267,8 +263,7 @@ def render_markdown(found: list[Change]) -> str:
         if group:
             lines.append(f"**{title}**")
             lines.extend(
-                f"- `{c.detail}`" if kind.startswith("validator") else f"- {c.detail}"
-                for c in group
+                f"- `{c.detail}`" if kind.startswith("validator") else f"- {c.detail}" for c in group
             )
             lines.append("")
     return "\n".join(lines)

@@ -49,9 +49,7 @@ def key_fingerprint(key: str) -> str:
     """
     parts = key.split()
     if len(parts) < 2 or parts[0] not in KEY_TYPES:
-        raise ValueError(
-            f"expected '<type> <base64> [comment]' with type {', '.join(KEY_TYPES[:3])}, ..."
-        )
+        raise ValueError(f"expected '<type> <base64> [comment]' with type {', '.join(KEY_TYPES[:3])}, ...")
     try:
         blob = base64.b64decode(parts[1], validate=True)
     except binascii.Error:

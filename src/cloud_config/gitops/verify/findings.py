@@ -135,9 +135,7 @@ def render_markdown(report: Report) -> str:
         lines += ["| | rule | file | field | finding |", "|---|---|---|---|---|"]
         for f in report.findings:
             mark = ":x:" if f.severity == ERROR else ":warning:"
-            lines.append(
-                f"| {mark} | `{f.rule}` | `{f.path}` | {_cell(f.field)} | {_cell(f.message)} |"
-            )
+            lines.append(f"| {mark} | `{f.rule}` | `{f.path}` | {_cell(f.field)} | {_cell(f.message)} |")
         lines.append("")
     return "\n".join(lines)
 

@@ -28,9 +28,7 @@ def members_file_findings(base: Snapshot, head: Snapshot) -> Iterator[Finding]:
     """members.toml loads at both ends (the base's copy decides who may sign)."""
     for snap, when in ((base, "base"), (head, "head")):
         if snap.members_error:
-            yield Finding(
-                "members-invalid", ERROR, MEMBERS_FILE, f"at {when}: {snap.members_error}"
-            )
+            yield Finding("members-invalid", ERROR, MEMBERS_FILE, f"at {when}: {snap.members_error}")
 
 
 _VERBS = {
@@ -82,9 +80,7 @@ def _unknown_signer(where: str, fingerprint: str, head_members: Members | None) 
     )  # fmt: skip
 
 
-def _lane_findings(
-    where: str, signer: Member, members: Members, found: list[Change]
-) -> Iterator[Finding]:
+def _lane_findings(where: str, signer: Member, members: Members, found: list[Change]) -> Iterator[Finding]:
     for change in found:
         path, field = change_location(change)
         owner_of = _OWNED.get(change.kind)

@@ -29,9 +29,7 @@ def content_secret(data: bytes) -> str | None:
     return "a PEM private key" if _PEM_PRIVATE.search(data) else None
 
 
-def secret_findings(
-    repo: Path, base: str, head: str, head_tree: dict[str, str]
-) -> Iterator[Finding]:
+def secret_findings(repo: Path, base: str, head: str, head_tree: dict[str, str]) -> Iterator[Finding]:
     """Secrets in the head tree, then secrets only in the PR's intermediate commits."""
     contents = git.read_objects(repo, sorted(set(head_tree.values())))
     for path, blob in sorted(head_tree.items()):
