@@ -79,7 +79,9 @@ def load_snapshot(repo: Path, rev: str, certs: bool = True) -> Snapshot:
     tree = git.ls_tree_ids(repo, rev)
     pems = [CA_CERT, *sorted(p for p in tree if node_file(p))] if certs else []
     wanted = [CHAIN_CONFIG, MEMBERS_FILE, *pems]
-    blobs = git.show_many(repo, rev, [p for p in wanted if p in tree])
+    present = [p for p in wanted if p in tree]
+    by_id = git.read_objects(repo, sorted({tree[p] for p in present}))
+    blobs = {p: by_id[tree[p]] for p in present}
     chain, chain_error = _load(blobs.get(CHAIN_CONFIG), CHAIN_CONFIG, ChainConfig.loads)
     members, members_error = _load(blobs.get(MEMBERS_FILE), MEMBERS_FILE, Members.loads)
     return Snapshot(rev, tree, chain, chain_error, members, members_error, blobs)

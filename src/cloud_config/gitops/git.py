@@ -121,7 +121,7 @@ def read_objects(repo: Path, specs: list[str]) -> dict[str, bytes | None]:
     """The bytes of each blob named by `specs` (`rev:path` or an id); None when not a blob."""
     if not specs:
         return {}
-    argv = ["git", "-C", str(repo), "cat-file", "--batch"]
+    argv = ["git", "-C", str(repo), "cat-file", "--batch", "--buffer"]
     request = "".join(f"{spec}\n" for spec in specs).encode()
     proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
     if proc.returncode != 0:

@@ -16,7 +16,7 @@ from cloud_config.gitops.verify.findings import Finding, Report
 def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
     """Every finding about the change base..head of the chain repo at `repo`."""
     base_sha, head_sha = resolve(repo, base_rev, "--base"), resolve(repo, head_rev, "--head")
-    base, head = load_snapshot(repo, base_sha), load_snapshot(repo, head_sha)
+    base, head = load_snapshot(repo, base_sha, certs=False), load_snapshot(repo, head_sha)
     cache: dict[str, Snapshot] = {base_sha: base, head_sha: head}
 
     def snapshot_of(sha: str) -> Snapshot:
@@ -26,7 +26,7 @@ def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
 
     findings: list[Finding] = [
         *config_rules.schema_findings(head, chain_name),
-        *secret_rules.secret_findings(repo, base_sha, head_sha, head.tree),
+        *secret_rules.secret_findings(repo, base_sha, head),
         *secret_rules.gitignore_findings(repo, head_sha, head.tree),
         *cert_rules.cert_findings(base, head, chain_name),
         *config_rules.departed_findings(base, head),

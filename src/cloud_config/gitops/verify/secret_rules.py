@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path, PurePosixPath
 
 from cloud_config.gitops import git
+from cloud_config.gitops.change_summary import Snapshot
 from cloud_config.gitops.verify.findings import ERROR, WARNING, Finding
 from cloud_config.store.layout import GITIGNORE
 
@@ -29,9 +30,11 @@ def content_secret(data: bytes) -> str | None:
     return "a PEM private key" if _PEM_PRIVATE.search(data) else None
 
 
-def secret_findings(repo: Path, base: str, head: str, head_tree: dict[str, str]) -> Iterator[Finding]:
+def secret_findings(repo: Path, base: str, head: Snapshot) -> Iterator[Finding]:
     """Secrets in the head tree, then secrets only in the PR's intermediate commits."""
-    contents = git.read_objects(repo, sorted(set(head_tree.values())))
+    head_tree = head.tree
+    contents = {head_tree[p]: data for p, data in head.blobs.items() if data is not None}
+    contents.update(git.read_objects(repo, sorted(set(head_tree.values()) - contents.keys())))
     for path, blob in sorted(head_tree.items()):
         what = path_secret(path) or content_secret(contents.get(blob) or b"")
         if what:
@@ -41,7 +44,7 @@ def secret_findings(repo: Path, base: str, head: str, head_tree: dict[str, str])
                 "can read the repo has it",
             )  # fmt: skip
     in_head = set(head_tree.values())
-    history = [(b, p) for b, p in git.new_blobs(repo, base, head) if b not in in_head]
+    history = [(b, p) for b, p in git.new_blobs(repo, base, head.rev) if b not in in_head]
     old = git.read_objects(repo, sorted({b for b, _ in history}))
     for blob, path in history:
         what = path_secret(path) or content_secret(old.get(blob) or b"")
