@@ -213,3 +213,16 @@ def test_broken_members_toml_at_head(cli, chain: ChainRepo) -> None:
     chain.commit("promote myself", "admin")
     report = assert_fails_with(cli, chain, "certs", "members-invalid")
     assert "must be admin or member" in report["findings"][0]["message"]
+
+
+def test_branch_behind_its_base_is_a_warning(cli, chain: ChainRepo) -> None:
+    """The target branch moved on (node0 moved) after the PR branched from `certs`."""
+    chain.git("checkout", "-q", "-b", "main-ahead", "certs")
+    chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
+    chain.commit("move node0", "p1")
+    chain.pr("certs")
+    chain.edit_config('host = "www.node2.com"', 'host = "10.0.0.12"')
+    chain.commit("move node2", "p2")
+    code, report = verify_json(cli, chain, "main-ahead")
+    assert code == 0
+    assert [(f["rule"], f["path"]) for f in report["findings"]] == [("stale-branch", "commit")]

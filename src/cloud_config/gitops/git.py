@@ -182,3 +182,8 @@ def ls_tree_ids(repo: Path, rev: str) -> dict[str, str]:
     out = run_bytes(repo, "ls-tree", "-r", "-z", rev).stdout.decode()
     entries = (line.split("\t", 1) for line in out.split("\0") if line)
     return {path: meta.split()[2] for meta, path in entries}
+
+
+def is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    """Whether commit `older` is an ancestor of (or equal to) `newer`."""
+    return run_bytes(repo, "merge-base", "--is-ancestor", older, newer, check=False).returncode == 0

@@ -8,9 +8,18 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from cloud_config.gitops import git
 from cloud_config.gitops.change_summary import Snapshot, load_snapshot, resolve
 from cloud_config.gitops.verify import cert_rules, config_rules, member_rules, secret_rules
-from cloud_config.gitops.verify.findings import Finding, Report
+from cloud_config.gitops.verify.findings import WARNING, Finding, Report
+
+STALE_BRANCH = Finding(
+    "stale-branch",
+    WARNING,
+    "commit",
+    "head does not contain base: the comparison shows the base's newer changes as undone; "
+    "merge or rebase onto the target branch and verify again",
+)
 
 
 def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
@@ -33,6 +42,8 @@ def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
         *member_rules.members_file_findings(base, head),
         *member_rules.signature_findings(repo, base, head, snapshot_of),
     ]
+    if not git.is_ancestor(repo, base_sha, head_sha):
+        findings.append(STALE_BRANCH)
     if head.chain is not None:
         findings += config_rules.consensus_findings(base.chain, head.chain)
         if base.chain is not None:

@@ -11,6 +11,7 @@ JSON_VERSION = 1
 
 # Every rule id, with what it guards (docs/verify.md lists the same ids).
 RULES: dict[str, str] = {
+    "stale-branch": "head contains base (otherwise base's newer changes look undone; warning)",
     "schema": "chain_config.toml at head loads and every field is valid for the consensus in use",
     "duplicate-domain": "no two nodes share a domain",
     "duplicate-endpoint": "no two nodes share host:port",
