@@ -106,7 +106,9 @@ def median_s(argv: list[str], expect: int) -> float:
     times = []
     for _ in range(RUNS):
         start = time.perf_counter()
-        proc = subprocess.run(argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)})
+        proc = subprocess.run(
+            argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)}
+        )
         times.append(time.perf_counter() - start)
         assert proc.returncode == expect, (argv, proc.stdout[-2000:], proc.stderr[-2000:])
     return statistics.median(times)
@@ -123,7 +125,9 @@ def main() -> None:
         b = median_s([*verify, "--base", "certs", "--head", "one-more"], 0)
         c = median_s([*tool, "diff", "--repo", str(repo), "--base", "csrs", "--head", "certs"], 0)
         files = len(git(repo, "ls-files").splitlines())
-        print(f"chain: {NODES} nodes, {NODES} validators, {NODES} certificates, {files} files (built in {built:.0f} s)")
+        print(
+            f"chain: {NODES} nodes, {NODES} validators, {NODES} certificates, {files} files (built in {built:.0f} s)"
+        )
         print(f"A verify, PR issuing {NODES} certificates:  {a:.2f} s (median of {RUNS})")
         print(f"B verify, PR adding 1 node + CSR:          {b:.2f} s (median of {RUNS})")
         print(f"C diff of PR A:                            {c:.2f} s (median of {RUNS})")

@@ -7,6 +7,8 @@ each merged step, so a test branches from a tag, makes its change and runs `veri
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 import shutil
 import subprocess
@@ -20,8 +22,6 @@ from cloud_config.cli.main import main
 from cloud_config.crypto import pki
 
 CHAIN = "gitops-test-chain"
-ADMIN_ADDRESS = "ab" * 20
-VALIDATORS = {f"node{i}": f"{i}{i}" * 48 for i in range(4)}
 OWNERS = {"p1": ("node0", "node1"), "p2": ("node2", "node3")}
 NODES = {f"node{i}": f"www.node{i}.com:{40000 + i}:node{i}:k8s" for i in range(5)}
 
@@ -55,10 +55,11 @@ def make_people(folder: Path, names: tuple[str, ...]) -> dict[str, Person]:
 class ChainRepo:
     """The chain repo inside a workspace (the --config-dir); commands and commits on it."""
 
-    def __init__(self, workspace: Path, people: dict[str, Person]) -> None:
+    def __init__(self, workspace: Path, people: dict[str, Person], validators: dict[str, str]) -> None:
         self.workspace = workspace
         self.repo = workspace / CHAIN
         self.people = people
+        self.validators = validators  # domain -> validator address of the node's account
 
     def run(self, *args: str) -> None:
         """Run a cloud-config verb on this chain; it must succeed."""
@@ -97,27 +98,29 @@ class ChainRepo:
         """Start a pull request branch from the tag `start`."""
         self.git("checkout", "-q", "-b", f"pr-{start}-{self.git('rev-list', '--count', '--all')}", start)
 
-    def create_ca(self) -> None:
-        """create-ca: ca_cert/cert.pem (shared) and ca_cert/key.pem (git-ignored)."""
-        cert, key = pki.create_ca()
-        (self.repo / "ca_cert" / "cert.pem").write_text(cert)
-        (self.repo / "ca_cert" / "key.pem").write_text(key)
+    def output(self, *args: str) -> str:
+        """Run a cloud-config verb on this chain and return what it printed."""
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            self.run(*args)
+        return out.getvalue()
 
-    def create_csr(self, domain: str, name: str | None = None) -> None:
-        """create-csr: certs/<domain>/csr.pem (shared) and key.pem (git-ignored)."""
-        csr, key = pki.create_csr(name or f"{CHAIN}-{domain}")
-        folder = self.repo / "certs" / domain
-        folder.mkdir(parents=True, exist_ok=True)
-        (folder / "csr.pem").write_text(csr)
-        (folder / "key.pem").write_text(key)
+    def new_account(self) -> tuple[str, str]:
+        """new-account: (node address, validator address); the key stays git-ignored."""
+        words = self.output("new-account").split()
+        return words[1], words[3]
 
-    def sign_csr(self, domain: str, name: str | None = None) -> None:
-        """sign-csr: certs/<domain>/cert.pem from its CSR, by the CA in ca_cert/."""
-        ca = self.repo / "ca_cert"
+    def forge_csr(self, domain: str, name: str) -> None:
+        """A CSR for `domain` that names `name` (what create-csr never makes)."""
+        csr, key = pki.create_csr(name)
+        (self.repo / "certs" / domain / "csr.pem").write_text(csr)
+        (self.repo / "certs" / domain / "key.pem").write_text(key)
+
+    def sign_with_own_ca(self, domain: str) -> None:
+        """certs/<domain>/cert.pem signed by a CA of the signer's own, not the chain's."""
+        ca_cert, ca_key = pki.create_ca()
         csr = (self.repo / "certs" / domain / "csr.pem").read_text()
-        cert = pki.sign_csr(
-            (ca / "cert.pem").read_text(), (ca / "key.pem").read_text(), csr, name or f"{CHAIN}-{domain}"
-        )
+        cert = pki.sign_csr(ca_cert, ca_key, csr, f"{CHAIN}-{domain}")
         (self.repo / "certs" / domain / "cert.pem").write_text(cert)
 
     def edit_config(self, old: str, new: str, path: str = "chain_config.toml") -> None:
@@ -130,42 +133,39 @@ class ChainRepo:
 
 def build_walkthrough(workspace: Path, people: dict[str, Person]) -> ChainRepo:
     """The walkthrough up to signed certificates, each step a signed, merged, tagged commit."""
-    chain = ChainRepo(workspace, people)
+    chain = ChainRepo(workspace, people, {})
     chain.run("init-chain")
     chain.run("init-chain-config", "--timestamp", "1709695109593", "--consensus_tag", "v6.7.4")
     chain.run("member", "add", "--name", "admin", "--role", "admin", "--ssh-key", people["admin"].public)
     subprocess.run(["git", "init", "-q", str(chain.repo)], check=True)
     chain.commit("init chain", "admin")
     chain.git("tag", "init")
-    chain.step("public", "admin", ("set-admin", "--admin", ADMIN_ADDRESS))
+    admin, _ = chain.new_account()
+    chain.step("public", "admin", ("set-admin", "--admin", admin))
     members = []
     for name, domains in OWNERS.items():
-        flags = [f for d in domains for f in ("--domain", d, "--validator", VALIDATORS[d])]
+        for domain in domains:
+            chain.validators[domain] = chain.new_account()[1]
+        flags = [f for d in domains for f in ("--domain", d, "--validator", chain.validators[d])]
         members.append(("member", "add", "--name", name, "--ssh-key", people[name].public, *flags))
     chain.step("members", "admin", *members)
     for name, domains in OWNERS.items():
-        chain.step(
-            f"validators-{name}", name, *(("append-validator", "--validator", VALIDATORS[d]) for d in domains)
-        )
+        appends = (("append-validator", "--validator", chain.validators[d]) for d in domains)
+        chain.step(f"validators-{name}", name, *appends)
     chain.step("finalized", "admin", ("set-stage",))
     for name, domains in OWNERS.items():
         chain.step(f"nodes-{name}", name, *(("append-node", "--node", NODES[d]) for d in domains))
-    chain.create_ca()
-    chain.step("ca", "admin")
+    chain.step("ca", "admin", ("create-ca",))
     for name, domains in OWNERS.items():
-        for domain in domains:
-            chain.create_csr(domain)
-        chain.step(f"csrs-{name}", name)
-    for domain in VALIDATORS:
-        chain.sign_csr(domain)
-    chain.step("certs", "admin")
+        chain.step(f"csrs-{name}", name, *(("create-csr", "--domain", d) for d in domains))
+    chain.step("certs", "admin", *(("sign-csr", "--domain", d) for d in chain.validators))
     return chain
 
 
 def copy_chain(prepared: ChainRepo, dest: Path) -> ChainRepo:
     """A private copy of a prepared workspace, for one test to change."""
     shutil.copytree(prepared.workspace, dest, symlinks=True)
-    return ChainRepo(dest, prepared.people)
+    return ChainRepo(dest, prepared.people, dict(prepared.validators))
 
 
 def rules_of(json_text: str) -> set[str]:

@@ -9,7 +9,6 @@ import pytest
 from tests import gate_corpus
 from tests.gate_corpus import (
     NODES,
-    VALIDATORS,
     ChainRepo,
     assert_fails_with,
     rules_of,
@@ -74,7 +73,7 @@ def test_owner_moves_its_node(cli, chain: ChainRepo) -> None:
 
 def test_owner_removes_one_validator_of_four(cli, chain: ChainRepo) -> None:
     chain.pr("validators-p2")
-    chain.run("delete-validator", "--validator", VALIDATORS["node0"])
+    chain.run("delete-validator", "--validator", chain.validators["node0"])
     chain.commit("p1 leaves the validator set", "p1")
     assert verify_json(cli, chain, "validators-p2")[0] == 0
 
@@ -166,8 +165,8 @@ def test_genesis_changed_after_finalize(cli, chain: ChainRepo) -> None:
 
 def test_two_of_four_validators_removed_at_once(cli, chain: ChainRepo) -> None:
     chain.pr("validators-p2")
-    chain.run("delete-validator", "--validator", VALIDATORS["node0"])
-    chain.run("delete-validator", "--validator", VALIDATORS["node1"])
+    chain.run("delete-validator", "--validator", chain.validators["node0"])
+    chain.run("delete-validator", "--validator", chain.validators["node1"])
     chain.commit("p1 leaves", "p1")
     assert_fails_with(cli, chain, "validators-p2", "validators-removed")
 
@@ -234,12 +233,7 @@ def test_deleting_members_toml_does_not_switch_the_gate_off(cli, chain: ChainRep
 
 def test_certificate_not_issued_by_the_ca(cli, chain: ChainRepo) -> None:
     chain.pr("certs")
-    ca = chain.repo / "ca_cert"
-    real = (ca / "cert.pem").read_text(), (ca / "key.pem").read_text()
-    chain.create_ca()  # another CA, used only to sign
-    chain.sign_csr("node0")
-    (ca / "cert.pem").write_text(real[0])
-    (ca / "key.pem").write_text(real[1])
+    chain.sign_with_own_ca("node0")
     chain.commit("re-sign node0", "admin")
     report = assert_fails_with(cli, chain, "certs", "cert-not-from-ca")
     assert {f["path"] for f in report["findings"]} == {"certs/node0/cert.pem"}
@@ -254,10 +248,23 @@ def test_certificate_naming_another_node(cli, chain: ChainRepo) -> None:
     assert "gitops-test-chain-node1" in report["findings"][0]["message"] + report["findings"][1]["message"]
 
 
-def test_new_csr_leaves_a_stale_certificate(cli, chain: ChainRepo) -> None:
-    """create-csr replaces node0's key; the old certificate no longer matches it."""
+def test_owner_rekeys_its_node_then_admin_signs(cli, chain: ChainRepo) -> None:
+    """create-csr --force drops node0's old certificate; the owner may do that, the admin signs."""
     chain.pr("certs")
-    chain.create_csr("node0")
+    chain.run("create-csr", "--domain", "node0", "--force")
+    chain.commit("new key for node0", "p1")
+    code, report = verify_json(cli, chain, "certs")
+    assert code == 0 and report["findings"] == [], report
+    chain.git("tag", "rekeyed")
+    chain.run("sign-csr", "--domain", "node0")
+    chain.commit("sign node0", "admin")
+    assert verify_json(cli, chain, "rekeyed")[0] == 0
+
+
+def test_new_csr_leaves_a_stale_certificate(cli, chain: ChainRepo) -> None:
+    """cloud-config 6.7.4's create-csr replaces node0's key and leaves the old certificate."""
+    chain.pr("certs")
+    chain.forge_csr("node0", "gitops-test-chain-node0")
     chain.commit("new key for node0", "p1")
     report = assert_fails_with(cli, chain, "certs", "cert-key-mismatch")
     assert [f["rule"] for f in report["findings"]] == ["cert-key-mismatch"]
@@ -265,14 +272,14 @@ def test_new_csr_leaves_a_stale_certificate(cli, chain: ChainRepo) -> None:
 
 def test_csr_for_another_name(cli, chain: ChainRepo) -> None:
     chain.pr("csrs-p2")
-    chain.create_csr("node0", name="gitops-test-chain-node2")
+    chain.forge_csr("node0", name="gitops-test-chain-node2")
     chain.commit("csr", "p1")
     assert_fails_with(cli, chain, "csrs-p2", "csr-invalid")
 
 
 def test_ca_replaced_after_certificates_exist(cli, chain: ChainRepo) -> None:
     chain.pr("certs")
-    chain.create_ca()
+    chain.run("create-ca", "--force")
     chain.commit("new CA", "admin")
     rules = {f["rule"] for f in assert_fails_with(cli, chain, "certs", "ca-changed")["findings"]}
     assert rules == {"ca-changed", "cert-not-from-ca"}
@@ -280,7 +287,7 @@ def test_ca_replaced_after_certificates_exist(cli, chain: ChainRepo) -> None:
 
 def test_member_may_not_sign_certificates(cli, chain: ChainRepo) -> None:
     chain.pr("csrs-p2")
-    chain.sign_csr("node0")
+    chain.run("sign-csr", "--domain", "node0")
     chain.commit("self-signed by the CA key I should not have", "p1")
     assert_fails_with(cli, chain, "csrs-p2", "admin-only")
 

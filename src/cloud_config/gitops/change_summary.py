@@ -36,6 +36,7 @@ KIND_TITLES = {
     "ca": "CA certificate",
     "csr": "Certificate requests (CSRs)",
     "cert": "Certificates",
+    "cert-removed": "Certificates removed",
     "member": "Members",
     "file": "Other files",
 }
@@ -192,8 +193,11 @@ def file_changes(old: Snapshot, new: Snapshot) -> Iterator[Change]:
         parsed = node_file(path)
         if parsed:
             domain, what = parsed
-            noun = "issued" if what == "cert" and verb != "removed" else verb
-            yield Change(what, domain, f"{domain}: {'certificate' if what == 'cert' else 'CSR'} {noun}")
+            if what == "cert":
+                kind = "cert-removed" if verb == "removed" else "cert"
+                yield Change(kind, domain, f"{domain}: certificate {verb if verb == 'removed' else 'issued'}")
+            else:
+                yield Change("csr", domain, f"{domain}: CSR {verb}")
         elif path == CA_CERT:
             yield Change("ca", path, f"CA certificate {'created' if verb == 'added' else verb}")
         else:

@@ -21,6 +21,7 @@ _OWNED: dict[str, Callable[[Members, str], Member | None]] = {
     "validator-added": Members.owner_of_validator,
     "validator-removed": Members.owner_of_validator,
     "csr": Members.owner_of_domain,
+    "cert-removed": Members.owner_of_domain,  # a member may withdraw its own node's certificate
 }
 
 
@@ -38,6 +39,7 @@ _VERBS = {
     "validator-added": "adds validator",
     "validator-removed": "removes validator",
     "csr": "changes the CSR of node",
+    "cert-removed": "removes the certificate of node",
 }
 
 
@@ -116,8 +118,8 @@ def change_location(change: Change) -> tuple[str, str]:
         return CHAIN_CONFIG, change.subject
     if change.kind == "image":
         return CHAIN_CONFIG, "micro_service_list"
-    if change.kind in ("csr", "cert"):
-        return f"certs/{change.subject}/{change.kind}.pem", ""
+    if change.kind in ("csr", "cert", "cert-removed"):
+        return f"certs/{change.subject}/{'csr' if change.kind == 'csr' else 'cert'}.pem", ""
     if change.kind == "ca":
         return CA_CERT, ""
     if change.kind == "member":

@@ -33,7 +33,7 @@ def content_secret(data: bytes) -> str | None:
 def secret_findings(repo: Path, base: str, head: Snapshot) -> Iterator[Finding]:
     """Secrets in the head tree, then secrets only in the PR's intermediate commits."""
     head_tree = head.tree
-    contents = {head_tree[p]: data for p, data in head.blobs.items() if data is not None}
+    contents: dict[str, bytes | None] = {head_tree[p]: data for p, data in head.blobs.items()}
     contents.update(git.read_objects(repo, sorted(set(head_tree.values()) - contents.keys())))
     for path, blob in sorted(head_tree.items()):
         what = path_secret(path) or content_secret(contents.get(blob) or b"")
