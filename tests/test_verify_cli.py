@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 from tests import gate_corpus
-from tests.conftest import run_process
+from tests.conftest import SRC, run_process
 from tests.gate_corpus import (
     CHAIN,
     ChainRepo,
@@ -226,3 +227,18 @@ def test_branch_behind_its_base_is_a_warning(cli, chain: ChainRepo) -> None:
     code, report = verify_json(cli, chain, "main-ahead")
     assert code == 0
     assert [(f["rule"], f["path"]) for f in report["findings"]] == [("stale-branch", "commit")]
+
+
+def test_parsing_the_gate_verbs_imports_nothing_heavy() -> None:
+    """The gate's rules and the crypto libraries load only when verify, diff or member runs."""
+    code = (
+        "import sys; from cloud_config.cli.main import build_parser\n"
+        "for argv in (['verify'], ['diff'], ['member', 'add'], ['member', 'list'], []):\n"
+        "    build_parser(argv)\n"
+        "heavy = ('cryptography', 'tomllib', 'cloud_config.gitops', 'cloud_config.model.members')\n"
+        "print(sorted(m for m in sys.modules if m.startswith(heavy)))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", code], env={"PYTHONPATH": str(SRC)}, capture_output=True, text=True, check=True
+    )
+    assert done.stdout == "[]\n"
