@@ -111,12 +111,6 @@ def push(repo: Path, remote: str, refspec: str) -> bool:
     raise GitError(["push", remote, refspec], proc.returncode, err)
 
 
-def show_many(repo: Path, rev: str, paths: list[str]) -> dict[str, bytes | None]:
-    """The bytes of each of `paths` at `rev` (None when missing), read by one `cat-file --batch`."""
-    objects = read_objects(repo, [f"{rev}:{p}" for p in paths])
-    return {p: objects[f"{rev}:{p}"] for p in paths}
-
-
 def read_objects(repo: Path, specs: list[str]) -> dict[str, bytes | None]:
     """The bytes of each blob named by `specs` (`rev:path` or an id); None when not a blob."""
     if not specs:
