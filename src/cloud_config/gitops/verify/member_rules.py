@@ -32,6 +32,10 @@ def members_file_findings(base: Snapshot, head: Snapshot) -> Iterator[Finding]:
             yield Finding("members-invalid", ERROR, MEMBERS_FILE, f"at {when}: {snap.members_error}")
 
 
+_UNSIGNED = {
+    "N": "has no SSH signature",
+    "B": "its SSH signature does not verify: the commit was altered after it was signed",
+}
 _VERBS = {
     "node-added": "adds node",
     "node-removed": "removes node",
@@ -57,10 +61,9 @@ def signature_findings(
     for sha, parent, status, fingerprint, principal in rows:
         where = f"commit {sha[:12]}"
         signer = members.get(principal) if status == "G" else None
-        if status in ("N", "B", "E") and not fingerprint:
-            yield Finding("unsigned-commit", ERROR, where, "has no SSH signature git can verify")
-        elif status == "B":
-            yield Finding("unsigned-commit", ERROR, where, f"bad signature by key {fingerprint}")
+        if status in _UNSIGNED or (status == "E" and not fingerprint):
+            message = _UNSIGNED.get(status, "its signature cannot be checked (not an SSH signature?)")
+            yield Finding("unsigned-commit", ERROR, where, message)
         elif signer is None:
             yield _unknown_signer(where, fingerprint, head.members)
         elif not signer.is_admin:
