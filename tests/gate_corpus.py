@@ -12,6 +12,7 @@ import io
 import json
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,9 @@ from typing import Any
 import pytest
 
 from cloud_config.cli.main import main
+from tests.conftest import Result
+
+Cli = Callable[..., Result]  # the `cli` fixture
 from cloud_config.crypto import pki
 
 CHAIN = "gitops-test-chain"
@@ -187,14 +191,14 @@ def chain(prepared: ChainRepo, tmp_path: Path) -> ChainRepo:
     return copy_chain(prepared, tmp_path / "ws")
 
 
-def verify_json(cli: Any, chain: ChainRepo, base: str, head: str = "HEAD") -> tuple[int, dict[str, Any]]:
+def verify_json(cli: Cli, chain: ChainRepo, base: str, head: str = "HEAD") -> tuple[int, dict[str, Any]]:
     """Run `cloud-config verify --format json`; (exit code, parsed report)."""
     result = cli("verify", "--repo", str(chain.repo), "--base", base, "--head", head, "--format", "json")
     assert result.err == ""
     return result.code, json.loads(result.out)
 
 
-def assert_fails_with(cli: Any, chain: ChainRepo, base: str, rule: str) -> dict[str, Any]:
+def assert_fails_with(cli: Cli, chain: ChainRepo, base: str, rule: str) -> dict[str, Any]:
     """verify base..HEAD exits 1 with an error of `rule`; return the report."""
     code, report = verify_json(cli, chain, base)
     rules = {f["rule"] for f in report["findings"] if f["severity"] == "error"}

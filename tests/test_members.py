@@ -9,13 +9,14 @@ import pytest
 
 from cloud_config.errors import ConfigError
 from cloud_config.model.members import Members, key_fingerprint
-from tests.gate_corpus import CHAIN, make_people
+from tests.conftest import Result
+from tests.gate_corpus import CHAIN, Cli, make_people
 
 BLS = "ab" * 48
 
 
 @pytest.fixture
-def workspace(cli, tmp_path: Path) -> Path:
+def workspace(cli: Cli, tmp_path: Path) -> Path:
     assert cli("init-chain", "--chain-name", CHAIN, "--config-dir", str(tmp_path)).code == 0
     return tmp_path
 
@@ -26,7 +27,7 @@ def keys(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
     return {name: person.public for name, person in people.items()}
 
 
-def member(cli, workspace: Path, *args: str):  # type: ignore[no-untyped-def]
+def member(cli: Cli, workspace: Path, *args: str) -> Result:
     return cli("member", *args, "--chain-name", CHAIN, "--config-dir", str(workspace))
 
 
@@ -34,7 +35,7 @@ def members_text(workspace: Path) -> str:
     return (workspace / CHAIN / "members.toml").read_text()
 
 
-def test_add_writes_the_canonical_layout(cli, workspace: Path, keys: dict[str, str]) -> None:
+def test_add_writes_the_canonical_layout(cli: Cli, workspace: Path, keys: dict[str, str]) -> None:
     result = member(cli, workspace, "add", "--name", "alice", "--role", "admin", "--ssh-key", keys["alice"])
     assert result.code == 0 and result.out == "" and result.err == ""
     assert members_text(workspace) == (
@@ -43,7 +44,7 @@ def test_add_writes_the_canonical_layout(cli, workspace: Path, keys: dict[str, s
     )
 
 
-def test_add_again_extends_and_keeps_comments(cli, workspace: Path, keys: dict[str, str]) -> None:
+def test_add_again_extends_and_keeps_comments(cli: Cli, workspace: Path, keys: dict[str, str]) -> None:
     member(cli, workspace, "add", "--name", "alice", "--role", "admin", "--ssh-key", keys["alice"])
     member(cli, workspace, "add", "--name", "bob", "--ssh-key", keys["bob"], "--domain", "node0")
     path = workspace / CHAIN / "members.toml"
@@ -59,7 +60,7 @@ def test_add_again_extends_and_keeps_comments(cli, workspace: Path, keys: dict[s
     assert bob.ssh_keys == [keys["bob"]] and bob.role == "member"
 
 
-def test_list_shows_git_fingerprints(cli, workspace: Path, keys: dict[str, str], tmp_path: Path) -> None:
+def test_list_shows_git_fingerprints(cli: Cli, workspace: Path, keys: dict[str, str], tmp_path: Path) -> None:
     member(cli, workspace, "add", "--name", "alice", "--role", "admin", "--ssh-key", keys["alice"])
     member(cli, workspace, "add", "--name", "bob", "--ssh-key", keys["bob"], "--domain", "node0")
     result = member(cli, workspace, "list")
@@ -72,7 +73,7 @@ def test_list_shows_git_fingerprints(cli, workspace: Path, keys: dict[str, str],
     assert lines[1] == f"bob\tmember\tnodes: node0\tvalidators: 0\tkeys: {expected.stdout.split()[1]}"
 
 
-def test_remove(cli, workspace: Path, keys: dict[str, str]) -> None:
+def test_remove(cli: Cli, workspace: Path, keys: dict[str, str]) -> None:
     member(cli, workspace, "add", "--name", "alice", "--role", "admin", "--ssh-key", keys["alice"])
     member(cli, workspace, "add", "--name", "bob", "--ssh-key", keys["bob"])
     assert member(cli, workspace, "remove", "--name", "bob").code == 0
@@ -81,7 +82,7 @@ def test_remove(cli, workspace: Path, keys: dict[str, str]) -> None:
     assert result.code == 1 and result.err == "error: --name: no member 'carol' (members: alice)\n"
 
 
-def test_a_key_or_domain_belongs_to_one_member(cli, workspace: Path, keys: dict[str, str]) -> None:
+def test_a_key_or_domain_belongs_to_one_member(cli: Cli, workspace: Path, keys: dict[str, str]) -> None:
     member(cli, workspace, "add", "--name", "alice", "--ssh-key", keys["alice"], "--domain", "node0")
     before = members_text(workspace)
     result = member(cli, workspace, "add", "--name", "bob", "--ssh-key", keys["alice"])
@@ -91,7 +92,7 @@ def test_a_key_or_domain_belongs_to_one_member(cli, workspace: Path, keys: dict[
     assert members_text(workspace) == before
 
 
-def test_bad_input_is_one_line(cli, workspace: Path, tmp_path: Path) -> None:
+def test_bad_input_is_one_line(cli: Cli, workspace: Path, tmp_path: Path) -> None:
     result = member(cli, workspace, "add", "--name", "bob", "--ssh-key", "ssh-ed25519 not*base64")
     assert result.code == 1 and result.err == (
         "error: members.toml: member[0].ssh_keys[0]: the key's base64 part is not valid base64\n"
@@ -105,7 +106,7 @@ def test_bad_input_is_one_line(cli, workspace: Path, tmp_path: Path) -> None:
     assert not (workspace / CHAIN / "members.toml").exists()
 
 
-def test_missing_chain_folder(cli, tmp_path: Path) -> None:
+def test_missing_chain_folder(cli: Cli, tmp_path: Path) -> None:
     result = cli("member", "list", "--chain-name", CHAIN, "--config-dir", str(tmp_path))
     assert result.code == 1 and result.err.startswith(
         f"error: chain folder {tmp_path / CHAIN} does not exist"

@@ -12,6 +12,7 @@ from tests.conftest import SRC, run_process
 from tests.gate_corpus import (
     CHAIN,
     ChainRepo,
+    Cli,
     assert_fails_with,
     verify_json,
 )
@@ -30,7 +31,7 @@ def _attack(chain: ChainRepo) -> None:
     chain.commit("x", "p1")
 
 
-def test_json_is_stable_and_documented(cli, chain: ChainRepo) -> None:
+def test_json_is_stable_and_documented(cli: Cli, chain: ChainRepo) -> None:
     _attack(chain)
     first = cli("verify", "--repo", str(chain.repo), "--base", "certs", "--head", "HEAD", "--format", "json")
     second = cli("verify", "--repo", str(chain.repo), "--base", "certs", "--head", "HEAD", "--format", "json")
@@ -56,7 +57,7 @@ def test_json_is_stable_and_documented(cli, chain: ChainRepo) -> None:
     assert report["errors"] == severities.count("error") == 3 and report["warnings"] == 1
 
 
-def test_markdown_reads_as_a_pr_comment(cli, chain: ChainRepo) -> None:
+def test_markdown_reads_as_a_pr_comment(cli: Cli, chain: ChainRepo) -> None:
     _attack(chain)
     result = cli(
         "verify", "--repo", str(chain.repo), "--base", "certs", "--head", "HEAD", "--format", "markdown"
@@ -69,7 +70,7 @@ def test_markdown_reads_as_a_pr_comment(cli, chain: ChainRepo) -> None:
     assert len(rows) == 4 and rows[-1].startswith("| :warning: | `departed-cert` |")
 
 
-def test_markdown_when_passing(cli, prepared: ChainRepo) -> None:
+def test_markdown_when_passing(cli: Cli, prepared: ChainRepo) -> None:
     result = cli(
         "verify", "--repo", str(prepared.repo), "--base", "csrs-p2", "--head", "certs", "--format", "markdown"
     )
@@ -78,7 +79,7 @@ def test_markdown_when_passing(cli, prepared: ChainRepo) -> None:
     assert "|" not in result.out
 
 
-def test_text_is_one_line_per_finding_and_a_verdict(cli, chain: ChainRepo) -> None:
+def test_text_is_one_line_per_finding_and_a_verdict(cli: Cli, chain: ChainRepo) -> None:
     _attack(chain)
     result = cli("verify", "--repo", str(chain.repo), "--base", "certs", "--head", "HEAD")
     lines = result.out.splitlines()
@@ -95,19 +96,19 @@ def test_real_process_exit_codes(prepared: ChainRepo) -> None:
     assert bad.code == 1 and "[stage-backwards]" in bad.out
 
 
-def test_unknown_revision_is_a_usage_error(cli, prepared: ChainRepo) -> None:
+def test_unknown_revision_is_a_usage_error(cli: Cli, prepared: ChainRepo) -> None:
     result = cli("verify", "--repo", str(prepared.repo), "--base", "no-such-tag", "--head", "HEAD")
     assert result.code == 2
     assert result.err.startswith("error: --base: 'no-such-tag' is not a commit in ")
     assert result.err.count("\n") == 1 and result.out == ""
 
 
-def test_not_a_repo_is_a_usage_error(cli, tmp_path: Path) -> None:
+def test_not_a_repo_is_a_usage_error(cli: Cli, tmp_path: Path) -> None:
     result = cli("verify", "--repo", str(tmp_path), "--base", "a", "--head", "b")
     assert result.code == 2 and result.err == f"error: --repo: {tmp_path} is not a git repository\n"
 
 
-def test_missing_flag_and_bad_format_exit_2(cli, prepared: ChainRepo) -> None:
+def test_missing_flag_and_bad_format_exit_2(cli: Cli, prepared: ChainRepo) -> None:
     assert cli("verify", "--repo", str(prepared.repo), "--base", "init").code == 2
     result = cli(
         "verify", "--repo", str(prepared.repo), "--base", "init", "--head", "HEAD", "--format", "xml"
@@ -115,7 +116,7 @@ def test_missing_flag_and_bad_format_exit_2(cli, prepared: ChainRepo) -> None:
     assert result.code == 2 and "invalid choice: 'xml'" in result.err
 
 
-def test_chain_name_flag_is_used_for_certificate_names(cli, prepared: ChainRepo) -> None:
+def test_chain_name_flag_is_used_for_certificate_names(cli: Cli, prepared: ChainRepo) -> None:
     args = (
         "verify",
         "--repo",
@@ -133,7 +134,7 @@ def test_chain_name_flag_is_used_for_certificate_names(cli, prepared: ChainRepo)
     assert ("csr-invalid", "certs/node3/csr.pem") in wrong
 
 
-def test_unreadable_head_is_a_schema_error(cli, chain: ChainRepo) -> None:
+def test_unreadable_head_is_a_schema_error(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.edit_config("[genesis_block]", "[genesis_block")
     chain.commit("typo", "admin")
@@ -142,14 +143,14 @@ def test_unreadable_head_is_a_schema_error(cli, chain: ChainRepo) -> None:
     assert "not valid TOML" in report["findings"][0]["message"]
 
 
-def test_missing_chain_config_is_a_schema_error(cli, chain: ChainRepo) -> None:
+def test_missing_chain_config_is_a_schema_error(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     (chain.repo / "chain_config.toml").unlink()
     chain.commit("gone", "admin")
     assert_fails_with(cli, chain, "certs", "schema")
 
 
-def test_bad_validator_length_is_a_schema_error(cli, chain: ChainRepo) -> None:
+def test_bad_validator_length_is_a_schema_error(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("members")
     chain.edit_config("validators = []", 'validators = ["' + "ab" * 20 + '"]')
     chain.commit("a raft-sized validator on overlord", "admin")
@@ -157,7 +158,7 @@ def test_bad_validator_length_is_a_schema_error(cli, chain: ChainRepo) -> None:
     assert report["findings"][0]["field"] == "system_config.validators[0]"
 
 
-def test_duplicate_validator_and_endpoint(cli, chain: ChainRepo) -> None:
+def test_duplicate_validator_and_endpoint(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("validators-p1")
     chain.run("set-validators", "--validators", "00" * 48)
     chain.edit_config('"' + "00" * 48 + '"', '"' + "00" * 48 + '", "' + "00" * 48 + '"')
@@ -165,7 +166,7 @@ def test_duplicate_validator_and_endpoint(cli, chain: ChainRepo) -> None:
     assert_fails_with(cli, chain, "validators-p1", "duplicate-validator")
 
 
-def test_duplicate_host_and_port(cli, chain: ChainRepo) -> None:
+def test_duplicate_host_and_port(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.edit_config(
         'host = "www.node1.com"\nname_space = "default"\nport = 40001',
@@ -175,7 +176,7 @@ def test_duplicate_host_and_port(cli, chain: ChainRepo) -> None:
     assert_fails_with(cli, chain, "certs", "duplicate-endpoint")
 
 
-def test_weakened_gitignore_is_a_warning(cli, chain: ChainRepo) -> None:
+def test_weakened_gitignore_is_a_warning(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     (chain.repo / ".gitignore").write_text("accounts/*/\nca_cert/key.pem\n**/key.pem\n")
     chain.commit("other patterns", "admin")
@@ -184,7 +185,7 @@ def test_weakened_gitignore_is_a_warning(cli, chain: ChainRepo) -> None:
     assert [(f["rule"], f["severity"]) for f in report["findings"]] == [("gitignore-weakened", "warning")]
 
 
-def test_gitignore_dropped_lets_keys_in(cli, chain: ChainRepo) -> None:
+def test_gitignore_dropped_lets_keys_in(cli: Cli, chain: ChainRepo) -> None:
     """Without the ignore lines, `git add -A` picks up the TLS and CA keys lying in the folder."""
     chain.pr("certs")
     (chain.repo / ".gitignore").write_text("accounts/*/\n")
@@ -194,7 +195,7 @@ def test_gitignore_dropped_lets_keys_in(cli, chain: ChainRepo) -> None:
     assert paths == {"ca_cert/key.pem", *(f"certs/node{i}/key.pem" for i in range(4))}
 
 
-def test_without_members_toml_signatures_are_not_required(cli, tmp_path: Path) -> None:
+def test_without_members_toml_signatures_are_not_required(cli: Cli, tmp_path: Path) -> None:
     """A chain repo that never registered members: the signature rules stay off."""
     cli("init-chain", "--chain-name", CHAIN, "--config-dir", str(tmp_path))
     cli("init-chain-config", "--chain-name", CHAIN, "--config-dir", str(tmp_path))
@@ -208,7 +209,7 @@ def test_without_members_toml_signatures_are_not_required(cli, tmp_path: Path) -
     assert result.code == 0, result.out
 
 
-def test_broken_members_toml_at_head(cli, chain: ChainRepo) -> None:
+def test_broken_members_toml_at_head(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.edit_config('role = "member"', 'role = "owner"', path="members.toml")
     chain.commit("promote myself", "admin")
@@ -216,7 +217,7 @@ def test_broken_members_toml_at_head(cli, chain: ChainRepo) -> None:
     assert "must be admin or member" in report["findings"][0]["message"]
 
 
-def test_branch_behind_its_base_is_a_warning(cli, chain: ChainRepo) -> None:
+def test_branch_behind_its_base_is_a_warning(cli: Cli, chain: ChainRepo) -> None:
     """The target branch moved on (node0 moved) after the PR branched from `certs`."""
     chain.git("checkout", "-q", "-b", "main-ahead", "certs")
     chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')

@@ -10,6 +10,7 @@ from tests import gate_corpus
 from tests.gate_corpus import (
     NODES,
     ChainRepo,
+    Cli,
     assert_fails_with,
     rules_of,
     verify_json,
@@ -37,33 +38,33 @@ WALKTHROUGH_STEPS = [
 
 
 @pytest.mark.parametrize(("base", "head"), WALKTHROUGH_STEPS)
-def test_walkthrough_step_passes(cli, prepared: ChainRepo, base: str, head: str) -> None:
+def test_walkthrough_step_passes(cli: Cli, prepared: ChainRepo, base: str, head: str) -> None:
     code, report = verify_json(cli, prepared, base, head)
     assert code == 0, report
     assert report["errors"] == 0
 
 
-def test_many_steps_as_one_pr_pass(cli, prepared: ChainRepo) -> None:
+def test_many_steps_as_one_pr_pass(cli: Cli, prepared: ChainRepo) -> None:
     """Five commits by three signers, each in its own lane."""
     code, report = verify_json(cli, prepared, "members", "certs")
     assert code == 0, report
     assert report["findings"] == []
 
 
-def test_keys_count_from_the_base_only(cli, prepared: ChainRepo) -> None:
+def test_keys_count_from_the_base_only(cli: Cli, prepared: ChainRepo) -> None:
     """From `init`, p1 and p2 sign with keys the same range adds: not allowed in one PR."""
     code, report = verify_json(cli, prepared, "init", "certs")
     assert code == 1
     assert {f["rule"] for f in report["findings"]} == {"key-added-in-pr"}
 
 
-def test_two_validators_on_overlord_is_only_a_warning(cli, prepared: ChainRepo) -> None:
+def test_two_validators_on_overlord_is_only_a_warning(cli: Cli, prepared: ChainRepo) -> None:
     code, report = verify_json(cli, prepared, "members", "validators-p1")
     assert code == 0
     assert [(f["rule"], f["severity"]) for f in report["findings"]] == [("validators-few", "warning")]
 
 
-def test_owner_moves_its_node(cli, chain: ChainRepo) -> None:
+def test_owner_moves_its_node(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
     chain.commit("move node0", "p1")
@@ -71,14 +72,14 @@ def test_owner_moves_its_node(cli, chain: ChainRepo) -> None:
     assert code == 0 and report["findings"] == []
 
 
-def test_owner_removes_one_validator_of_four(cli, chain: ChainRepo) -> None:
+def test_owner_removes_one_validator_of_four(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("validators-p2")
     chain.run("delete-validator", "--validator", chain.validators["node0"])
     chain.commit("p1 leaves the validator set", "p1")
     assert verify_json(cli, chain, "validators-p2")[0] == 0
 
 
-def test_admin_changes_an_image_tag(cli, chain: ChainRepo) -> None:
+def test_admin_changes_an_image_tag(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.edit_config('tag = "v6.7.4"', 'tag = "v6.7.5"')
     chain.commit("consensus v6.7.5", "admin")
@@ -86,7 +87,7 @@ def test_admin_changes_an_image_tag(cli, chain: ChainRepo) -> None:
     assert code == 0 and report["findings"] == []
 
 
-def test_new_member_joins_then_adds_its_node(cli, chain: ChainRepo) -> None:
+def test_new_member_joins_then_adds_its_node(cli: Cli, chain: ChainRepo) -> None:
     """Walkthrough step 12: the admin registers participant 3, who then appends node2's peer."""
     chain.pr("certs")
     p3 = ("--name", "p3", "--ssh-key", chain.people["p3"].public, "--domain", "node4")
@@ -98,7 +99,7 @@ def test_new_member_joins_then_adds_its_node(cli, chain: ChainRepo) -> None:
         assert code == 0 and report["findings"] == [], report
 
 
-def test_merge_commit_needs_no_signature(cli, chain: ChainRepo) -> None:
+def test_merge_commit_needs_no_signature(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.git("checkout", "-q", "-b", "side", "certs")
     chain.edit_config('host = "www.node2.com"', 'host = "10.0.0.12"')
@@ -113,7 +114,7 @@ def test_merge_commit_needs_no_signature(cli, chain: ChainRepo) -> None:
 # ---- attacks and mistakes: each fails with its own rule ----------------------------------
 
 
-def test_secret_committed(cli, chain: ChainRepo) -> None:
+def test_secret_committed(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     account = chain.repo / "accounts" / ("cd" * 20)
     account.mkdir(parents=True)
@@ -123,7 +124,7 @@ def test_secret_committed(cli, chain: ChainRepo) -> None:
     assert "11" * 32 not in json.dumps(report)
 
 
-def test_secret_removed_in_a_later_commit_still_fails(cli, chain: ChainRepo) -> None:
+def test_secret_removed_in_a_later_commit_still_fails(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     pem = (
         "-----BEGIN PRIVATE KEY-----\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\n"
@@ -138,14 +139,14 @@ def test_secret_removed_in_a_later_commit_still_fails(cli, chain: ChainRepo) -> 
     assert "MIGHAgEA" not in json.dumps(report)
 
 
-def test_stage_moved_back(cli, chain: ChainRepo) -> None:
+def test_stage_moved_back(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.run("set-stage", "--stage", "public", "--force")
     chain.commit("back to public", "admin")
     assert_fails_with(cli, chain, "certs", "stage-backwards")
 
 
-def test_validator_added_after_finalize(cli, chain: ChainRepo) -> None:
+def test_validator_added_after_finalize(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.run("set-stage", "--stage", "public", "--force")
     chain.run("append-validator", "--validator", "ee" * 48)
@@ -155,7 +156,7 @@ def test_validator_added_after_finalize(cli, chain: ChainRepo) -> None:
     assert "stage-backwards" not in rules_of(json.dumps(report))
 
 
-def test_genesis_changed_after_finalize(cli, chain: ChainRepo) -> None:
+def test_genesis_changed_after_finalize(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.edit_config("timestamp = 1709695109593", "timestamp = 1709695109594")
     chain.commit("new genesis", "admin")
@@ -163,7 +164,7 @@ def test_genesis_changed_after_finalize(cli, chain: ChainRepo) -> None:
     assert [f["field"] for f in report["findings"]] == ["genesis_block.timestamp"]
 
 
-def test_two_of_four_validators_removed_at_once(cli, chain: ChainRepo) -> None:
+def test_two_of_four_validators_removed_at_once(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("validators-p2")
     chain.run("delete-validator", "--validator", chain.validators["node0"])
     chain.run("delete-validator", "--validator", chain.validators["node1"])
@@ -171,7 +172,7 @@ def test_two_of_four_validators_removed_at_once(cli, chain: ChainRepo) -> None:
     assert_fails_with(cli, chain, "validators-p2", "validators-removed")
 
 
-def test_duplicate_domain(cli, chain: ChainRepo) -> None:
+def test_duplicate_domain(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     entry = (
         '[[node_network_address_list]]\ncluster = ""\ndomain = "node0"\n'
@@ -183,21 +184,21 @@ def test_duplicate_domain(cli, chain: ChainRepo) -> None:
     assert any(f["field"] == "node_network_address_list[4].domain" for f in report["findings"])
 
 
-def test_unsigned_commit(cli, chain: ChainRepo) -> None:
+def test_unsigned_commit(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
     chain.commit("move node0", None)
     assert_fails_with(cli, chain, "certs", "unsigned-commit")
 
 
-def test_commit_signed_by_a_non_member(cli, chain: ChainRepo) -> None:
+def test_commit_signed_by_a_non_member(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
     chain.commit("move node0", "mallory")
     assert_fails_with(cli, chain, "certs", "unknown-signer")
 
 
-def test_member_edits_another_members_node(cli, chain: ChainRepo) -> None:
+def test_member_edits_another_members_node(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.run("delete-node", "--domain", "node2")
     chain.commit("drop node2", "p1")
@@ -205,7 +206,7 @@ def test_member_edits_another_members_node(cli, chain: ChainRepo) -> None:
     assert "belongs to 'p2'" in report["findings"][0]["message"]
 
 
-def test_non_admin_changes_system_config(cli, chain: ChainRepo) -> None:
+def test_non_admin_changes_system_config(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("validators-p2")
     chain.edit_config("block_limit = 100", "block_limit = 200")
     chain.commit("bigger blocks", "p1")
@@ -213,7 +214,7 @@ def test_non_admin_changes_system_config(cli, chain: ChainRepo) -> None:
     assert report["findings"][0]["field"] == "system_config.block_limit"
 
 
-def test_pr_adding_its_own_signing_key(cli, chain: ChainRepo) -> None:
+def test_pr_adding_its_own_signing_key(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.run(
         "member", "add", "--name", "mallory", "--ssh-key", chain.people["mallory"].public, "--domain", "node9"
@@ -222,7 +223,7 @@ def test_pr_adding_its_own_signing_key(cli, chain: ChainRepo) -> None:
     assert_fails_with(cli, chain, "certs", "key-added-in-pr")
 
 
-def test_deleting_members_toml_does_not_switch_the_gate_off(cli, chain: ChainRepo) -> None:
+def test_deleting_members_toml_does_not_switch_the_gate_off(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     (chain.repo / "members.toml").unlink()
     chain.edit_config('host = "www.node2.com"', 'host = "10.0.0.12"')
@@ -231,7 +232,7 @@ def test_deleting_members_toml_does_not_switch_the_gate_off(cli, chain: ChainRep
     assert "not-owner" in rules_of(json.dumps(report))
 
 
-def test_certificate_not_issued_by_the_ca(cli, chain: ChainRepo) -> None:
+def test_certificate_not_issued_by_the_ca(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.sign_with_own_ca("node0")
     chain.commit("re-sign node0", "admin")
@@ -239,7 +240,7 @@ def test_certificate_not_issued_by_the_ca(cli, chain: ChainRepo) -> None:
     assert {f["path"] for f in report["findings"]} == {"certs/node0/cert.pem"}
 
 
-def test_certificate_naming_another_node(cli, chain: ChainRepo) -> None:
+def test_certificate_naming_another_node(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     certs = chain.repo / "certs"
     (certs / "node0" / "cert.pem").write_text((certs / "node1" / "cert.pem").read_text())
@@ -248,7 +249,7 @@ def test_certificate_naming_another_node(cli, chain: ChainRepo) -> None:
     assert "gitops-test-chain-node1" in report["findings"][0]["message"] + report["findings"][1]["message"]
 
 
-def test_owner_rekeys_its_node_then_admin_signs(cli, chain: ChainRepo) -> None:
+def test_owner_rekeys_its_node_then_admin_signs(cli: Cli, chain: ChainRepo) -> None:
     """create-csr --force drops node0's old certificate; the owner may do that, the admin signs."""
     chain.pr("certs")
     chain.run("create-csr", "--domain", "node0", "--force")
@@ -261,7 +262,7 @@ def test_owner_rekeys_its_node_then_admin_signs(cli, chain: ChainRepo) -> None:
     assert verify_json(cli, chain, "rekeyed")[0] == 0
 
 
-def test_new_csr_leaves_a_stale_certificate(cli, chain: ChainRepo) -> None:
+def test_new_csr_leaves_a_stale_certificate(cli: Cli, chain: ChainRepo) -> None:
     """cloud-config 6.7.4's create-csr replaces node0's key and leaves the old certificate."""
     chain.pr("certs")
     chain.forge_csr("node0", "gitops-test-chain-node0")
@@ -270,14 +271,14 @@ def test_new_csr_leaves_a_stale_certificate(cli, chain: ChainRepo) -> None:
     assert [f["rule"] for f in report["findings"]] == ["cert-key-mismatch"]
 
 
-def test_csr_for_another_name(cli, chain: ChainRepo) -> None:
+def test_csr_for_another_name(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("csrs-p2")
     chain.forge_csr("node0", name="gitops-test-chain-node2")
     chain.commit("csr", "p1")
     assert_fails_with(cli, chain, "csrs-p2", "csr-invalid")
 
 
-def test_ca_replaced_after_certificates_exist(cli, chain: ChainRepo) -> None:
+def test_ca_replaced_after_certificates_exist(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.run("create-ca", "--force")
     chain.commit("new CA", "admin")
@@ -285,14 +286,14 @@ def test_ca_replaced_after_certificates_exist(cli, chain: ChainRepo) -> None:
     assert rules == {"ca-changed", "cert-not-from-ca"}
 
 
-def test_member_may_not_sign_certificates(cli, chain: ChainRepo) -> None:
+def test_member_may_not_sign_certificates(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("csrs-p2")
     chain.run("sign-csr", "--domain", "node0")
     chain.commit("self-signed by the CA key I should not have", "p1")
     assert_fails_with(cli, chain, "csrs-p2", "admin-only")
 
 
-def test_departed_node_keeps_its_certificate_warning(cli, chain: ChainRepo) -> None:
+def test_departed_node_keeps_its_certificate_warning(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.run("delete-node", "--domain", "node1")
     chain.commit("node1 leaves", "p1")

@@ -9,7 +9,7 @@ from cloud_config.gitops import git
 from cloud_config.gitops.change_summary import node_file
 from cloud_config.gitops.verify.secret_rules import content_secret, path_secret
 from tests import gate_corpus
-from tests.gate_corpus import ChainRepo, assert_fails_with
+from tests.gate_corpus import ChainRepo, Cli, assert_fails_with
 
 chain = gate_corpus.chain  # fixtures shared by the gate tests
 prepared = gate_corpus.prepared
@@ -27,7 +27,7 @@ def _forge(chain: ChainRepo, message: str) -> str:
     return forged
 
 
-def test_a_tampered_signed_commit_is_refused(cli, chain: ChainRepo) -> None:
+def test_a_tampered_signed_commit_is_refused(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
     chain.commit("move node0", "p1")
