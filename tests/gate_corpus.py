@@ -20,10 +20,10 @@ from typing import Any
 import pytest
 
 from cloud_config.cli.main import main
+from cloud_config.crypto import pki
 from tests.conftest import Result
 
 Cli = Callable[..., Result]  # the `cli` fixture
-from cloud_config.crypto import pki
 
 CHAIN = "gitops-test-chain"
 OWNERS = {"p1": ("node0", "node1"), "p2": ("node2", "node3")}
