@@ -302,3 +302,25 @@ def test_departed_node_keeps_its_certificate_warning(cli: Cli, chain: ChainRepo)
     assert [(f["rule"], f["severity"], f["path"]) for f in report["findings"]] == [
         ("departed-cert", "warning", "certs/node1/cert.pem")
     ]
+
+
+def test_member_may_not_reorder_validators(cli: Cli, chain: ChainRepo) -> None:
+    """The order of validators is part of the genesis: not a member's own entry."""
+    chain.pr("validators-p2")
+    order = [chain.validators[d] for d in ("node1", "node0", "node2", "node3")]
+    chain.run("set-validators", "--validators", ",".join(order))
+    chain.commit("reorder", "p1")
+    report = assert_fails_with(cli, chain, "validators-p2", "admin-only")
+    assert report["findings"][0]["field"] == "system_config.validators"
+
+
+def test_member_may_not_rearrange_services(cli: Cli, chain: ChainRepo) -> None:
+    chain.pr("certs")
+    text = (chain.repo / "chain_config.toml").read_text()
+    first = text.index("[[micro_service_list]]")
+    second = text.index("[[micro_service_list]]", first + 1)
+    third = text.index("[[micro_service_list]]", second + 1)
+    swapped = text[:first] + text[second:third] + text[first:second] + text[third:]
+    (chain.repo / "chain_config.toml").write_text(swapped)
+    chain.commit("swap", "p1")
+    assert_fails_with(cli, chain, "certs", "admin-only")

@@ -125,6 +125,24 @@ def config_changes(old: ChainConfig | None, new: ChainConfig | None) -> Iterator
     """Changes inside chain_config.toml."""
     if old is None or new is None:
         return
+    settings = [*_setting_changes(old, new), *_image_changes(old, new)]
+    if not settings and _settings(old) != _settings(new):
+        # Nothing named above, yet the settings differ (service order, duplicates...): say so.
+        settings.append(Change("system", "micro_service_list", "micro_service_list rearranged"))
+    yield from settings
+    yield from _validator_changes(old.system_config.validators, new.system_config.validators)
+    yield from _node_changes(old, new)
+
+
+def _settings(config: ChainConfig) -> dict[str, object]:
+    """Everything but the node list and the validators: what only admins change."""
+    data = config.to_dict()
+    del data["node_network_address_list"]
+    del data["system_config"]["validators"]
+    return data
+
+
+def _setting_changes(old: ChainConfig, new: ChainConfig) -> Iterator[Change]:
     if old.stage is not new.stage:
         yield Change("stage", "stage", f"stage {old.stage.value} -> {new.stage.value}")
     for section, kind in (("system_config", "system"), ("genesis_block", "genesis")):
@@ -133,18 +151,11 @@ def config_changes(old: ChainConfig | None, new: ChainConfig | None) -> Iterator
             if key != "validators" and before[key] != after[key]:
                 field = f"{section}.{key}"
                 yield Change(kind, field, f"{field}: {before[key]!r} -> {after[key]!r}")
-    yield from _image_changes(old, new)
-    yield from _validator_changes(old.system_config.validators, new.system_config.validators)
-    yield from _node_changes(old, new)
 
 
 def _image_changes(old: ChainConfig, new: ChainConfig) -> Iterator[Change]:
-    before = {f"{m.image}:{m.tag}" for m in old.micro_service_list}
-    after = {f"{m.image}:{m.tag}" for m in new.micro_service_list}
     old_tags = {m.image: m.tag for m in old.micro_service_list}
     new_tags = {m.image: m.tag for m in new.micro_service_list}
-    if before == after:
-        return
     for image in sorted(old_tags.keys() | new_tags.keys()):
         was, now = old_tags.get(image), new_tags.get(image)
         if was == now:
@@ -165,6 +176,10 @@ def _validator_changes(old: list[str], new: list[str]) -> Iterator[Change]:
     for v in before:
         if v not in after:
             yield Change("validator-removed", v, v)
+    kept = [v for v in after if v in before]
+    if kept != [v for v in before if v in after] or len(set(after)) != len(after):
+        field = "system_config.validators"
+        yield Change("system", field, f"{field}: order changed or an address repeated")
 
 
 def _node_changes(old: ChainConfig, new: ChainConfig) -> Iterator[Change]:
