@@ -58,6 +58,12 @@ def test_add_again_extends_and_keeps_comments(cli: Cli, workspace: Path, keys: d
     bob = Members.loads(text, "members.toml").get("bob")
     assert bob is not None and bob.domains == ["node0", "node1"] and bob.validators == [BLS]
     assert bob.ssh_keys == [keys["bob"]] and bob.role == "member"
+    member(cli, workspace, "add", "--name", "alice", "--domain", "node9")
+    alice = Members.loads(members_text(workspace), "members.toml").get("alice")
+    assert alice is not None and alice.role == "admin" and alice.domains == ["node9"]
+    member(cli, workspace, "add", "--name", "alice", "--role", "member")
+    alice = Members.loads(members_text(workspace), "members.toml").get("alice")
+    assert alice is not None and alice.role == "member"
 
 
 def test_list_shows_git_fingerprints(cli: Cli, workspace: Path, keys: dict[str, str], tmp_path: Path) -> None:

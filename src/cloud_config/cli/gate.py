@@ -29,7 +29,9 @@ def register(sub: Subparsers) -> None:
         run_member_add,
     )
     p.add_argument("--name", required=True, help="the member's name (its signing principal)")
-    p.add_argument("--role", choices=("admin", "member"), default="member", help="default: member")
+    p.add_argument(
+        "--role", choices=("admin", "member"), help="default: member for a new member, unchanged otherwise"
+    )
     p.add_argument("--ssh-key", action="append", default=[], help="an SSH public key line (repeatable)")
     p.add_argument("--ssh-key-file", action="append", default=[], help="a .pub file (repeatable)")
     p.add_argument("--domain", action="append", default=[], help="a node domain it owns (repeatable)")
@@ -87,9 +89,9 @@ def run_member_add(args: argparse.Namespace) -> int:
     from cloud_config.store.members_file import editing_members
 
     keys = [*args.ssh_key, *(_read_key(path) for path in args.ssh_key_file)]
-    new = Member(args.name, args.role, keys, list(args.domain), list(args.validator))
+    new = Member(args.name, ssh_keys=keys, domains=list(args.domain), validators=list(args.validator))
     with editing_members(layout(args)) as members:
-        add_member(members, new)
+        add_member(members, new, args.role)
     return 0
 
 

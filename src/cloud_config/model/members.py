@@ -225,8 +225,9 @@ def normalize_validator(value: str) -> str:
     return strip_0x(value.strip()).lower()
 
 
-def add_member(members: Members, new: Member) -> Member:
-    """Add `new`, or extend the member of that name (keys, domains, validators; role replaced).
+def add_member(members: Members, new: Member, role: str | None = None) -> Member:
+    """Add `new` (role `role` or "member"), or extend the member of that name: its keys, domains
+    and validators are added to, and its role is changed only when `role` is given.
 
     Raises:
         ConflictError: when a key, domain or validator already belongs to another member.
@@ -235,10 +236,11 @@ def add_member(members: Members, new: Member) -> Member:
     new.ssh_keys = [" ".join(k.split()) for k in new.ssh_keys]
     member = members.get(new.name)
     if member is None:
+        new.role = role or "member"
         members.members.append(new)
         member = new
     else:
-        member.role = new.role
+        member.role = role or member.role
         for attr in ("ssh_keys", "domains", "validators"):
             have = getattr(member, attr)
             have.extend(v for v in getattr(new, attr) if v not in have)
