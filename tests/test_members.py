@@ -88,6 +88,31 @@ def test_remove(cli: Cli, workspace: Path, keys: dict[str, str]) -> None:
     assert result.code == 1 and result.err == "error: --name: no member 'carol' (members: alice)\n"
 
 
+def test_remove_some_items_rotates_a_key(cli: Cli, workspace: Path, keys: dict[str, str]) -> None:
+    member(
+        cli,
+        workspace,
+        "add",
+        "--name",
+        "bob",
+        "--ssh-key",
+        keys["bob"],
+        "--domain",
+        "node0",
+        "--domain",
+        "node1",
+    )
+    member(cli, workspace, "add", "--name", "bob", "--ssh-key", keys["alice"], "--validator", BLS)
+    bob_key = " ".join(keys["bob"].split()[:2])  # the same key without its comment
+    result = member(cli, workspace, "remove", "--name", "bob", "--ssh-key", bob_key, "--domain", "node1")
+    assert result.code == 0, result.err
+    bob = Members.loads(members_text(workspace), "m").get("bob")
+    assert bob is not None and bob.ssh_keys == [keys["alice"]] and bob.domains == ["node0"]
+    assert bob.validators == [BLS]
+    result = member(cli, workspace, "remove", "--name", "bob", "--domain", "node7")
+    assert result.code == 1 and result.err == "error: --domain: member 'bob' has no 'node7'\n"
+
+
 def test_a_key_or_domain_belongs_to_one_member(cli: Cli, workspace: Path, keys: dict[str, str]) -> None:
     member(cli, workspace, "add", "--name", "alice", "--ssh-key", keys["alice"], "--domain", "node0")
     before = members_text(workspace)

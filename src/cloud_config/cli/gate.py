@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from cloud_config.cli.common import Subparsers, add_verb, layout
+
+if TYPE_CHECKING:
+    from cloud_config.model.members import Member
 
 FORMATS = ("text", "json", "markdown")
 
@@ -32,15 +36,27 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--role", choices=("admin", "member"), help="default: member for a new member, unchanged otherwise"
     )
-    p.add_argument("--ssh-key", action="append", default=[], help="an SSH public key line (repeatable)")
-    p.add_argument("--ssh-key-file", action="append", default=[], help="a .pub file (repeatable)")
-    p.add_argument("--domain", action="append", default=[], help="a node domain it owns (repeatable)")
-    p.add_argument(
-        "--validator", action="append", default=[], help="a validator address it owns (repeatable)"
+    _member_items(p, "add")
+    p = add_verb(
+        verbs, "remove", "remove a member, or only some of its keys, nodes or validators", run_member_remove
     )
-    p = add_verb(verbs, "remove", "remove a member", run_member_remove)
     p.add_argument("--name", required=True, help="the member's name")
+    _member_items(p, "remove")
     add_verb(verbs, "list", "list the members", run_member_list)
+
+
+def _member_items(p: argparse.ArgumentParser, verb: str) -> None:
+    p.add_argument("--ssh-key", action="append", default=[], help=f"an SSH public key line to {verb}")
+    p.add_argument("--ssh-key-file", action="append", default=[], help=f"a .pub file whose key to {verb}")
+    p.add_argument("--domain", action="append", default=[], help=f"a node domain to {verb} (repeatable)")
+    p.add_argument("--validator", action="append", default=[], help=f"a validator address to {verb}")
+
+
+def _items(args: argparse.Namespace) -> Member:
+    from cloud_config.model.members import Member
+
+    keys = [*args.ssh_key, *(_read_key(path) for path in args.ssh_key_file)]
+    return Member(args.name, ssh_keys=keys, domains=list(args.domain), validators=list(args.validator))
 
 
 def _revisions(sub: Subparsers, name: str, help_text: str, run: object) -> argparse.ArgumentParser:
@@ -85,13 +101,11 @@ def run_diff(args: argparse.Namespace) -> int:
 
 def run_member_add(args: argparse.Namespace) -> int:
     """member add."""
-    from cloud_config.model.members import Member, add_member
+    from cloud_config.model.members import add_member
     from cloud_config.store.members_file import editing_members
 
-    keys = [*args.ssh_key, *(_read_key(path) for path in args.ssh_key_file)]
-    new = Member(args.name, ssh_keys=keys, domains=list(args.domain), validators=list(args.validator))
     with editing_members(layout(args)) as members:
-        add_member(members, new, args.role)
+        add_member(members, _items(args), args.role)
     return 0
 
 
@@ -109,8 +123,10 @@ def run_member_remove(args: argparse.Namespace) -> int:
     from cloud_config.model.members import remove_member
     from cloud_config.store.members_file import editing_members
 
+    items = _items(args)
+    some = items.ssh_keys or items.domains or items.validators
     with editing_members(layout(args)) as members:
-        remove_member(members, args.name)
+        remove_member(members, args.name, items if some else None)
     return 0
 
 

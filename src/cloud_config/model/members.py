@@ -249,15 +249,36 @@ def add_member(members: Members, new: Member, role: str | None = None) -> Member
     return member
 
 
-def remove_member(members: Members, name: str) -> Member:
-    """Remove the member called `name`.
+def remove_member(members: Members, name: str, items: Member | None = None) -> Member:
+    """Remove the member called `name`, or only the keys, domains and validators in `items`.
 
     Raises:
-        NotFoundError: when there is no such member.
+        NotFoundError: when there is no such member, or it has not one of `items`.
     """
     member = members.get(name)
     if member is None:
         listed = ", ".join(m.name for m in members.members) or "none"
         raise NotFoundError(f"--name: no member {name!r} (members: {listed})")
-    members.members.remove(member)
+    if items is None:
+        members.members.remove(member)
+        return member
+    wanted = {
+        "ssh_keys": [key_fingerprint_or_text(k) for k in items.ssh_keys],
+        "domains": items.domains,
+        "validators": [normalize_validator(v) for v in items.validators],
+    }
+    for attr, values in wanted.items():
+        have = getattr(member, attr)
+        ids = [key_fingerprint_or_text(v) for v in have] if attr == "ssh_keys" else list(have)
+        for value in values:
+            if value not in ids:
+                flag = {"ssh_keys": "--ssh-key", "domains": "--domain", "validators": "--validator"}[attr]
+                raise NotFoundError(f"{flag}: member {name!r} has no {value!r}")
+            del have[ids.index(value)]
+            ids.remove(value)
     return member
+
+
+def key_fingerprint_or_text(key: str) -> str:
+    """The key's fingerprint, or the text itself when it is not a key line."""
+    return _fingerprint_or_none(key) or key
