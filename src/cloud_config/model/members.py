@@ -173,7 +173,7 @@ class Members:
             yield from _member_problems(member, path)
             for kind, values in (
                 ("name", [member.name]),
-                ("ssh_keys", [_fingerprint_or_none(k) or k for k in member.ssh_keys]),
+                ("ssh_keys", [key_fingerprint_or_text(k) for k in member.ssh_keys]),
                 ("domains", member.domains),
                 ("validators", member.validators),
             ):
