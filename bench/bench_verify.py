@@ -11,7 +11,7 @@ run by a user (`python -m cloud_config verify ...`):
   C. `diff` of PR A.
 Prints the median wall time of each.
 
-Measured on the 2-core project machine (2026-11-29): A 1.2-2.1 s, B 0.8-1.5 s, C 0.2-0.4 s
+Measured on the 2-core project machine (2026-11-29): A 1.0-2.1 s, B 0.8-1.5 s, C 0.2-0.4 s
 (the spread is between runs on a shared machine); about half of verify is the certificate checks
 (crypto.pki), a quarter reading the two chain_config.toml files.
 """
