@@ -54,6 +54,7 @@ class Deployment:
     pull_policy: str = "IfNotPresent"
     enable_debug: bool = False
     disable_health_check: bool = False
+    legacy_configmaps: bool = False
 
 
 @dataclass

@@ -1,0 +1,149 @@
+"""A node's folder: loading what rendering needs, and refreshing the generated files.
+
+Public facts (chain_config.toml, the CA certificate, the node's certificate) come from the chain
+folder, always its current version; the node's settings and its own secrets from the node folder.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from pathlib import Path
+
+from cloud_config.errors import ConfigError, NotFoundError
+from cloud_config.model.chain import ChainConfig
+from cloud_config.model.names import hex_problem
+from cloud_config.model.node import NodeConfig
+from cloud_config.render.inputs import NodeInputs
+from cloud_config.render.node import render_node
+from cloud_config.store.atomic import locked, write_bytes
+from cloud_config.store.layout import CHAIN_CONFIG, NODE_CONFIG
+from cloud_config.store.sync import Changes, sync_tree
+
+__all__ = [
+    "Changes",
+    "NodeInputs",
+    "load_inputs",
+    "refresh_node",
+    "sync_tree",
+    "update_node_config",
+]
+
+KEY_FILES = ("private_key", "node_address", "validator_address")
+_PRIVATE_KEY = re.compile(r"^[0-9a-f]{64}$")
+
+
+def read_text(path: Path, hint: str) -> str:
+    """A file's text, or NotFoundError naming the file and what creates it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"{path} does not exist; {hint}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), None, "is not UTF-8 text") from None
+
+
+def load_chain(chain_dir: Path, chain_name: str) -> tuple[ChainConfig, str]:
+    """The chain folder's current, validated configuration and its text."""
+    path = chain_dir / CHAIN_CONFIG
+    text = read_text(path, "is --config-dir / --chain-name right?")
+    chain = ChainConfig.loads(text, str(path))
+    chain.validate(chain_name, str(path))
+    return chain, text
+
+
+def load_node_config(node_dir: Path, domain: str) -> tuple[NodeConfig, str]:
+    """The node folder's node_config.toml, checked against what the services accept."""
+    path = node_dir / NODE_CONFIG
+    text = read_text(path, f"run `cloud-config init-node --domain {domain} ...` first")
+    node = NodeConfig.loads(text, str(path))
+    for field, reason in node.problems():
+        raise ConfigError(str(path), field, reason)
+    return node, text
+
+
+def read_keys(account_dir: Path, chain: ChainConfig, account: str) -> dict[str, str]:
+    """The account's private_key, node_address and validator_address, checked (never echoed)."""
+    hint = "init-node copies the account from the chain folder"
+    keys = {name: read_text(account_dir / name, hint) for name in KEY_FILES}
+    if not _PRIVATE_KEY.match(keys["private_key"]):
+        raise ConfigError(
+            str(account_dir / "private_key"),
+            None,
+            "must be 64 lowercase hex characters, no 0x, no newline",
+        )
+    if keys["node_address"] != account:
+        raise ConfigError(
+            str(account_dir / "node_address"), None, f"does not hold the node's account {account}"
+        )
+    reason = hex_problem(keys["validator_address"], (chain.validator_length,))
+    if reason:
+        raise ConfigError(
+            str(account_dir / "validator_address"), None, f"{reason} (consensus {chain.consensus})"
+        )
+    return keys
+
+
+def load_inputs(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> NodeInputs:
+    """Everything `render_node` needs for one node, checked before anything is rendered."""
+    chain, chain_text = load_chain(chain_dir, chain_name)
+    if chain.node(domain) is None:
+        raise NotFoundError(f"node {domain} is no longer in the chain's node list")
+    if not node_dir.is_dir():
+        raise NotFoundError(
+            f"node folder {node_dir} does not exist; run `cloud-config init-node --domain {domain}` first"
+        )
+    node, _ = load_node_config(node_dir, domain)
+    keys = read_keys(node_dir / "accounts" / node.account, chain, node.account)
+    signed = "the chain's admin signs it with `cloud-config sign-csr`"
+    return NodeInputs(
+        chain_name=chain_name,
+        domain=domain,
+        chain=chain,
+        node=node,
+        chain_text=chain_text,
+        ca_cert=read_text(chain_dir / "ca_cert" / "cert.pem", "run `cloud-config create-ca` first"),
+        cert=read_text(chain_dir / "certs" / domain / "cert.pem", signed),
+        node_address=keys["node_address"],
+        validator_address=keys["validator_address"],
+        private_key=keys["private_key"],
+        key=read_text(
+            node_dir / "certs" / domain / "key.pem", "init-node copies it from the chain folder"
+        ),
+    )
+
+
+def update_node_config(
+    chain_dir: Path,
+    node_dir: Path,
+    chain_name: str,
+    domain: str,
+    edit: Callable[[NodeConfig], None] | None = None,
+) -> Changes:
+    """Load, optionally edit node_config.toml, render and sync: every refresh runs through here.
+
+    The edited settings are rendered before anything is written, so a bad edit changes nothing.
+    """
+    if not node_dir.is_dir():
+        raise NotFoundError(
+            f"node folder {node_dir} does not exist; run `cloud-config init-node --domain {domain}` first"
+        )
+    with locked(node_dir):
+        inputs = load_inputs(chain_dir, node_dir, chain_name, domain)
+        if edit is not None:
+            _, old_text = load_node_config(node_dir, domain)
+            edit(inputs.node)
+            for field, reason in inputs.node.problems():
+                raise ConfigError(str(node_dir / NODE_CONFIG), field, reason)
+            tree = render_node(inputs)
+            new_text = inputs.node.dumps(old_text)
+            if new_text != old_text:
+                write_bytes(node_dir / NODE_CONFIG, new_text.encode("utf-8"))
+        else:
+            tree = render_node(inputs)
+        return sync_tree(node_dir, tree)
+
+
+def refresh_node(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Changes:
+    """Re-render one node from the chain folder's current configuration and sync its folder."""
+    return update_node_config(chain_dir, node_dir, chain_name, domain)
