@@ -75,9 +75,7 @@ def render_k8s(inputs: NodeInputs, config_toml: str) -> Tree:
     for peer in peers(inputs):
         yamls.update(_external_files(inputs.chain_name, peer, me.cluster, me.name_space))
     tree = {f"yamls/{name}": data for name, data in yamls.items()}
-    patches = _patches(inputs, deployment)
-    tree.update(patches)
-    tree[KUSTOMIZATION] = _bytes(_kustomization(inputs, list(yamls), list(patches)))
+    tree[KUSTOMIZATION] = _bytes(_kustomization(inputs, list(yamls), deployment))
     return tree
 
 
@@ -94,48 +92,38 @@ def _external_files(
 
 
 def _patch(inputs: NodeInputs, spec: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "StatefulSet",
-        "metadata": {"name": inputs.node_name},
-        "spec": spec,
-    }
+    meta = {"name": inputs.node_name}
+    return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta, "spec": spec}
 
 
-def _container_patch(
-    inputs: NodeInputs, field: str, values: list[tuple[str, Any]]
-) -> dict[str, Any]:
+def _container_patch(inputs: NodeInputs, field: str, values: list[tuple[str, Any]]) -> dict[str, Any]:
     containers = [{"name": name, field: value} for name, value in values]
     return _patch(inputs, {"template": {"spec": {"containers": containers}}})
 
 
-def _patches(inputs: NodeInputs, deployment: Deployment) -> Tree:
-    """The reference's four StatefulSet patches, filled from the saved settings (one place to edit them)."""
+def patches(inputs: NodeInputs, deployment: Deployment) -> list[dict[str, Any]]:
+    """cloud-config's four StatefulSet patches (storage, resources, pull policy, probes), filled
+    from the saved settings: the knobs an overlay edits, in one place."""
     services = [svc.slot for svc in k8s.SERVICES]
     every = [*services, "debug"] if deployment.enable_debug else services
     grpc = inputs.node.grpc_ports
-    out = {
-        PATCH_FILES[0]: _patch(inputs, {"volumeClaimTemplates": [k8s.pvc(deployment)]}),
-        PATCH_FILES[1]: _container_patch(
-            inputs, "resources", [(s, k8s.resources(deployment)) for s in services]
-        ),
-        PATCH_FILES[2]: _container_patch(
-            inputs, "imagePullPolicy", [(s, deployment.pull_policy) for s in every]
-        ),
-    }
+    out = [
+        _patch(inputs, {"volumeClaimTemplates": [k8s.pvc(deployment)]}),
+        _container_patch(inputs, "resources", [(s, k8s.resources(deployment)) for s in services]),
+        _container_patch(inputs, "imagePullPolicy", [(s, deployment.pull_policy) for s in every]),
+    ]
     if not deployment.disable_health_check:
-        probes = [
-            (svc.slot, k8s.probe(grpc[svc.grpc_key], svc.probe_delay)) for svc in k8s.SERVICES
-        ]
-        out[PATCH_FILES[3]] = _container_patch(inputs, "livenessProbe", probes)
-    return {name: _bytes(obj) for name, obj in out.items()}
+        probes = [(svc.slot, k8s.probe(grpc[svc.grpc_key], svc.probe_delay)) for svc in k8s.SERVICES]
+        out.append(_container_patch(inputs, "livenessProbe", probes))
+    return out
 
 
-def _kustomization(inputs: NodeInputs, yamls: list[str], patches: list[str]) -> dict[str, Any]:
+def _kustomization(inputs: NodeInputs, yamls: list[str], deployment: Deployment) -> dict[str, Any]:
+    target = {"kind": "StatefulSet", "name": inputs.node_name}
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "images": [{"name": name, "newTag": tag} for name, tag in k8s.images(inputs)],
-        "patches": [{"path": p} for p in patches],
+        "patches": [{"patch": dump(p), "target": target} for p in patches(inputs, deployment)],
         "resources": [f"yamls/{name}" for name in yamls],
     }

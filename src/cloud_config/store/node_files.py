@@ -10,14 +10,22 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from cloud_config.errors import ConfigError, NotFoundError
+from cloud_config.errors import ConfigError, NotFoundError, UsageError
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.names import hex_problem
 from cloud_config.model.node import NodeConfig
 from cloud_config.render.inputs import NodeInputs
 from cloud_config.render.node import render_node
-from cloud_config.store.atomic import locked, write_bytes
-from cloud_config.store.layout import CHAIN_CONFIG, NODE_CONFIG
+from cloud_config.model.stage import Stage, require
+from cloud_config.store.atomic import (
+    PUBLIC_MODE,
+    SECRET_DIR_MODE,
+    SECRET_MODE,
+    locked,
+    write_bytes,
+    write_many,
+)
+from cloud_config.store.layout import CHAIN_CONFIG, NODE_CONFIG, ChainLayout
 from cloud_config.store.sync import Changes, sync_tree
 
 __all__ = [
@@ -118,7 +126,7 @@ def update_node_config(
     node_dir: Path,
     chain_name: str,
     domain: str,
-    edit: Callable[[NodeConfig], None] | None = None,
+    edit: Callable[[NodeInputs], None] | None = None,
 ) -> Changes:
     """Load, optionally edit node_config.toml, render and sync: every refresh runs through here.
 
@@ -132,7 +140,7 @@ def update_node_config(
         inputs = load_inputs(chain_dir, node_dir, chain_name, domain)
         if edit is not None:
             _, old_text = load_node_config(node_dir, domain)
-            edit(inputs.node)
+            edit(inputs)
             for field, reason in inputs.node.problems():
                 raise ConfigError(str(node_dir / NODE_CONFIG), field, reason)
             tree = render_node(inputs)
@@ -147,3 +155,51 @@ def update_node_config(
 def refresh_node(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Changes:
     """Re-render one node from the chain folder's current configuration and sync its folder."""
     return update_node_config(chain_dir, node_dir, chain_name, domain)
+
+
+def _flag(field: str) -> str:
+    return "--" + field.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def init_node(layout: ChainLayout, domain: str, node: NodeConfig) -> Path:
+    """init-node: copy the node's own account, the CA certificate and its TLS files, write node_config.
+
+    Everything is checked before the first file is written. A node_config.toml already there keeps
+    its comments and its saved deployment settings.
+    """
+    chain, chain_text = load_chain(layout.chain_dir, layout.chain_name)
+    require(chain.stage, {Stage.FINALIZE}, "init-node")
+    if chain.node(domain) is None:
+        listed = ", ".join(n.domain for n in chain.node_network_address_list) or "none"
+        raise NotFoundError(f"--domain: {domain!r} is not in the chain's node list (listed: {listed})")
+    for field, reason in node.problems():
+        raise UsageError(_flag(field), reason)
+    account_dir = layout.account_dir(node.account)
+    if not account_dir.is_dir():
+        raise NotFoundError(
+            f"--account: no account {node.account} in {layout.accounts_dir} (run new-account there first)"
+        )
+    keys = read_keys(account_dir, chain, node.account)
+    sign = f"run `cloud-config create-csr --domain {domain}` and `sign-csr --domain {domain}` first"
+    cert_dir = layout.cert_dir(domain)
+    public = {
+        "ca_cert/cert.pem": read_text(layout.ca_dir / "cert.pem", "run `cloud-config create-ca` first"),
+        f"certs/{domain}/cert.pem": read_text(cert_dir / "cert.pem", sign),
+        CHAIN_CONFIG: chain_text,
+    }
+    if (cert_dir / "csr.pem").is_file():
+        public[f"certs/{domain}/csr.pem"] = read_text(cert_dir / "csr.pem", sign)
+    secret = {f"accounts/{node.account}/{name}": value for name, value in keys.items()}
+    secret[f"certs/{domain}/key.pem"] = read_text(cert_dir / "key.pem", sign)
+    node_dir = layout.node_dir(domain)
+    config_path = node_dir / NODE_CONFIG
+    old_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
+    if old_text is not None:
+        node.deployment = NodeConfig.loads(old_text, str(config_path)).deployment
+    public[NODE_CONFIG] = node.dumps(old_text)
+    for folder in (node_dir, node_dir / "accounts", node_dir / "accounts" / node.account, node_dir / "certs"):
+        folder.mkdir(mode=SECRET_DIR_MODE, exist_ok=True)
+    files = {node_dir / p: (t.encode("utf-8"), PUBLIC_MODE) for p, t in public.items()}
+    files.update({node_dir / p: (t.encode("utf-8"), SECRET_MODE) for p, t in secret.items()})
+    write_many(files)
+    return node_dir
