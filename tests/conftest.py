@@ -33,7 +33,7 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     cfg.write_text(
         "[user]\n\tname = Test\n\temail = test@example.com\n"
         "[init]\n\tdefaultBranch = master\n[commit]\n\tgpgsign = false\n"
-        "[protocol \"file\"]\n\tallow = always\n"
+        '[protocol "file"]\n\tallow = always\n'
     )
     saved = dict(os.environ)
     for key in list(os.environ):

@@ -15,7 +15,9 @@ def register(sub: Subparsers) -> None:
 
     p = add_verb(sub, "init-chain-config", "init chain config", run_init_chain_config)
     add_genesis_flags(p)
-    p.add_argument("--force", action="store_true", help="start over even if admin, validators or nodes are set")
+    p.add_argument(
+        "--force", action="store_true", help="start over even if admin, validators or nodes are set"
+    )
 
     p = add_verb(sub, "set-admin", "set admin of chain", run_set_admin)
     p.add_argument("--admin", required=True, help="the admin's address (40 hex, 0x optional)")

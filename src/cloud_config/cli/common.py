@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import sys
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cloud_config.store.layout import ChainLayout
+if TYPE_CHECKING:
+    from cloud_config.store.layout import ChainLayout
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -25,6 +25,10 @@ def add_verb(sub: Subparsers, name: str, help_text: str, run: Any) -> argparse.A
 
 def layout(args: argparse.Namespace) -> ChainLayout:
     """The chain's paths from `--config-dir` and `--chain-name`."""
+    from pathlib import Path
+
+    from cloud_config.store.layout import ChainLayout
+
     return ChainLayout(Path(args.config_dir), args.chain_name)
 
 

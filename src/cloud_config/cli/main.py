@@ -17,20 +17,60 @@ EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The whole command tree."""
+class _Ignored:
+    """Stands in for the parsers of the verbs not being run: every call is accepted and ignored."""
+
+    def __getattr__(self, name: str) -> Callable[..., _Ignored]:
+        return lambda *_args, **_kwargs: self
+
+
+class _Verbs:
+    """Collects every verb's name and help, building a real parser only for the verb being run.
+
+    Building the ~35 verb parsers costs more than the rest of a command's start-up, so only the
+    chosen one is built; `--help` lists the others from their names and help texts.
+    """
+
+    def __init__(self, real: Any, chosen: str | None) -> None:
+        self.real = real
+        self.chosen = chosen
+        self.listed: list[tuple[str, str]] = []
+
+    def add_parser(self, name: str, **kwargs: Any) -> Any:
+        self.listed.append((name, kwargs.get("help", "")))
+        if name == self.chosen:
+            return self.real.add_parser(name, **kwargs)
+        return _Ignored()
+
+
+def _chosen_verb(argv: Sequence[str]) -> str | None:
+    for token in argv:
+        if not token.startswith("-"):
+            return token
+        if token in ("-h", "--help", "-V", "--version"):
+            return None
+    return None
+
+
+def build_parser(argv: Sequence[str] = ()) -> tuple[argparse.ArgumentParser, list[tuple[str, str]]]:
+    """The command tree, with full flags only for the verb named in `argv`; and every (verb, help)."""
     parser = argparse.ArgumentParser(
         prog="cloud-config",
         description=f"cloud-config {__version__}: CITA-Cloud chain configuration, run through Git",
+        formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
     parser.add_argument("-V", "--version", action="version", version=f"cloud-config {__version__}")
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.required = True
+    verbs = _Verbs(sub, _chosen_verb(argv))
     for group in GROUPS:
-        group.register(sub)
-    return parser
+        group.register(verbs)
+    width = max(len(name) for name, _ in verbs.listed) + 2
+    parser.epilog = "commands:\n" + "\n".join(f"  {n:<{width}}{h}" for n, h in verbs.listed)
+    parser.epilog += "\n\nRun `cloud-config <command> --help` for a command's flags."
+    return parser, verbs.listed
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -39,7 +79,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     debug = "--debug" in args_list
     if debug:
         args_list.remove("--debug")
-    args = build_parser().parse_args(args_list)
+    parser, listed = build_parser(args_list)
+    chosen = _chosen_verb(args_list)
+    if chosen is not None and chosen not in {name for name, _ in listed}:
+        parser.error(f"unknown command {chosen!r} (see cloud-config --help)")
+    args = parser.parse_args(args_list)
     run: Callable[[Any], int | None] = args.run
     from cloud_config.errors import CloudConfigError
 

@@ -107,7 +107,9 @@ class ChainConfig:
             prevhash=r.string(gb, "prevhash", "genesis_block.prevhash"),
         )
         nodes = []
-        for i, entry in enumerate(r.array(data, "node_network_address_list", "node_network_address_list", [])):
+        for i, entry in enumerate(
+            r.array(data, "node_network_address_list", "node_network_address_list", [])
+        ):
             path = f"node_network_address_list[{i}]"
             if not isinstance(entry, Mapping):
                 raise r.fail(path, "must be a table")

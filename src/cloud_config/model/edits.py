@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import hashlib
 from dataclasses import dataclass
 
+from cloud_config.crypto.hashes import sm3_hex
 from cloud_config.errors import ConflictError, NotFoundError, UsageError
 from cloud_config.model import network_address
 from cloud_config.model.chain import (
@@ -42,15 +42,6 @@ class GenesisOptions:
     storage_tag: str = "latest"
     controller_image: str = "controller_hsm"
     controller_tag: str = "latest"
-
-
-def sm3_hex(data: bytes) -> str:
-    """Lowercase hex SM3 digest."""
-    from cryptography.hazmat.primitives import hashes
-
-    digest = hashes.Hash(hashes.SM3())
-    digest.update(data)
-    return digest.finalize().hex()
 
 
 def new_chain_config(chain_name: str, opts: GenesisOptions, now_ms: int) -> ChainConfig:

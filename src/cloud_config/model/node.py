@@ -180,7 +180,11 @@ class NodeConfig:
         out = []
         if self.log_level not in LOG_LEVELS:
             out.append(
-                ("log_level", f"must be one of {', '.join(LOG_LEVELS)} (accepted by every service), got {self.log_level!r}")
+                (
+                    "log_level",
+                    f"must be one of {', '.join(LOG_LEVELS)} (the levels every service accepts), "
+                    f"got {self.log_level!r}",
+                )
             )
         ports = {**self.grpc_ports, **self.metrics_ports}
         seen: dict[int, str] = {}
@@ -192,7 +196,9 @@ class NodeConfig:
             seen.setdefault(port, name)
         kinds = ("s3", "oss", "obs", "cos", "azblob")
         if any(self.cloud_storage.values()) and self.cloud_storage["service_type"] not in kinds:
-            out.append(("cloud_storage.service_type", f"must be one of {', '.join(kinds)} when cloud storage is set"))
+            out.append(
+                ("cloud_storage.service_type", f"must be one of {', '.join(kinds)} when cloud storage is set")
+            )
         if self.deployment is not None:
             out.extend((f"deployment.{name}", why) for name, why in self.deployment.problems())
         return out

@@ -22,7 +22,7 @@ from cloud_config.model.toml_format import Block
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
 
 # Elements of these arrays of tables keep their identity through an edit by this key.
-IDENTITY_KEYS = {("node_network_address_list",): "domain"}
+IDENTITY_KEYS: dict[tuple[str, ...], str] = {("node_network_address_list",): "domain"}
 
 
 @dataclass
@@ -43,10 +43,35 @@ class _RawBlock:
         return {e.key: e.value for e in self.entries}
 
 
+def _value_end(lines: list[str], i: int) -> int:
+    """Index after the last line of the `key = value` starting at line i."""
+    value = lines[i].split("=", 1)[1].lstrip() if "=" in lines[i] else ""
+    for quote in ('"""', "'''"):
+        if value.startswith(quote):
+            if value.count(quote) >= 2:
+                return i + 1
+            end = i + 1
+            while end < len(lines) and quote not in lines[end]:
+                end += 1
+            return end + 1
+    if not value.startswith(("[", "{")):
+        return i + 1
+    end = i + 1
+    while True:  # arrays and inline tables: the shortest run of lines that parses
+        try:
+            tomllib.loads("\n".join(lines[i:end]))
+            return end
+        except tomllib.TOMLDecodeError:
+            if end >= len(lines):
+                raise
+            end += 1
+
+
 def _parse(text: str) -> tuple[list[_RawBlock], list[str]]:
     """Old text as raw blocks plus the trailing trivia of the document."""
     lines = text.splitlines()
     out = [_RawBlock((), False, [])]
+    spans: list[list[tuple[int, int]]] = [[]]
     pending: list[str] = []
     i = 0
     while i < len(lines):
@@ -58,24 +83,25 @@ def _parse(text: str) -> tuple[list[_RawBlock], list[str]]:
             continue
         header = _HEADER.match(line)
         if header:
-            path = tuple(header.group(2).split("."))
-            out.append(_RawBlock(path, header.group(1) == "[[", [*pending, line]))
+            out.append(
+                _RawBlock(tuple(header.group(2).split(".")), header.group(1) == "[[", [*pending, line])
+            )
+            spans.append([])
             pending = []
             i += 1
             continue
-        end = i + 1
-        while True:
-            try:
-                parsed = tomllib.loads("\n".join(lines[i:end]))
-                break
-            except tomllib.TOMLDecodeError:
-                if end >= len(lines):
-                    raise
-                end += 1
-        ((key, value),) = parsed.items()
-        out[-1].entries.append(_RawEntry(key, value, [*pending, *lines[i:end]]))
+        end = _value_end(lines, i)
+        out[-1].entries.append(_RawEntry("", None, [*pending, *lines[i:end]]))
+        spans[-1].append((i, end))
         pending = []
         i = end
+    for block, block_spans in zip(out, spans, strict=True):
+        # One parse per block: the entries in order, each a single top-level key.
+        parsed = tomllib.loads("\n".join("\n".join(lines[a:b]) for a, b in block_spans))
+        if len(parsed) != len(block.entries):
+            raise ValueError("dotted or repeated keys")
+        for entry, (key, value) in zip(block.entries, parsed.items(), strict=True):
+            entry.key, entry.value = key, value
     return out, pending
 
 
@@ -104,9 +130,7 @@ def _match(old: list[_RawBlock], new: list[Block]) -> dict[int, int]:
                     if strict:
                         hit = same(ob.values(), nb.values())
                     else:
-                        hit = ident is not None and same(
-                            ob.values().get(ident), nb.values().get(ident)
-                        )
+                        hit = ident is not None and same(ob.values().get(ident), nb.values().get(ident))
                 else:
                     hit = True
                 if hit:

@@ -48,11 +48,7 @@ class Block:
 
 
 def _is_table_array(value: Any) -> bool:
-    return (
-        isinstance(value, list | tuple)
-        and len(value) > 0
-        and all(isinstance(v, Mapping) for v in value)
-    )
+    return isinstance(value, list | tuple) and len(value) > 0 and all(isinstance(v, Mapping) for v in value)
 
 
 def _escape(text: str, multiline: bool) -> str:

@@ -16,7 +16,9 @@ def init_chain(layout: ChainLayout) -> None:
     """Create the chain folder with accounts/, ca_cert/, certs/ and the .gitignore of secrets."""
     reason = dns_label_problem(layout.chain_name)
     if reason:
-        raise ConflictError(f"--chain-name: {layout.chain_name!r} {reason} (it names certificates and Kubernetes objects)")
+        raise ConflictError(
+            f"--chain-name: {layout.chain_name!r} {reason} (it names certificates and Kubernetes objects)"
+        )
     if layout.chain_dir.exists():
         raise ConflictError(f"chain folder {layout.chain_dir} already exists")
     layout.config_dir.mkdir(parents=True, exist_ok=True)

@@ -1,0 +1,358 @@
+"""The chain's TLS PKI as cloud-config makes it (reference §4), plus the checks it lacks.
+
+ECDSA P-256 keys (PKCS#8 PEM, unencrypted), subject O=CITAHub (UTF8String) + CN (PrintableString),
+validity 1975-01-01 to 4096-01-01, serials from SHA-256 of the public point.
+Pure: PEM text in, PEM text or findings out; no file I/O.
+"""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Callable
+from typing import TYPE_CHECKING, Any
+
+from cloud_config.errors import ConfigError, UsageError
+from cloud_config.model.names import dns_label_problem
+
+if TYPE_CHECKING:
+    from cryptography import x509
+
+ORGANIZATION = "CITAHub"
+CA_COMMON_NAME = "CA"
+NOT_BEFORE = datetime.datetime(1975, 1, 1, tzinfo=datetime.UTC)
+NOT_AFTER = datetime.datetime(4096, 1, 1, tzinfo=datetime.UTC)
+_SERIAL_LEN = 20
+_CERT, _CSR, _KEY = "CERTIFICATE", "CERTIFICATE REQUEST", "PRIVATE KEY"
+
+
+# ---- making ------------------------------------------------------------------------------
+
+
+def create_ca() -> tuple[str, str]:
+    """A new self-signed CA: (cert_pem, key_pem) as create-ca writes them (§4.1)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = _subject(CA_COMMON_NAME)
+    spki = key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
+    )
+    cert = (
+        _validity(x509.CertificateBuilder())
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(key.public_key())
+        .serial_number(_serial_for(key.public_key()))
+        # rcgen's key identifier: SHA-256 over the whole SubjectPublicKeyInfo, first 20 bytes.
+        .add_extension(x509.SubjectKeyIdentifier(_sha256(spki)[:_SERIAL_LEN]), critical=False)
+        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+        .sign(key, hashes.SHA256())
+    )
+    return _cert_pem(cert), _key_pem(key)
+
+
+def create_csr(cert_name: str) -> tuple[str, str]:
+    """A new node key and its CSR for `cert_name` (`{chain}-{domain}`): (csr_pem, key_pem) (§4.2)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    problem = cert_name_problem(cert_name)
+    if problem:
+        raise UsageError("--domain", f"certificate name {cert_name!r} {problem}")
+    key = ec.generate_private_key(ec.SECP256R1())
+    csr = (
+        x509.CertificateSigningRequestBuilder()
+        .subject_name(_subject(cert_name))
+        .add_extension(x509.SubjectAlternativeName([x509.DNSName(cert_name)]), critical=False)
+        .sign(key, hashes.SHA256())
+    )
+    return csr.public_bytes(serialization.Encoding.PEM).decode("ascii"), _key_pem(key)
+
+
+def sign_csr(ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str) -> str:
+    """The node certificate for a checked CSR, issued by the CA (§4.3); raises ConfigError."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+
+    problems = ca_problems(ca_cert_pem, ca_key_pem)
+    if problems:
+        raise ConfigError("the CA", None, "; ".join(problems))
+    problem = csr_problem(csr_pem, expected_name)
+    if problem:
+        raise ConfigError("the CSR", None, problem)
+    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
+    ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), password=None)
+    csr = x509.load_pem_x509_csr(csr_pem.encode())
+    san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+    cert = (
+        _validity(x509.CertificateBuilder())
+        .subject_name(csr.subject)
+        .issuer_name(ca_cert.subject)
+        .public_key(csr.public_key())
+        .serial_number(_serial_for(csr.public_key()))
+        .add_extension(san, critical=False)
+        .sign(ca_key, _hash_for(ca_key))  # type: ignore[arg-type]
+    )
+    return _cert_pem(cert)
+
+
+# ---- checking ----------------------------------------------------------------------------
+
+
+def cert_name_problem(cert_name: str) -> str | None:
+    """Why `cert_name` cannot be a node certificate's CN and DNS SAN, or None.
+
+    A DNS-1123 label fits both rcgen's PrintableString CN and a dNSName, and Kubernetes names.
+    """
+    return dns_label_problem(cert_name)
+
+
+def csr_problem(csr_pem: str, expected_name: str) -> str | None:
+    """Why the CSR cannot be signed for `expected_name`: unparsable, bad signature, wrong name."""
+    csr = _load(csr_pem, _CSR)
+    if csr is None:
+        return "is not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)"
+    if not csr.is_signature_valid:
+        return "its signature does not verify (the request was altered or is corrupt)"
+    extra = [ext.oid.dotted_string for ext in csr.extensions if ext.oid not in _csr_extensions()]
+    if extra:
+        return f"requests extensions a node certificate must not carry: {', '.join(extra)}"
+    names = _names(csr.subject, csr.extensions)
+    if names != (expected_name, [expected_name]):
+        return f"names {_show(names)}, expected CN and DNS name {expected_name!r}"
+    if not isinstance(csr.public_key(), _signing_keys()):
+        return "its public key is not a signing key type (ECDSA, Ed25519 or RSA)"
+    return None
+
+
+def cert_problems(
+    cert_pem: str,
+    ca_cert_pem: str,
+    expected_name: str | None = None,
+    public_of: str | None = None,
+) -> list[str]:
+    """What is wrong with a node certificate: parse, issuer, name, validity, key match."""
+    cert = _load(cert_pem, _CERT)
+    if cert is None:
+        return ["is not a PEM certificate (-----BEGIN CERTIFICATE-----)"]
+    ca_cert = _load(ca_cert_pem, _CERT)
+    if ca_cert is None:
+        return ["the CA certificate is not a PEM certificate"]
+    found: list[str] = []
+    issuer_problem = _issued_by_problem(cert, ca_cert)
+    if issuer_problem:
+        found.append(issuer_problem)
+    if expected_name is not None:
+        names = _names(cert.subject, cert.extensions)
+        if names[0] != expected_name or expected_name not in names[1]:
+            found.append(f"names {_show(names)}, expected CN and DNS name {expected_name!r}")
+    now = datetime.datetime.now(datetime.UTC)
+    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
+        found.append(f"is not valid now ({cert.not_valid_before_utc} to {cert.not_valid_after_utc})")
+    if public_of is not None and not public_key_matches(cert_pem, public_of):
+        found.append("its public key does not match the given key")
+    return found
+
+
+def ca_problems(cert_pem: str, key_pem: str | None = None) -> list[str]:
+    """What keeps a certificate (and key) from serving as the chain's CA."""
+    from cryptography import x509
+
+    cert = _load(cert_pem, _CERT)
+    if cert is None:
+        return ["the CA certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----)"]
+    found: list[str] = []
+    try:
+        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
+        is_ca = constraints.ca
+    except x509.ExtensionNotFound:
+        is_ca = False
+    if not is_ca:
+        found.append("the certificate is not a CA certificate (BasicConstraints CA:TRUE is missing)")
+    if key_pem is not None:
+        key_problem = private_key_problem(key_pem)
+        if key_problem:
+            found.append(f"the CA key {key_problem}")
+        elif not public_key_matches(cert_pem, key_pem):
+            found.append("the CA key does not match the CA certificate")
+    return found
+
+
+def private_key_problem(key_pem: str) -> str | None:
+    """Why `key_pem` is not an unencrypted PKCS#8 PEM signing key, or None."""
+    if "-----BEGIN PRIVATE KEY-----" not in key_pem:
+        return "is not an unencrypted PKCS#8 PEM key (-----BEGIN PRIVATE KEY-----)"
+    key = _load(key_pem, _KEY)
+    if key is None:
+        return "cannot be read as a PKCS#8 PEM private key"
+    if not isinstance(key, _PRIVATE_signing_keys()):
+        return "is not a signing key type (ECDSA, Ed25519 or RSA)"
+    return None
+
+
+def public_key_matches(cert_pem: str, other_pem: str) -> bool:
+    """Whether the certificate and `other_pem` (CSR, private key or certificate) share a key."""
+    cert = _load(cert_pem, _CERT)
+    other = _load(other_pem, _pem_kind(other_pem))
+    if cert is None or other is None:
+        return False
+    mine = _spki(cert.public_key())
+    theirs = _spki(other.public_key())
+    return mine == theirs
+
+
+# ---- helpers -----------------------------------------------------------------------------
+
+
+def _subject(common_name: str) -> x509.Name:
+    from cryptography import x509
+    from cryptography.x509.name import _ASN1Type
+    from cryptography.x509.oid import NameOID
+
+    return x509.Name(
+        [
+            x509.NameAttribute(NameOID.ORGANIZATION_NAME, ORGANIZATION, _type=_ASN1Type.UTF8String),
+            x509.NameAttribute(NameOID.COMMON_NAME, common_name, _type=_ASN1Type.PrintableString),
+        ]
+    )
+
+
+def _validity(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
+    return builder.not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
+
+
+def _serial_for(public_key: Any) -> int:
+    """rcgen's serial: SHA-256 of the raw public key, first 20 bytes, top bit cleared."""
+    digest = bytearray(_sha256(_raw_public(public_key))[:_SERIAL_LEN])
+    digest[0] &= 0x7F
+    return int.from_bytes(digest, "big")
+
+
+def _raw_public(public_key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    if isinstance(public_key, ec.EllipticCurvePublicKey):
+        return public_key.public_bytes(
+            serialization.Encoding.X962, serialization.PublicFormat.UncompressedPoint
+        )
+    return _spki(public_key)
+
+
+def _spki(public_key: Any) -> bytes:
+    from cryptography.hazmat.primitives import serialization
+
+    return bytes(
+        public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    )
+
+
+def _sha256(data: bytes) -> bytes:
+    import hashlib
+
+    return hashlib.sha256(data).digest()
+
+
+def _hash_for(key: Any) -> Any:
+    """The digest that goes with the CA key: SHA-384 for P-384, none for Ed25519, else SHA-256."""
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return None
+    if isinstance(key, ec.EllipticCurvePrivateKey) and key.curve.key_size == 384:
+        return hashes.SHA384()
+    return hashes.SHA256()
+
+
+def _cert_pem(cert: x509.Certificate) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return cert.public_bytes(serialization.Encoding.PEM).decode("ascii")
+
+
+def _key_pem(key: Any) -> str:
+    from cryptography.hazmat.primitives import serialization
+
+    return str(
+        key.private_bytes(
+            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
+        ).decode("ascii")
+    )
+
+
+def _pem_kind(pem: str) -> str:
+    if "-----BEGIN CERTIFICATE REQUEST-----" in pem:
+        return _CSR
+    if "-----BEGIN CERTIFICATE-----" in pem:
+        return _CERT
+    return _KEY
+
+
+def _load(pem: str, kind: str) -> Any:
+    """The parsed PEM object of `kind`, or None when it cannot be read."""
+    from cryptography import x509
+    from cryptography.exceptions import UnsupportedAlgorithm
+    from cryptography.hazmat.primitives import serialization
+
+    loaders: dict[str, Callable[[bytes], Any]] = {
+        _CERT: x509.load_pem_x509_certificate,
+        _CSR: x509.load_pem_x509_csr,
+        _KEY: lambda data: serialization.load_pem_private_key(data, password=None),
+    }
+    try:
+        return loaders[kind](pem.encode("utf-8"))
+    except (ValueError, TypeError, UnsupportedAlgorithm, UnicodeError):
+        return None
+
+
+def _names(subject: x509.Name, extensions: x509.Extensions) -> tuple[str | None, list[str]]:
+    """(CN, DNS names of the SAN) of a certificate or CSR."""
+    from cryptography import x509
+    from cryptography.x509.oid import NameOID
+
+    common = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    cn = str(common[0].value) if len(common) == 1 else None
+    try:
+        san = extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
+        others = [n for n in san if not isinstance(n, x509.DNSName)]
+    except x509.ExtensionNotFound:
+        dns, others = [], []
+    return cn, dns + [str(n) for n in others]
+
+
+def _show(names: tuple[str | None, list[str]]) -> str:
+    cn, san = names
+    return f"CN {cn!r} and SAN {san}"
+
+
+def _issued_by_problem(cert: x509.Certificate, ca_cert: x509.Certificate) -> str | None:
+    from cryptography.exceptions import InvalidSignature
+
+    try:
+        cert.verify_directly_issued_by(ca_cert)
+    except (ValueError, TypeError, InvalidSignature):
+        return "is not issued by the chain's CA (issuer or signature does not match ca_cert/cert.pem)"
+    return None
+
+
+def _csr_extensions() -> tuple[Any, ...]:
+    from cryptography.x509.oid import ExtensionOID
+
+    return (ExtensionOID.SUBJECT_ALTERNATIVE_NAME, ExtensionOID.KEY_USAGE, ExtensionOID.EXTENDED_KEY_USAGE)
+
+
+def _signing_keys() -> tuple[type, ...]:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    return (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey)
+
+
+def _PRIVATE_signing_keys() -> tuple[type, ...]:
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
+
+    return (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)
