@@ -6,9 +6,8 @@ import stat
 import tomllib
 from pathlib import Path
 
-from render_support import CHAIN, FIVE_NODES, account, make_chain, make_node, snapshot
-
 from cloud_config.store.layout import ChainLayout
+from tests.render_support import CHAIN, account, make_chain, make_node, snapshot
 
 
 def _init(cli, layout: ChainLayout, domain: str, *extra: str):  # type: ignore[no-untyped-def]

@@ -13,12 +13,12 @@ from typing import Any
 import kubernetes_validate
 import pytest
 import yaml
-from render_support import CHAIN, account, make_chain, make_node, pem, snapshot
 
 from cloud_config.model.node import GRPC_DEFAULTS, METRICS_DEFAULTS, Deployment
 from cloud_config.render.node import render_node
 from cloud_config.store.layout import ChainLayout
 from cloud_config.store.node_files import load_inputs, refresh_node, sync_tree
+from tests.render_support import CHAIN, account, make_chain, make_node, pem, snapshot
 
 OFFSET_300 = {
     "grpc_ports": {k: v + 300 for k, v in GRPC_DEFAULTS.items()},

@@ -48,7 +48,7 @@ def register(sub: Subparsers) -> None:
     p = add_verb(sub, "init-node", "init node", run_init_node)
     p.add_argument("--domain", required=True, help="the node's domain in the node list")
     p.add_argument("--account", required=True, help="the node's account (node address, 0x optional)")
-    add_node_flags(p)
+    add_node_flags(p, ports=True)
 
     p = add_verb(sub, "update-node", "update node", run_update_node)
     p.add_argument("--domain", required=True, help="the node's domain")
@@ -65,7 +65,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--enable-kustomize", action="store_true", help="accepted; kustomization.yaml is always written")
 
 
-def add_node_flags(p: argparse.ArgumentParser) -> None:
+def add_node_flags(p: argparse.ArgumentParser, ports: bool) -> None:
     """init-node's settings flags, shared with create and append (no port flags there)."""
     p.add_argument("--log-level", default="info", help="trace, debug, info or error (default: info)")
     p.add_argument("--log-file-path", default=None, help="log to files under this path")
@@ -76,7 +76,7 @@ def add_node_flags(p: argparse.ArgumentParser) -> None:
     for flag, _ in STORAGE_FLAGS:
         p.add_argument(flag, default="", help="cloud storage setting")
     p.add_argument("--exporter-path", default="", help="exporter base path")
-    if p.prog.endswith("init-node"):
+    if ports:
         for slot, grpc, metrics in PORT_FLAGS:
             p.add_argument(f"--{slot}-port", type=u16, default=grpc, help=f"(default: {grpc})")
             p.add_argument(f"--{slot}-metrics-port", type=u16, default=metrics, help=f"(default: {metrics})")
