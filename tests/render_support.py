@@ -82,7 +82,9 @@ def write_account(folder: Path, domain: str, consensus: str = "consensus_overlor
         (folder / name).write_text(value)
 
 
-def make_node(layout: ChainLayout, domain: str, consensus: str = "consensus_overlord", **settings: object) -> Path:
+def make_node(
+    layout: ChainLayout, domain: str, *, consensus: str = "consensus_overlord", **settings: object
+) -> Path:
     """A node folder as init-node leaves it (node_config.toml, account, TLS key), built by hand."""
     node_dir = layout.node_dir(domain)
     keys = account(domain, consensus)
@@ -99,4 +101,6 @@ def make_node(layout: ChainLayout, domain: str, consensus: str = "consensus_over
 
 def snapshot(folder: Path) -> dict[str, bytes]:
     """Every file under `folder` with its bytes."""
-    return {p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()}
+    return {
+        p.relative_to(folder).as_posix(): p.read_bytes() for p in sorted(folder.rglob("*")) if p.is_file()
+    }

@@ -12,8 +12,14 @@ from tests.render_support import CHAIN, account, make_chain, make_node, snapshot
 
 def _init(cli, layout: ChainLayout, domain: str, *extra: str):  # type: ignore[no-untyped-def]
     return cli(
-        "init-node", "--config-dir", str(layout.config_dir), "--domain", domain,
-        "--account", "0x" + account(domain)["node_address"], *extra,
+        "init-node",
+        "--config-dir",
+        str(layout.config_dir),
+        "--domain",
+        domain,
+        "--account",
+        "0x" + account(domain)["node_address"],
+        *extra,
     )
 
 
@@ -21,15 +27,21 @@ def _verb(cli, layout: ChainLayout, verb: str, domain: str, *extra: str):  # typ
     return cli(verb, "--config-dir", str(layout.config_dir), "--domain", domain, *extra)
 
 
-def test_init_node_copies_only_the_nodes_own_material(cli, tmp_path: Path) -> None:
+def test_init_node_copies_only_the_nodes_own_material(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     layout = make_chain(tmp_path)
     result = _init(cli, layout, "node0")
     assert result.code == 0, result.err
     node_dir = layout.node_dir("node0")
     files = set(snapshot(node_dir))
     mine = account("node0")["node_address"]
-    assert {f"accounts/{mine}/private_key", "ca_cert/cert.pem", "certs/node0/key.pem",
-            "certs/node0/cert.pem", "node_config.toml", "chain_config.toml"} <= files
+    assert {
+        f"accounts/{mine}/private_key",
+        "ca_cert/cert.pem",
+        "certs/node0/key.pem",
+        "certs/node0/cert.pem",
+        "node_config.toml",
+        "chain_config.toml",
+    } <= files
     assert not any(f.startswith("accounts/") and mine not in f for f in files)
     assert "ca_cert/key.pem" not in files and not any("node1" in f for f in files)
     for secret in (f"accounts/{mine}/private_key", "certs/node0/key.pem"):
@@ -38,14 +50,24 @@ def test_init_node_copies_only_the_nodes_own_material(cli, tmp_path: Path) -> No
     assert node["account"] == mine and node["exporter"]["chain_name"] == CHAIN
 
 
-def test_init_node_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> None:
+def test_init_node_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     layout = make_chain(tmp_path)
     before = snapshot(tmp_path)
     cases = [
         (("init-node", "--domain", "node9", "--account", account("node0")["node_address"]), "node9"),
         (("init-node", "--domain", "node0", "--account", "ab" * 20), "--account"),
-        (("init-node", "--domain", "node0", "--account", account("node0")["node_address"],
-          "--log-level", "warn"), "--log-level"),
+        (
+            (
+                "init-node",
+                "--domain",
+                "node0",
+                "--account",
+                account("node0")["node_address"],
+                "--log-level",
+                "warn",
+            ),
+            "--log-level",
+        ),
         (("init-node", "--domain", "node0", "--account", "xyz"), "--account"),
     ]
     for args, needle in cases:
@@ -61,7 +83,7 @@ def test_init_node_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> 
     assert snapshot(tmp_path) == before
 
 
-def test_update_node_renders_from_the_current_chain_config(cli, tmp_path: Path) -> None:
+def test_update_node_renders_from_the_current_chain_config(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     layout = make_chain(tmp_path)
     assert _init(cli, layout, "node0").code == 0
     assert _verb(cli, layout, "update-node", "node0").code == 0
@@ -76,11 +98,15 @@ def test_update_node_renders_from_the_current_chain_config(cli, tmp_path: Path) 
     assert cli("append-node", "--config-dir", str(tmp_path), "--node", "5.5.5.5:40005:node5").code == 0
     assert _verb(cli, layout, "update-node", "node0").code == 0
     config = tomllib.loads((node_dir / "config.toml").read_text())
-    assert config["network_zenoh"]["peers"][-1] == {"domain": f"{CHAIN}-node5", "port": 40000, "protocol": "quic"}
+    assert config["network_zenoh"]["peers"][-1] == {
+        "domain": f"{CHAIN}-node5",
+        "port": 40000,
+        "protocol": "quic",
+    }
     assert (node_dir / "chain_config.toml").read_bytes() == layout.chain_config.read_bytes()
 
 
-def test_update_node_refuses_a_node_no_longer_listed(cli, tmp_path: Path) -> None:
+def test_update_node_refuses_a_node_no_longer_listed(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     layout = make_chain(tmp_path)
     make_node(layout, "node1")
     assert cli("delete-node", "--config-dir", str(tmp_path), "--domain", "node1").code == 0
@@ -91,7 +117,7 @@ def test_update_node_refuses_a_node_no_longer_listed(cli, tmp_path: Path) -> Non
     assert snapshot(tmp_path) == before
 
 
-def test_update_yaml_saves_settings_and_flags_override(cli, tmp_path: Path) -> None:
+def test_update_yaml_saves_settings_and_flags_override(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     layout = make_chain(tmp_path)
     node_dir = make_node(layout, "node0")
     result = _verb(cli, layout, "update-yaml", "node0", "--storage-class", "nfs-client", "--enable-debug")
@@ -111,7 +137,7 @@ def test_update_yaml_saves_settings_and_flags_override(cli, tmp_path: Path) -> N
     assert snapshot(node_dir) == before
 
 
-def test_update_yaml_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> None:
+def test_update_yaml_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     layout = make_chain(tmp_path)
     make_node(layout, "node0")
     make_node(layout, "node3")

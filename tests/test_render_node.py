@@ -20,7 +20,7 @@ from cloud_config.store.layout import ChainLayout
 from cloud_config.store.node_files import load_inputs, refresh_node, sync_tree
 from tests.render_support import CHAIN, account, make_chain, make_node, pem, snapshot
 
-OFFSET_300 = {
+OFFSET_300: dict[str, Any] = {
     "grpc_ports": {k: v + 300 for k, v in GRPC_DEFAULTS.items()},
     "metrics_ports": {k: v + 300 for k, v in METRICS_DEFAULTS.items()},
 }
@@ -61,7 +61,10 @@ def test_non_k8s_node_uses_its_port_offset_and_raw_hosts(five: ChainLayout) -> N
     net = config["network_zenoh"]
     assert (net["port"], net["grpc_port"], net["node_address"]) == (40003, 50300, "node_address")
     assert [(p["domain"], p["port"]) for p in net["peers"]] == [
-        ("8.8.8.8", 40000), ("8.8.8.8", 40001), ("8.8.8.8", 40002), ("9.9.9.9", 40004),
+        ("8.8.8.8", 40000),
+        ("8.8.8.8", 40001),
+        ("8.8.8.8", 40002),
+        ("9.9.9.9", 40004),
     ]
     assert config["controller"]["controller_port"] == 50304
     # The storage exporter dials the node's own executor and controller, not 50002/50004.
@@ -73,10 +76,20 @@ def test_non_k8s_node_uses_its_port_offset_and_raw_hosts(five: ChainLayout) -> N
 def test_config_toml_sections_in_cloud_config_order(five: ChainLayout) -> None:
     text = _render(five, "node0")["config.toml"].decode()
     headers = [line for line in text.splitlines() if line.startswith("[") and "." not in line]
-    assert headers == ["[network_zenoh]", "[consensus_overlord]", "[executor_evm]",
-                       "[storage_opendal]", "[genesis_block]", "[system_config]", "[controller]"]
+    assert headers == [
+        "[network_zenoh]",
+        "[consensus_overlord]",
+        "[executor_evm]",
+        "[storage_opendal]",
+        "[genesis_block]",
+        "[system_config]",
+        "[controller]",
+    ]
     assert text.endswith('service_name = "controller"\n\n') and "\n\n\n" not in text
-    assert '[consensus_overlord.log_config]\nfilter = "info"\nmax_level = "info"\nservice_name = "consensus"\n' in text
+    assert (
+        '[consensus_overlord.log_config]\nfilter = "info"\nmax_level = "info"\nservice_name = "consensus"\n'
+        in text
+    )
 
 
 def test_raft_chain_renders_raft_section(tmp_path: Path) -> None:
@@ -96,15 +109,24 @@ def test_external_resources_of_the_five_node_example(five: ChainLayout) -> None:
     docs = _docs(_render(five, "node0"))
     external = {p: d for p, d in docs.items() if "-external-" in p}
     assert sorted(external) == [
-        "yamls/node2-external-svc.yaml", "yamls/node3-external-svc.yaml",
-        "yamls/node4-external-endpointslice.yaml", "yamls/node4-external-svc.yaml",
+        "yamls/node2-external-svc.yaml",
+        "yamls/node3-external-svc.yaml",
+        "yamls/node4-external-endpointslice.yaml",
+        "yamls/node4-external-svc.yaml",
     ]
     assert external["yamls/node2-external-svc.yaml"]["spec"] == {
-        "externalName": f"{CHAIN}-node2.cita.svc.cluster.local", "type": "ExternalName"}
-    assert external["yamls/node3-external-svc.yaml"]["spec"] == {"externalName": "rivtower.com", "type": "ExternalName"}
+        "externalName": f"{CHAIN}-node2.cita.svc.cluster.local",
+        "type": "ExternalName",
+    }
+    assert external["yamls/node3-external-svc.yaml"]["spec"] == {
+        "externalName": "rivtower.com",
+        "type": "ExternalName",
+    }
     svc = external["yamls/node4-external-svc.yaml"]
     eps = external["yamls/node4-external-endpointslice.yaml"]
-    assert svc["spec"]["ports"] == [{"name": "network", "port": 40000, "protocol": "UDP", "targetPort": 40004}]
+    assert svc["spec"]["ports"] == [
+        {"name": "network", "port": 40000, "protocol": "UDP", "targetPort": 40004}
+    ]
     assert eps["addressType"] == "IPv4" and eps["endpoints"][0]["addresses"] == ["9.9.9.9"]
     assert eps["ports"] == [{"name": "network", "port": 40004, "protocol": "UDP"}]
     assert eps["metadata"]["labels"] == {"kubernetes.io/service-name": f"{CHAIN}-node4"}
@@ -129,7 +151,9 @@ def test_ports_come_from_node_config(tmp_path: Path) -> None:
     probes = [c["livenessProbe"]["exec"]["command"][1] for c in containers]
     assert probes == [f"-addr=localhost:{50300 + i}" for i in range(5)]
     svc_ports = {p["name"]: p["port"] for p in docs["yamls/node-svc.yaml"]["spec"]["ports"]}
-    assert svc_ports["rpc"] == 50304 and svc_ports["call"] == 50302 and svc_ports["controller-metrics"] == 60304
+    assert (
+        svc_ports["rpc"] == 50304 and svc_ports["call"] == 50302 and svc_ports["controller-metrics"] == 60304
+    )
 
 
 def test_metrics_off_exposes_no_metrics_ports(tmp_path: Path) -> None:
@@ -143,7 +167,10 @@ def test_metrics_off_exposes_no_metrics_ports(tmp_path: Path) -> None:
 def test_keys_go_to_secrets_and_never_to_configmaps(five: ChainLayout) -> None:
     docs = _docs(_render(five, "node0"))
     secrets = [d for d in docs.values() if d["kind"] == "Secret"]
-    assert sorted(d["metadata"]["name"] for d in secrets) == [f"{CHAIN}-node0-account", f"{CHAIN}-node0-config"]
+    assert sorted(d["metadata"]["name"] for d in secrets) == [
+        f"{CHAIN}-node0-account",
+        f"{CHAIN}-node0-config",
+    ]
     account_data = next(d["data"] for d in secrets if d["metadata"]["name"].endswith("-account"))
     assert base64.b64decode(account_data["private_key"]).decode() == account("node0")["private_key"]
     assert not [d for d in docs.values() if d["kind"] == "ConfigMap"]
@@ -153,7 +180,7 @@ def test_keys_go_to_secrets_and_never_to_configmaps(five: ChainLayout) -> None:
     assert volumes["node-account"]["secret"]["secretName"] == f"{CHAIN}-node0-account"
 
 
-def _secret_values(tree: dict[str, bytes]) -> list[str]:
+def _secret_values() -> list[str]:
     tls_body = pem("PRIVATE KEY", "tls-node0").splitlines()[1]
     return [account("node0")["private_key"], tls_body]
 
@@ -165,15 +192,19 @@ def _configmap_text(tree: dict[str, bytes]) -> str:
 
 def test_no_secret_content_in_any_configmap(five: ChainLayout) -> None:
     tree = _render(five, "node0")
-    for value in _secret_values(tree):
+    for value in _secret_values():
         assert value not in _configmap_text(tree)
     # The check bites: cloud-config's legacy form puts both keys into ConfigMaps.
     make_node(five, "node0", deployment=Deployment(storage_class="sc", legacy_configmaps=True))
     legacy = _render(five, "node0")
     assert "yamls/cm-account.yaml" in legacy and "yamls/secret-account.yaml" not in legacy
-    cm_text = _configmap_text(legacy) + base64.b64decode(
-        yaml.safe_load(legacy["yamls/cm-account.yaml"])["binaryData"]["private_key"]).decode()
-    assert all(value in cm_text for value in _secret_values(legacy))
+    cm_text = (
+        _configmap_text(legacy)
+        + base64.b64decode(
+            yaml.safe_load(legacy["yamls/cm-account.yaml"])["binaryData"]["private_key"]
+        ).decode()
+    )
+    assert all(value in cm_text for value in _secret_values())
     cm_config = yaml.safe_load(legacy["yamls/cm-config.yaml"])["data"]["config.toml"]
     assert cm_config == legacy["config.toml"].decode()
 
@@ -211,8 +242,12 @@ def test_legacy_cloud_config_files_are_adopted_and_replaced(five: ChainLayout) -
         (node_dir / "yamls" / name).write_text("apiVersion: v1\nkind: ConfigMap\n")
     (node_dir / "statefulset-pvc.yaml").write_text("old patch\n")
     changes = refresh_node(five.chain_dir, node_dir, CHAIN, "node0")
-    assert changes.removed == ["statefulset-pvc.yaml", "yamls/cm-account.yaml", "yamls/cm-config.yaml",
-                               "yamls/node9-external-svc.yaml"]
+    assert changes.removed == [
+        "statefulset-pvc.yaml",
+        "yamls/cm-account.yaml",
+        "yamls/cm-config.yaml",
+        "yamls/node9-external-svc.yaml",
+    ]
 
 
 def test_sync_never_prunes_key_material_even_if_the_manifest_lists_it(five: ChainLayout) -> None:
@@ -234,8 +269,12 @@ def _kubectl() -> str:
 def _mixed_chain(tmp_path: Path) -> ChainLayout:
     layout = make_chain(tmp_path)
     make_node(layout, "node0", deployment=Deployment(storage_class="nfs-client", enable_debug=True))
-    make_node(layout, "node1", deployment=Deployment(storage_class="sc", legacy_configmaps=True,
-                                                        disable_health_check=True), **OFFSET_300)
+    make_node(
+        layout,
+        "node1",
+        deployment=Deployment(storage_class="sc", legacy_configmaps=True, disable_health_check=True),
+        **OFFSET_300,
+    )
     make_node(layout, "node2", enable_metrics=False, deployment=Deployment(storage_class="sc"))
     for domain in ("node0", "node1", "node2"):
         refresh_node(layout.chain_dir, layout.node_dir(domain), CHAIN, domain)
@@ -261,13 +300,15 @@ def test_kubectl_kustomize_builds_every_generated_resource(tmp_path: Path) -> No
     layout = _mixed_chain(tmp_path)
     for domain in ("node0", "node1", "node2"):
         node_dir = layout.node_dir(domain)
-        proc = subprocess.run([_kubectl(), "kustomize", str(node_dir)], capture_output=True, text=True,
-                              check=False)
+        proc = subprocess.run(
+            [_kubectl(), "kustomize", str(node_dir)], capture_output=True, text=True, check=False
+        )
         assert proc.returncode == 0, proc.stderr
         built = [d for d in yaml.safe_load_all(proc.stdout) if d]
         generated = [yaml.safe_load(p.read_text()) for p in node_dir.glob("yamls/*.yaml")]
         assert sorted((d["kind"], d["metadata"]["name"]) for d in built) == sorted(
-            (d["kind"], d["metadata"]["name"]) for d in generated)
+            (d["kind"], d["metadata"]["name"]) for d in generated
+        )
         for doc in built:
             kubernetes_validate.validate(doc, "1.27.0", strict=True)
         sts = next(d for d in built if d["kind"] == "StatefulSet")

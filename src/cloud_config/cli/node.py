@@ -39,7 +39,11 @@ DEPLOYMENT_FLAGS = (
 DEPLOYMENT_SWITCHES = (
     ("--enable-debug", "enable_debug", "add the debug container"),
     ("--disable-health-check", "disable_health_check", "omit the liveness probes"),
-    ("--legacy-configmaps", "legacy_configmaps", "keep key and config.toml in ConfigMaps (cloud-config's form)"),
+    (
+        "--legacy-configmaps",
+        "legacy_configmaps",
+        "keep key and config.toml in ConfigMaps (cloud-config's form)",
+    ),
 )
 
 
@@ -62,7 +66,9 @@ def register(sub: Subparsers) -> None:
         p.add_argument(flag, default=None, help=f"({shown})")
     for flag, _, text in DEPLOYMENT_SWITCHES:
         p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} (saved)")
-    p.add_argument("--enable-kustomize", action="store_true", help="accepted; kustomization.yaml is always written")
+    p.add_argument(
+        "--enable-kustomize", action="store_true", help="accepted; kustomization.yaml is always written"
+    )
 
 
 def add_node_flags(p: argparse.ArgumentParser, ports: bool) -> None:

@@ -66,11 +66,15 @@ class Deployment:
         """Every (field, reason) Kubernetes would reject (field names as in `[deployment]`)."""
         out = []
         if not _DNS_SUBDOMAIN.match(self.storage_class):
-            out.append(("storage_class", f"must be a storage class name (DNS subdomain), got {self.storage_class!r}"))
+            out.append(
+                ("storage_class", f"must be a storage class name (DNS subdomain), got {self.storage_class!r}")
+            )
         if self.access_mode not in ACCESS_MODES:
             out.append(("access_mode", f"must be one of {', '.join(ACCESS_MODES)}, got {self.access_mode!r}"))
         if self.pull_policy not in PULL_POLICIES:
-            out.append(("pull_policy", f"must be one of {', '.join(PULL_POLICIES)}, got {self.pull_policy!r}"))
+            out.append(
+                ("pull_policy", f"must be one of {', '.join(PULL_POLICIES)}, got {self.pull_policy!r}")
+            )
         for name in ("storage_capacity", "requests_cpu", "requests_memory", "limits_cpu", "limits_memory"):
             value = getattr(self, name)
             if not _QUANTITY.match(value):

@@ -162,9 +162,7 @@ def _ports(inputs: NodeInputs, svc: Service) -> list[Obj]:
     ports: list[Obj] = []
     if svc.slot == "network":
         ports.append({"containerPort": K8S_P2P_PORT, "name": "network", "protocol": "UDP"})
-    ports.append(
-        {"containerPort": node.grpc_ports[svc.grpc_key], "name": "grpc", "protocol": "TCP"}
-    )
+    ports.append({"containerPort": node.grpc_ports[svc.grpc_key], "name": "grpc", "protocol": "TCP"})
     if node.enable_metrics:
         ports.append(
             {
@@ -195,9 +193,7 @@ def containers(inputs: NodeInputs) -> list[Obj]:
         if name is not None and service is not None:
             container["image"] = f"{name}:{service.tag}"
         if not deployment.disable_health_check:
-            container["livenessProbe"] = probe(
-                inputs.node.grpc_ports[svc.grpc_key], svc.probe_delay
-            )
+            container["livenessProbe"] = probe(inputs.node.grpc_ports[svc.grpc_key], svc.probe_delay)
         out.append(container)
     if deployment.enable_debug:
         out.append(
@@ -253,9 +249,7 @@ def statefulset(inputs: NodeInputs) -> Obj:
     pod_spec = {
         "affinity": {
             "podAntiAffinity": {
-                "preferredDuringSchedulingIgnoredDuringExecution": [
-                    {"podAffinityTerm": term, "weight": 100}
-                ]
+                "preferredDuringSchedulingIgnoredDuringExecution": [{"podAffinityTerm": term, "weight": 100}]
             }
         },
         "containers": containers(inputs),
@@ -302,9 +296,7 @@ def node_service(inputs: NodeInputs) -> Obj:
     if node.enable_metrics:
         for svc in SERVICES:
             port = node.metrics_ports[svc.metrics_key]
-            ports.append(
-                {"name": f"{svc.slot}-metrics", "port": port, "protocol": "TCP", "targetPort": port}
-            )
+            ports.append({"name": f"{svc.slot}-metrics", "port": port, "protocol": "TCP", "targetPort": port})
     return {
         "apiVersion": "v1",
         "kind": "Service",

@@ -14,9 +14,9 @@ from cloud_config.errors import ConfigError, NotFoundError, UsageError
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.names import hex_problem
 from cloud_config.model.node import NodeConfig
+from cloud_config.model.stage import Stage, require
 from cloud_config.render.inputs import NodeInputs
 from cloud_config.render.node import render_node
-from cloud_config.model.stage import Stage, require
 from cloud_config.store.atomic import (
     PUBLIC_MODE,
     SECRET_DIR_MODE,
@@ -115,9 +115,7 @@ def load_inputs(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -
         node_address=keys["node_address"],
         validator_address=keys["validator_address"],
         private_key=keys["private_key"],
-        key=read_text(
-            node_dir / "certs" / domain / "key.pem", "init-node copies it from the chain folder"
-        ),
+        key=read_text(node_dir / "certs" / domain / "key.pem", "init-node copies it from the chain folder"),
     )
 
 
