@@ -317,3 +317,14 @@ def test_kubectl_kustomize_builds_every_generated_resource(tmp_path: Path) -> No
         images = {c["image"].rsplit(":", 1)[0] for c in sts["spec"]["template"]["spec"]["containers"]}
         assert {i["name"] for i in kustomization["images"]} == images
         assert "patchesStrategicMerge" not in kustomization and kustomization["patches"]
+
+
+def test_a_grpc_port_on_the_p2p_port_is_refused_before_writing(five: ChainLayout, cli) -> None:  # type: ignore[no-untyped-def]
+    node_dir = make_node(five, "node0", grpc_ports={**GRPC_DEFAULTS, "storage_port": 40000})
+    before = snapshot(five.config_dir)
+    result = cli("update-node", "--config-dir", str(five.config_dir), "--domain", "node0")
+    assert result.code == 1
+    assert result.err == (
+        f"error: {node_dir / 'node_config.toml'}: grpc_ports.storage_port: port 40000 is the node's network (p2p) port\n"
+    )
+    assert snapshot(five.config_dir) == before

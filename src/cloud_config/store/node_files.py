@@ -15,6 +15,7 @@ from cloud_config.model.chain import ChainConfig
 from cloud_config.model.names import hex_problem
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.stage import Stage, require
+from cloud_config.render.config_toml import p2p_port
 from cloud_config.render.inputs import NodeInputs
 from cloud_config.render.node import render_node
 from cloud_config.store.atomic import (
@@ -73,6 +74,9 @@ def load_node_config(node_dir: Path, domain: str) -> tuple[NodeConfig, str]:
 def read_keys(account_dir: Path, chain: ChainConfig, account: str) -> dict[str, str]:
     """The account's private_key, node_address and validator_address, checked (never echoed)."""
     hint = "init-node copies the account from the chain folder"
+    reason = hex_problem(account, (40,))
+    if reason:
+        raise ConfigError(NODE_CONFIG, "account", reason)
     keys = {name: read_text(account_dir / name, hint) for name in KEY_FILES}
     if not _PRIVATE_KEY.match(keys["private_key"]):
         raise ConfigError(
@@ -92,6 +96,16 @@ def read_keys(account_dir: Path, chain: ChainConfig, account: str) -> dict[str, 
     return keys
 
 
+def _check_p2p_port(chain: ChainConfig, domain: str, node: NodeConfig, source: Path) -> None:
+    """The network service's p2p port must not be one of the node's gRPC or metrics ports."""
+    me = [n for n in chain.node_network_address_list if n.domain == domain][-1]
+    p2p = p2p_port(me)
+    for table, ports in (("grpc_ports", node.grpc_ports), ("metrics_ports", node.metrics_ports)):
+        for name, port in ports.items():
+            if port == p2p:
+                raise ConfigError(str(source), f"{table}.{name}", f"port {port} is the node's network (p2p) port")
+
+
 def load_inputs(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> NodeInputs:
     """Everything `render_node` needs for one node, checked before anything is rendered."""
     chain, chain_text = load_chain(chain_dir, chain_name)
@@ -102,6 +116,7 @@ def load_inputs(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -
             f"node folder {node_dir} does not exist; run `cloud-config init-node --domain {domain}` first"
         )
     node, _ = load_node_config(node_dir, domain)
+    _check_p2p_port(chain, domain, node, node_dir / NODE_CONFIG)
     keys = read_keys(node_dir / "accounts" / node.account, chain, node.account)
     signed = "the chain's admin signs it with `cloud-config sign-csr`"
     return NodeInputs(
@@ -159,14 +174,16 @@ def _flag(field: str) -> str:
     return "--" + field.rsplit(".", 1)[-1].replace("_", "-")
 
 
-def init_node(layout: ChainLayout, domain: str, node: NodeConfig) -> Path:
-    """init-node: copy the node's own account, the CA certificate and its TLS files, write node_config.
+def init_node(
+    layout: ChainLayout, domain: str, node: NodeConfig, stages: frozenset[Stage] = frozenset({Stage.FINALIZE})
+) -> Path:
+    """init-node (at Finalize; `append` also at Public): copy the node's own account, the CA certificate and its TLS files, write node_config.
 
     Everything is checked before the first file is written. A node_config.toml already there keeps
     its comments and its saved deployment settings.
     """
     chain, chain_text = load_chain(layout.chain_dir, layout.chain_name)
-    require(chain.stage, {Stage.FINALIZE}, "init-node")
+    require(chain.stage, set(stages), "init-node")
     if chain.node(domain) is None:
         listed = ", ".join(n.domain for n in chain.node_network_address_list) or "none"
         raise NotFoundError(f"--domain: {domain!r} is not in the chain's node list (listed: {listed})")
