@@ -324,7 +324,9 @@ def test_a_grpc_port_on_the_p2p_port_is_refused_before_writing(five: ChainLayout
     before = snapshot(five.config_dir)
     result = cli("update-node", "--config-dir", str(five.config_dir), "--domain", "node0")
     assert result.code == 1
-    assert result.err == (
-        f"error: {node_dir / 'node_config.toml'}: grpc_ports.storage_port: port 40000 is the node's network (p2p) port\n"
+    where = node_dir / "node_config.toml"
+    assert (
+        result.err
+        == f"error: {where}: grpc_ports.storage_port: port 40000 is the node's network (p2p) port\n"
     )
     assert snapshot(five.config_dir) == before

@@ -103,7 +103,9 @@ def _check_p2p_port(chain: ChainConfig, domain: str, node: NodeConfig, source: P
     for table, ports in (("grpc_ports", node.grpc_ports), ("metrics_ports", node.metrics_ports)):
         for name, port in ports.items():
             if port == p2p:
-                raise ConfigError(str(source), f"{table}.{name}", f"port {port} is the node's network (p2p) port")
+                raise ConfigError(
+                    str(source), f"{table}.{name}", f"port {port} is the node's network (p2p) port"
+                )
 
 
 def load_inputs(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> NodeInputs:
@@ -177,7 +179,8 @@ def _flag(field: str) -> str:
 def init_node(
     layout: ChainLayout, domain: str, node: NodeConfig, stages: frozenset[Stage] = frozenset({Stage.FINALIZE})
 ) -> Path:
-    """init-node (at Finalize; `append` also at Public): copy the node's own account, the CA certificate and its TLS files, write node_config.
+    """init-node (at Finalize; `append` also at Public): copy the node's own account, the CA
+    certificate and its TLS files, and write node_config.toml.
 
     Everything is checked before the first file is written. A node_config.toml already there keeps
     its comments and its saved deployment settings.
