@@ -179,3 +179,55 @@ def test_sec1_key_is_not_pkcs8(ca: tuple[str, str]) -> None:
 def test_names_that_cannot_go_into_a_certificate_are_refused(name: str) -> None:
     with pytest.raises(UsageError, match="--domain"):
         pki.create_csr(name)
+
+
+def _openssl_csr(tmp_path: Path, curve: str, *extra: str) -> str:
+    key, csr = tmp_path / f"{curve}.key", tmp_path / f"{curve}.csr"
+    subprocess.run(
+        [
+            "openssl",
+            "genpkey",
+            "-algorithm",
+            "EC",
+            "-pkeyopt",
+            f"ec_paramgen_curve:{curve}",
+            "-out",
+            str(key),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-new",
+            "-key",
+            str(key),
+            "-subj",
+            f"/O=CITAHub/CN={NAME}",
+            "-out",
+            str(csr),
+            *extra,
+        ],
+        check=True,
+        capture_output=True,
+    )
+    return csr.read_text()
+
+
+def test_openssl_made_p256_csr_is_signed(tmp_path: Path, ca: tuple[str, str]) -> None:
+    csr = _openssl_csr(tmp_path, "P-256", "-addext", f"subjectAltName=DNS:{NAME}")
+    assert pki.csr_problem(csr, NAME) is None
+    assert pki.cert_problems(pki.sign_csr(*ca, csr, NAME), ca[0], NAME, csr) == []
+
+
+def test_openssl_made_sm2_csr_is_reported_not_crashed(tmp_path: Path) -> None:
+    csr = _openssl_csr(tmp_path, "SM2", "-sm3", "-addext", f"subjectAltName=DNS:{NAME}")
+    assert "cannot check" in (pki.csr_problem(csr, NAME) or "")
+
+
+def test_csr_asking_to_be_a_ca_is_refused(tmp_path: Path) -> None:
+    san = f"subjectAltName=DNS:{NAME}"
+    csr = _openssl_csr(tmp_path, "P-256", "-addext", san, "-addext", "basicConstraints=critical,CA:TRUE")
+    assert "must not carry: 2.5.29.19" in (pki.csr_problem(csr, NAME) or "")

@@ -1,9 +1,60 @@
-"""Verbs of the account group (registered by later work)."""
+"""Account verbs: new-account, import-account (reference §3)."""
 
 from __future__ import annotations
 
-from cloud_config.cli.common import Subparsers
+import argparse
+from typing import TYPE_CHECKING
+
+from cloud_config.cli.common import Subparsers, add_verb, layout
+
+if TYPE_CHECKING:
+    from cloud_config.crypto.accounts import Account
+
+_FLAVOURS = ("sm", "eth")
 
 
 def register(sub: Subparsers) -> None:
-    """Add this group's verbs."""
+    """Add new-account and import-account."""
+    p = add_verb(sub, "new-account", "new account", run_new_account)
+    _add_crypto_flag(p)
+
+    p = add_verb(sub, "import-account", "import account", run_import_account)
+    p.add_argument("--privkey", required=True, help="the 32-byte private key as 64 hex (0x optional)")
+    _add_crypto_flag(p)
+
+
+def _add_crypto_flag(p: argparse.ArgumentParser) -> None:
+    p.add_argument(
+        "--crypto",
+        choices=_FLAVOURS,
+        default="sm",
+        help="sm: SM2 key, SM3 address (default); eth: secp256k1 key, Keccak-256 address",
+    )
+
+
+def run_new_account(args: argparse.Namespace) -> int:
+    """new-account: a random key; prints its addresses."""
+    from cloud_config.crypto.accounts import generate_account
+    from cloud_config.store.chain_files import read_chain
+
+    where = layout(args)
+    account = generate_account(read_chain(where).consensus, args.crypto)
+    return _save_and_print(args, account)
+
+
+def run_import_account(args: argparse.Namespace) -> int:
+    """import-account: a given key; prints its addresses."""
+    from cloud_config.crypto.accounts import derive_account, secret_from_hex
+    from cloud_config.store.chain_files import read_chain
+
+    secret = secret_from_hex(args.privkey)
+    account = derive_account(secret, read_chain(layout(args)).consensus, args.crypto)
+    return _save_and_print(args, account)
+
+
+def _save_and_print(args: argparse.Namespace, account: Account) -> int:
+    from cloud_config.store.account_files import write_account
+
+    write_account(layout(args), account)
+    print(f"node_address: {account.node_address} validator_address: {account.validator_address}")
+    return 0

@@ -1,9 +1,71 @@
-"""Verbs of the pki group (registered by later work)."""
+"""PKI verbs: create-ca, create-csr, sign-csr, import-ca, import-cert (reference §4)."""
 
 from __future__ import annotations
 
-from cloud_config.cli.common import Subparsers
+import argparse
+from pathlib import Path
+
+from cloud_config.cli.common import Subparsers, add_verb, layout
 
 
 def register(sub: Subparsers) -> None:
-    """Add this group's verbs."""
+    """Add the CA and certificate verbs."""
+    p = add_verb(sub, "create-ca", "create CA", run_create_ca)
+    p.add_argument("--force", action="store_true", help="replace an existing CA")
+
+    p = add_verb(sub, "create-csr", "create csr", run_create_csr)
+    p.add_argument("--domain", required=True, help="the node's domain")
+    p.add_argument("--force", action="store_true", help="replace a key that already has a certificate")
+
+    p = add_verb(sub, "sign-csr", "sign csr", run_sign_csr)
+    p.add_argument("--domain", required=True, help="the node's domain")
+
+    p = add_verb(sub, "import-ca", "import CA", run_import_ca)
+    p.add_argument("--ca-cert", required=True, type=Path, help="the CA certificate (PEM)")
+    p.add_argument("--ca-key", required=True, type=Path, help="the CA key (PKCS#8 PEM)")
+    p.add_argument("--force", action="store_true", help="replace an existing, different CA")
+
+    p = add_verb(sub, "import-cert", "import cert", run_import_cert)
+    p.add_argument("--domain", required=True, help="the node's domain")
+    p.add_argument("--cert", required=True, type=Path, help="the node certificate (PEM)")
+    p.add_argument("--key", required=True, type=Path, help="the node key (PKCS#8 PEM)")
+
+
+def run_create_ca(args: argparse.Namespace) -> int:
+    """create-ca."""
+    from cloud_config.store import pki_files
+
+    pki_files.create_ca(layout(args), args.force)
+    return 0
+
+
+def run_create_csr(args: argparse.Namespace) -> int:
+    """create-csr."""
+    from cloud_config.store import pki_files
+
+    pki_files.create_csr(layout(args), args.domain, args.force)
+    return 0
+
+
+def run_sign_csr(args: argparse.Namespace) -> int:
+    """sign-csr."""
+    from cloud_config.store import pki_files
+
+    pki_files.sign_csr(layout(args), args.domain)
+    return 0
+
+
+def run_import_ca(args: argparse.Namespace) -> int:
+    """import-ca."""
+    from cloud_config.store import pki_files
+
+    pki_files.import_ca(layout(args), args.ca_cert, args.ca_key, args.force)
+    return 0
+
+
+def run_import_cert(args: argparse.Namespace) -> int:
+    """import-cert."""
+    from cloud_config.store import pki_files
+
+    pki_files.import_cert(layout(args), args.domain, args.cert, args.key)
+    return 0

@@ -112,19 +112,27 @@ def cert_name_problem(cert_name: str) -> str | None:
 
 def csr_problem(csr_pem: str, expected_name: str) -> str | None:
     """Why the CSR cannot be signed for `expected_name`: unparsable, bad signature, wrong name."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     csr = _load(csr_pem, _CSR)
     if csr is None:
         return "is not a PEM certificate request (-----BEGIN CERTIFICATE REQUEST-----)"
-    if not csr.is_signature_valid:
-        return "its signature does not verify (the request was altered or is corrupt)"
-    extra = [ext.oid.dotted_string for ext in csr.extensions if ext.oid not in _csr_extensions()]
+    try:
+        if not isinstance(csr.public_key(), _signing_keys()):
+            return "its public key is not a signing key type (ECDSA, Ed25519 or RSA)"
+        if not csr.is_signature_valid:
+            return "its signature does not verify (the request was altered or is corrupt)"
+        extensions = csr.extensions
+    except UnsupportedAlgorithm:
+        return "uses a key or signature algorithm this tool cannot check (expected ECDSA P-256)"
+    except ValueError as exc:
+        return f"cannot be read: {exc}"
+    extra = [ext.oid.dotted_string for ext in extensions if ext.oid not in _csr_extensions()]
     if extra:
         return f"requests extensions a node certificate must not carry: {', '.join(extra)}"
-    names = _names(csr.subject, csr.extensions)
+    names = _names(csr.subject, extensions)
     if names != (expected_name, [expected_name]):
         return f"names {_show(names)}, expected CN and DNS name {expected_name!r}"
-    if not isinstance(csr.public_key(), _signing_keys()):
-        return "its public key is not a signing key type (ECDSA, Ed25519 or RSA)"
     return None
 
 
@@ -145,6 +153,8 @@ def cert_problems(
     issuer_problem = _issued_by_problem(cert, ca_cert)
     if issuer_problem:
         found.append(issuer_problem)
+    if _is_ca(cert):
+        found.append("is a CA certificate, not a node certificate")
     if expected_name is not None:
         names = _names(cert.subject, cert.extensions)
         if names[0] != expected_name or expected_name not in names[1]:
@@ -159,18 +169,11 @@ def cert_problems(
 
 def ca_problems(cert_pem: str, key_pem: str | None = None) -> list[str]:
     """What keeps a certificate (and key) from serving as the chain's CA."""
-    from cryptography import x509
-
     cert = _load(cert_pem, _CERT)
     if cert is None:
         return ["the CA certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----)"]
     found: list[str] = []
-    try:
-        constraints = cert.extensions.get_extension_for_class(x509.BasicConstraints).value
-        is_ca = constraints.ca
-    except x509.ExtensionNotFound:
-        is_ca = False
-    if not is_ca:
+    if not _is_ca(cert):
         found.append("the certificate is not a CA certificate (BasicConstraints CA:TRUE is missing)")
     if key_pem is not None:
         key_problem = private_key_problem(key_pem)
@@ -188,20 +191,23 @@ def private_key_problem(key_pem: str) -> str | None:
     key = _load(key_pem, _KEY)
     if key is None:
         return "cannot be read as a PKCS#8 PEM private key"
-    if not isinstance(key, _PRIVATE_signing_keys()):
+    if not isinstance(key, _private_signing_keys()):
         return "is not a signing key type (ECDSA, Ed25519 or RSA)"
     return None
 
 
 def public_key_matches(cert_pem: str, other_pem: str) -> bool:
     """Whether the certificate and `other_pem` (CSR, private key or certificate) share a key."""
+    from cryptography.exceptions import UnsupportedAlgorithm
+
     cert = _load(cert_pem, _CERT)
     other = _load(other_pem, _pem_kind(other_pem))
     if cert is None or other is None:
         return False
-    mine = _spki(cert.public_key())
-    theirs = _spki(other.public_key())
-    return mine == theirs
+    try:
+        return _spki(cert.public_key()) == _spki(other.public_key())
+    except (UnsupportedAlgorithm, ValueError):
+        return False
 
 
 # ---- helpers -----------------------------------------------------------------------------
@@ -330,12 +336,21 @@ def _show(names: tuple[str | None, list[str]]) -> str:
     return f"CN {cn!r} and SAN {san}"
 
 
+def _is_ca(cert: x509.Certificate) -> bool:
+    from cryptography import x509
+
+    try:
+        return bool(cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca)
+    except (x509.ExtensionNotFound, ValueError):
+        return False
+
+
 def _issued_by_problem(cert: x509.Certificate, ca_cert: x509.Certificate) -> str | None:
-    from cryptography.exceptions import InvalidSignature
+    from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
     try:
         cert.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return "is not issued by the chain's CA (issuer or signature does not match ca_cert/cert.pem)"
     return None
 
@@ -352,7 +367,7 @@ def _signing_keys() -> tuple[type, ...]:
     return (ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, rsa.RSAPublicKey)
 
 
-def _PRIVATE_signing_keys() -> tuple[type, ...]:
+def _private_signing_keys() -> tuple[type, ...]:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     return (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)
