@@ -1,14 +1,19 @@
-"""Fixture chains and node folders for the rendering tests, built without the crypto layer.
+"""Fixture chains and node folders for the rendering tests, with real keys and certificates.
 
-Key material here is well-formed but fake: renderers only copy it, never interpret it.
+Accounts are derived from fixed secrets (so addresses are stable); certificates come from a real CA,
+because loading a node checks that its certificate, TLS key and CA fit together.
 """
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from pathlib import Path
 
+from cloud_config.crypto import pki
+from cloud_config.crypto.accounts import BLS_ORDER, derive_account
 from cloud_config.model import edits
+from cloud_config.model.network_address import parse_list
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.stage import Stage
 from cloud_config.store.layout import ChainLayout
@@ -28,20 +33,15 @@ def hexof(seed: str, length: int) -> str:
     return out[:length]
 
 
-def pem(kind: str, seed: str) -> str:
-    """A well-formed PEM block with fake content."""
-    body = hashlib.sha256(seed.encode()).hexdigest() * 2
-    return f"-----BEGIN {kind}-----\n{body[:64]}\n{body[64:]}\n-----END {kind}-----\n"
-
-
+@functools.cache
 def account(domain: str, consensus: str = "consensus_overlord") -> dict[str, str]:
-    """Fake key files of a node's account."""
-    node_address = hexof(f"addr-{domain}", 40)
-    validator = hexof(f"val-{domain}", 96) if consensus == "consensus_overlord" else node_address
+    """The key files of a node's account, derived from a secret fixed by the domain."""
+    secret = int(hexof(f"key-{domain}", 64), 16) % (BLS_ORDER - 1) + 1
+    derived = derive_account(secret.to_bytes(32, "big"), consensus)
     return {
-        "private_key": hexof(f"key-{domain}", 64),
-        "node_address": node_address,
-        "validator_address": validator,
+        "private_key": derived.private_key_hex,
+        "node_address": derived.node_address,
+        "validator_address": derived.validator_address,
     }
 
 
@@ -56,22 +56,24 @@ def make_chain(
     opts = edits.GenesisOptions(timestamp=1709695109593, consensus_image=consensus)
     config = edits.new_chain_config(name, opts, 0)
     edits.set_admin(config, hexof("admin", 40))
-    domains = [item.split(":")[2] for item in nodelist.split(",")]
+    domains = [node.domain for node in parse_list(nodelist)]
     config.system_config.validators = [account(d, consensus)["validator_address"] for d in domains]
     edits.set_nodelist(config, nodelist)
     config.stage = Stage.FINALIZE
     layout.chain_dir.mkdir(parents=True, exist_ok=True)
     layout.chain_config.write_text(config.dumps(), encoding="utf-8")
     (layout.ca_dir).mkdir(exist_ok=True)
-    (layout.ca_dir / "cert.pem").write_text(pem("CERTIFICATE", "ca"))
-    (layout.ca_dir / "key.pem").write_text(pem("PRIVATE KEY", "ca-key"))
+    ca_cert, ca_key = pki.create_ca()
+    (layout.ca_dir / "cert.pem").write_text(ca_cert)
+    (layout.ca_dir / "key.pem").write_text(ca_key)
     for domain in domains:
         write_account(layout.account_dir(account(domain, consensus)["node_address"]), domain, consensus)
         cert_dir = layout.cert_dir(domain)
         cert_dir.mkdir(parents=True, exist_ok=True)
-        (cert_dir / "cert.pem").write_text(pem("CERTIFICATE", f"cert-{domain}"))
-        (cert_dir / "key.pem").write_text(pem("PRIVATE KEY", f"tls-{domain}"))
-        (cert_dir / "csr.pem").write_text(pem("CERTIFICATE REQUEST", f"csr-{domain}"))
+        csr, key = pki.create_csr(layout.cert_name(domain))
+        (cert_dir / "csr.pem").write_text(csr)
+        (cert_dir / "key.pem").write_text(key)
+        (cert_dir / "cert.pem").write_text(pki.sign_csr(ca_cert, ca_key, csr, layout.cert_name(domain)))
     return layout
 
 
@@ -95,7 +97,7 @@ def make_node(
     (node_dir / "node_config.toml").write_text(node.dumps(), encoding="utf-8")
     write_account(node_dir / "accounts" / keys["node_address"], domain, consensus)
     (node_dir / "certs" / domain).mkdir(parents=True, exist_ok=True)
-    (node_dir / "certs" / domain / "key.pem").write_text(pem("PRIVATE KEY", f"tls-{domain}"))
+    (node_dir / "certs" / domain / "key.pem").write_bytes((layout.cert_dir(domain) / "key.pem").read_bytes())
     return node_dir
 
 

@@ -151,3 +151,23 @@ def test_update_yaml_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -
         result = _verb(cli, layout, "update-yaml", domain, *extra)
         assert result.code != 0 and result.err.startswith("error: ") and needle in result.err, result.err
         assert snapshot(tmp_path) == before
+
+
+def test_update_node_refuses_mismatched_key_material(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    layout = make_chain(tmp_path)
+    node_dir = make_node(layout, "node0")
+    (layout.cert_dir("node0") / "cert.pem").write_bytes((layout.cert_dir("node1") / "cert.pem").read_bytes())
+    before = snapshot(tmp_path)
+    result = _verb(cli, layout, "update-node", "node0")
+    assert result.code == 1 and result.err.startswith(f"error: {layout.cert_dir('node0') / 'cert.pem'}: ")
+    assert "test-chain-node0" in result.err and len(result.err.splitlines()) == 1
+    assert snapshot(tmp_path) == before
+    layout = make_chain(tmp_path / "second")
+    node_dir = make_node(layout, "node0")
+    key_file = node_dir / "accounts" / account("node0")["node_address"] / "private_key"
+    key_file.write_text(account("node1")["private_key"])
+    before = snapshot(tmp_path)
+    result = _verb(cli, layout, "update-node", "node0")
+    assert result.code == 1 and "do not belong to private_key" in result.err
+    assert account("node1")["private_key"] not in result.err
+    assert snapshot(tmp_path) == before

@@ -18,7 +18,7 @@ from cloud_config.model.node import GRPC_DEFAULTS, METRICS_DEFAULTS, Deployment
 from cloud_config.render.node import render_node
 from cloud_config.store.layout import ChainLayout
 from cloud_config.store.node_files import load_inputs, refresh_node, sync_tree
-from tests.render_support import CHAIN, account, make_chain, make_node, pem, snapshot
+from tests.render_support import CHAIN, account, make_chain, make_node, snapshot
 
 OFFSET_300: dict[str, Any] = {
     "grpc_ports": {k: v + 300 for k, v in GRPC_DEFAULTS.items()},
@@ -52,7 +52,9 @@ def test_k8s_node_peers_follow_the_reference_table(five: ChainLayout) -> None:
         (f"{CHAIN}-node3", 40003),  # not k8s, host is a name
         (f"{CHAIN}-node4", 40000),  # not k8s, host is an IP (EndpointSlice maps the port)
     ]
-    assert net["ca_cert"] == pem("CERTIFICATE", "ca") and net["priv_key"] == pem("PRIVATE KEY", "tls-node0")
+    assert net["ca_cert"] == (five.ca_dir / "cert.pem").read_text()
+    assert net["cert"] == (five.cert_dir("node0") / "cert.pem").read_text()
+    assert net["priv_key"] == (five.node_dir("node0") / "certs/node0/key.pem").read_text()
 
 
 def test_non_k8s_node_uses_its_port_offset_and_raw_hosts(five: ChainLayout) -> None:
@@ -180,31 +182,32 @@ def test_keys_go_to_secrets_and_never_to_configmaps(five: ChainLayout) -> None:
     assert volumes["node-account"]["secret"]["secretName"] == f"{CHAIN}-node0-account"
 
 
-def _secret_values() -> list[str]:
-    tls_body = pem("PRIVATE KEY", "tls-node0").splitlines()[1]
-    return [account("node0")["private_key"], tls_body]
+def _secret_values(layout: ChainLayout) -> list[str]:
+    tls_key = (layout.node_dir("node0") / "certs/node0/key.pem").read_text()
+    return [account("node0")["private_key"], tls_key]
 
 
 def _configmap_text(tree: dict[str, bytes]) -> str:
-    docs = _docs(tree)
-    return yaml.safe_dump([d for d in docs.values() if d["kind"] == "ConfigMap"])
+    """Every value every ConfigMap carries (binaryData decoded), joined."""
+    values = []
+    for doc in _docs(tree).values():
+        if doc["kind"] == "ConfigMap":
+            values.extend(doc.get("data", {}).values())
+            values.extend(base64.b64decode(v).decode() for v in doc.get("binaryData", {}).values())
+    return "\n".join(values)
 
 
 def test_no_secret_content_in_any_configmap(five: ChainLayout) -> None:
     tree = _render(five, "node0")
-    for value in _secret_values():
+    secrets = _secret_values(five)
+    assert all(value in tree["config.toml"].decode() + tree["private_key"].decode() for value in secrets)
+    for value in secrets:
         assert value not in _configmap_text(tree)
     # The check bites: cloud-config's legacy form puts both keys into ConfigMaps.
     make_node(five, "node0", deployment=Deployment(storage_class="sc", legacy_configmaps=True))
     legacy = _render(five, "node0")
     assert "yamls/cm-account.yaml" in legacy and "yamls/secret-account.yaml" not in legacy
-    cm_text = (
-        _configmap_text(legacy)
-        + base64.b64decode(
-            yaml.safe_load(legacy["yamls/cm-account.yaml"])["binaryData"]["private_key"]
-        ).decode()
-    )
-    assert all(value in cm_text for value in _secret_values())
+    assert all(value in _configmap_text(legacy) for value in secrets)
     cm_config = yaml.safe_load(legacy["yamls/cm-config.yaml"])["data"]["config.toml"]
     assert cm_config == legacy["config.toml"].decode()
 

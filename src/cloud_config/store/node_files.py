@@ -6,18 +6,19 @@ folder, always its current version; the node's settings and its own secrets from
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable
 from pathlib import Path
 
+from cloud_config.crypto import pki
 from cloud_config.errors import ConfigError, NotFoundError, UsageError
-from cloud_config.model.chain import ChainConfig
+from cloud_config.model.chain import ADDRESS_LEN, ChainConfig
 from cloud_config.model.names import hex_problem
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.stage import Stage, require
 from cloud_config.render.config_toml import p2p_port
 from cloud_config.render.inputs import NodeInputs
 from cloud_config.render.node import render_node
+from cloud_config.store import account_files, pki_files
 from cloud_config.store.atomic import (
     PUBLIC_MODE,
     SECRET_DIR_MODE,
@@ -37,9 +38,6 @@ __all__ = [
     "sync_tree",
     "update_node_config",
 ]
-
-KEY_FILES = ("private_key", "node_address", "validator_address")
-_PRIVATE_KEY = re.compile(r"^[0-9a-f]{64}$")
 
 
 def read_text(path: Path, hint: str) -> str:
@@ -72,28 +70,34 @@ def load_node_config(node_dir: Path, domain: str) -> tuple[NodeConfig, str]:
 
 
 def read_keys(account_dir: Path, chain: ChainConfig, account: str) -> dict[str, str]:
-    """The account's private_key, node_address and validator_address, checked (never echoed)."""
-    hint = "init-node copies the account from the chain folder"
-    reason = hex_problem(account, (40,))
+    """The account's three files by name, checked to belong together and to this chain (never echoed)."""
+    reason = hex_problem(account, (ADDRESS_LEN,))
     if reason:
         raise ConfigError(NODE_CONFIG, "account", reason)
-    keys = {name: read_text(account_dir / name, hint) for name in KEY_FILES}
-    if not _PRIVATE_KEY.match(keys["private_key"]):
+    if not account_dir.is_dir():
+        raise NotFoundError(f"account folder {account_dir} does not exist (init-node copies it)")
+    found = account_files.read_account(account_dir)
+    if found.node_address != account:
+        raise ConfigError(str(account_dir), None, f"holds account {found.node_address}, not {account}")
+    if len(found.validator_address) != chain.validator_length:
         raise ConfigError(
-            str(account_dir / "private_key"),
+            str(account_dir / account_files.VALIDATOR_ADDRESS),
             None,
-            "must be 64 lowercase hex characters, no 0x, no newline",
+            f"must be {chain.validator_length} hex characters for consensus {chain.consensus}",
         )
-    if keys["node_address"] != account:
-        raise ConfigError(
-            str(account_dir / "node_address"), None, f"does not hold the node's account {account}"
-        )
-    reason = hex_problem(keys["validator_address"], (chain.validator_length,))
-    if reason:
-        raise ConfigError(
-            str(account_dir / "validator_address"), None, f"{reason} (consensus {chain.consensus})"
-        )
-    return keys
+    return account_files.account_texts(found)
+
+
+def check_tls(chain_name: str, domain: str, tls: dict[str, tuple[Path, str]]) -> None:
+    """The node's certificate must be issued by the CA, name the node and match its TLS key."""
+    key_path, key = tls["key"]
+    problem = pki.private_key_problem(key)
+    if problem:
+        raise ConfigError(str(key_path), None, problem)
+    cert_path, cert = tls["cert"]
+    problems = pki.cert_problems(cert, tls["ca_cert"][1], f"{chain_name}-{domain}", public_of=key)
+    if problems:
+        raise ConfigError(str(cert_path), None, "; ".join(problems))
 
 
 def _check_p2p_port(chain: ChainConfig, domain: str, node: NodeConfig, source: Path) -> None:
@@ -121,18 +125,25 @@ def load_inputs(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -
     _check_p2p_port(chain, domain, node, node_dir / NODE_CONFIG)
     keys = read_keys(node_dir / "accounts" / node.account, chain, node.account)
     signed = "the chain's admin signs it with `cloud-config sign-csr`"
+    paths = {
+        "ca_cert": (chain_dir / "ca_cert" / "cert.pem", "run `cloud-config create-ca` first"),
+        "cert": (chain_dir / "certs" / domain / "cert.pem", signed),
+        "key": (node_dir / "certs" / domain / "key.pem", "init-node copies it from the chain folder"),
+    }
+    tls = {name: (path, read_text(path, hint)) for name, (path, hint) in paths.items()}
+    check_tls(chain_name, domain, tls)
     return NodeInputs(
         chain_name=chain_name,
         domain=domain,
         chain=chain,
         node=node,
         chain_text=chain_text,
-        ca_cert=read_text(chain_dir / "ca_cert" / "cert.pem", "run `cloud-config create-ca` first"),
-        cert=read_text(chain_dir / "certs" / domain / "cert.pem", signed),
+        ca_cert=tls["ca_cert"][1],
+        cert=tls["cert"][1],
         node_address=keys["node_address"],
         validator_address=keys["validator_address"],
         private_key=keys["private_key"],
-        key=read_text(node_dir / "certs" / domain / "key.pem", "init-node copies it from the chain folder"),
+        key=tls["key"][1],
     )
 
 
@@ -198,17 +209,13 @@ def init_node(
             f"--account: no account {node.account} in {layout.accounts_dir} (run new-account there first)"
         )
     keys = read_keys(account_dir, chain, node.account)
-    sign = f"run `cloud-config create-csr --domain {domain}` and `sign-csr --domain {domain}` first"
+    ca_cert, cert, key = pki_files.read_node_tls(layout, domain)
     cert_dir = layout.cert_dir(domain)
-    public = {
-        "ca_cert/cert.pem": read_text(layout.ca_dir / "cert.pem", "run `cloud-config create-ca` first"),
-        f"certs/{domain}/cert.pem": read_text(cert_dir / "cert.pem", sign),
-        CHAIN_CONFIG: chain_text,
-    }
+    public = {"ca_cert/cert.pem": ca_cert, f"certs/{domain}/cert.pem": cert, CHAIN_CONFIG: chain_text}
     if (cert_dir / "csr.pem").is_file():
-        public[f"certs/{domain}/csr.pem"] = read_text(cert_dir / "csr.pem", sign)
+        public[f"certs/{domain}/csr.pem"] = read_text(cert_dir / "csr.pem", "")
     secret = {f"accounts/{node.account}/{name}": value for name, value in keys.items()}
-    secret[f"certs/{domain}/key.pem"] = read_text(cert_dir / "key.pem", sign)
+    secret[f"certs/{domain}/key.pem"] = key
     node_dir = layout.node_dir(domain)
     config_path = node_dir / NODE_CONFIG
     old_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
