@@ -131,6 +131,12 @@ def test_update_yaml_saves_settings_and_flags_override(cli, tmp_path: Path) -> N
     assert saved["storage_class"] == "nfs-client" and saved["limits_cpu"] == "2"
     assert _verb(cli, layout, "update-yaml", "node0", "--no-enable-debug").code == 0
     assert "name: debug" not in (node_dir / "yamls/statefulset.yaml").read_text()
+    # --legacy-configmaps switches to cloud-config's ConfigMaps, and the Secrets' files go away.
+    assert _verb(cli, layout, "update-yaml", "node0", "--legacy-configmaps").code == 0
+    names = sorted(p.name for p in (node_dir / "yamls").iterdir())
+    assert "cm-account.yaml" in names and not any(n.startswith("secret-") for n in names)
+    assert _verb(cli, layout, "update-yaml", "node0", "--no-legacy-configmaps").code == 0
+    assert not list((node_dir / "yamls").glob("cm-*.yaml"))
     # update-node now renders the same manifests (one code path): nothing changes.
     before = snapshot(node_dir)
     assert _verb(cli, layout, "update-node", "node0").code == 0

@@ -93,23 +93,18 @@ def account_object(inputs: NodeInputs, legacy: bool) -> Obj:
     return {"apiVersion": "v1", "kind": "Secret", "data": data, "metadata": meta, "type": "Opaque"}
 
 
-def image_name(inputs: NodeInputs, slot: str) -> str | None:
-    """`{registry}/{repo}/{image}` of a slot, without the tag (None when the chain has no such image)."""
+def image(inputs: NodeInputs, slot: str) -> tuple[str, str] | None:
+    """(`{registry}/{repo}/{image}`, tag) of a slot's service, or None when the chain has none."""
     deployment = _deployment(inputs)
     service = inputs.chain.image(slot)
     if service is None:
         return None
-    return f"{deployment.docker_registry}/{deployment.docker_repo}/{service.image}"
+    return f"{deployment.docker_registry}/{deployment.docker_repo}/{service.image}", service.tag
 
 
 def images(inputs: NodeInputs) -> list[tuple[str, str]]:
     """(image name, tag) of every container the StatefulSet runs."""
-    out = []
-    for svc in SERVICES:
-        name = image_name(inputs, svc.slot)
-        service = inputs.chain.image(svc.slot)
-        if name is not None and service is not None:
-            out.append((name, service.tag))
+    out = [found for svc in SERVICES if (found := image(inputs, svc.slot)) is not None]
     if _deployment(inputs).enable_debug:
         name, tag = DEBUG_IMAGE.rsplit(":", 1)
         out.append((name, tag))
@@ -188,10 +183,9 @@ def containers(inputs: NodeInputs) -> list[Obj]:
             "volumeMounts": _mounts(svc.mounts_account),
             "workingDir": "/data",
         }
-        name = image_name(inputs, svc.slot)
-        service = inputs.chain.image(svc.slot)
-        if name is not None and service is not None:
-            container["image"] = f"{name}:{service.tag}"
+        found = image(inputs, svc.slot)
+        if found is not None:
+            container["image"] = ":".join(found)
         if not deployment.disable_health_check:
             container["livenessProbe"] = probe(inputs.node.grpc_ports[svc.grpc_key], svc.probe_delay)
         out.append(container)
