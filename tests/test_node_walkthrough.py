@@ -61,6 +61,20 @@ def test_walkthrough_step_9_as_typed(cli, tmp_path: Path) -> None:  # type: igno
         "yamls/secret-config.yaml",
         "yamls/secret-account.yaml",
     ]
+    # Same inputs, same bytes: a re-render in another process (another hash seed) changes nothing.
+    before_tree = {p: p.read_bytes() for p in node_dir.rglob("*") if p.is_file()}
+    again = run_process(
+        "update-node",
+        "--chain-name",
+        CHAIN,
+        "--config-dir",
+        str(tmp_path),
+        "--domain",
+        "node0",
+        env={"PYTHONHASHSEED": "12345"},
+    )
+    assert again.code == 0, again.err
+    assert {p: p.read_bytes() for p in node_dir.rglob("*") if p.is_file()} == before_tree
     # Step 12: a third participant joins; node0's next render (the pipeline's job) follows.
     run("append-node", "--node", "www.node2.com:60000:node2:k8s2")
     before = (node_dir / "config.toml").read_bytes()
