@@ -75,6 +75,14 @@ def test_walkthrough_step_9_as_typed(cli, tmp_path: Path) -> None:  # type: igno
     )
     assert again.code == 0, again.err
     assert {p: p.read_bytes() for p in node_dir.rglob("*") if p.is_file()} == before_tree
+    # Step 10's pipeline re-runs init-node: the saved deployment settings survive it.
+    run("init-node", "--domain", "node0", "--account", node_address)
+    assert (
+        tomllib.loads((node_dir / "node_config.toml").read_text())["deployment"]["storage_class"]
+        == "nfs-client"
+    )
+    run("update-node", "--domain", "node0")
+    assert {p: p.read_bytes() for p in node_dir.rglob("*") if p.is_file()} == before_tree
     # Step 12: a third participant joins; node0's next render (the pipeline's job) follows.
     run("append-node", "--node", "www.node2.com:60000:node2:k8s2")
     before = (node_dir / "config.toml").read_bytes()
