@@ -286,7 +286,7 @@ def _mixed_chain(tmp_path: Path) -> ChainLayout:
 
 @pytest.mark.parametrize("version", ["1.27.0", kubernetes_validate.latest_version()])
 def test_every_generated_document_passes_strict_validation(tmp_path: Path, version: str) -> None:
-    layout = _mixed_chain(tmp_path)
+    _mixed_chain(tmp_path)
     docs = [yaml.safe_load(p.read_text()) for p in sorted(tmp_path.glob("*/yamls/*.yaml"))]
     kinds = {d["kind"] for d in docs}
     assert kinds == {"StatefulSet", "Service", "Secret", "ConfigMap", "EndpointSlice"}
