@@ -131,6 +131,11 @@ def test_update_yaml_saves_settings_and_flags_override(cli, tmp_path: Path) -> N
     assert saved["storage_class"] == "nfs-client" and saved["limits_cpu"] == "2"
     assert _verb(cli, layout, "update-yaml", "node0", "--no-enable-debug").code == 0
     assert "name: debug" not in (node_dir / "yamls/statefulset.yaml").read_text()
+    # Another namespace is reached through the cluster's DNS domain (cluster.local unless saved).
+    external = node_dir / "yamls/node2-external-svc.yaml"
+    assert f"externalName: {CHAIN}-node2.cita.svc.cluster.local\n" in external.read_text()
+    assert _verb(cli, layout, "update-yaml", "node0", "--cluster-domain", "corp.example").code == 0
+    assert f"externalName: {CHAIN}-node2.cita.svc.corp.example\n" in external.read_text()
     # --legacy-configmaps switches to cloud-config's ConfigMaps, and the Secrets' files go away.
     assert _verb(cli, layout, "update-yaml", "node0", "--legacy-configmaps").code == 0
     names = sorted(p.name for p in (node_dir / "yamls").iterdir())

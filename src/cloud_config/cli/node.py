@@ -35,6 +35,7 @@ DEPLOYMENT_FLAGS = (
     ("--requests-memory", "requests_memory", "32Mi"),
     ("--limits-cpu", "limits_cpu", "4000m"),
     ("--limits-memory", "limits_memory", "8192Mi"),
+    ("--cluster-domain", "cluster_domain", "cluster.local"),
 )
 DEPLOYMENT_SWITCHES = (
     ("--enable-debug", "enable_debug", "add the debug container"),

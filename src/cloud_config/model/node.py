@@ -61,6 +61,7 @@ class Deployment:
     enable_debug: bool = False
     disable_health_check: bool = False
     legacy_configmaps: bool = False
+    cluster_domain: str = "cluster.local"
 
     def problems(self) -> list[tuple[str, str]]:
         """Every (field, reason) Kubernetes would reject (field names as in `[deployment]`)."""
@@ -79,6 +80,10 @@ class Deployment:
             value = getattr(self, name)
             if not _QUANTITY.match(value):
                 out.append((name, f"must be a Kubernetes quantity such as 10Gi, 500m or 2, got {value!r}"))
+        if not _DNS_SUBDOMAIN.match(self.cluster_domain):
+            out.append(
+                ("cluster_domain", f"must be a DNS domain such as cluster.local, got {self.cluster_domain!r}")
+            )
         for name in ("docker_registry", "docker_repo"):
             value = getattr(self, name)
             if not _IMAGE_PART.match(value):

@@ -14,7 +14,7 @@ from typing import Any
 from cloud_config.model.chain import RAFT
 from cloud_config.model.network_address import NodeNetworkAddress
 from cloud_config.model.node import Deployment
-from cloud_config.render.config_toml import K8S_P2P_PORT, peers
+from cloud_config.render.config_toml import K8S_P2P_PORT
 from cloud_config.render.inputs import NodeInputs
 
 Obj = dict[str, Any]
@@ -299,25 +299,17 @@ def node_service(inputs: NodeInputs) -> Obj:
     }
 
 
-def external_objects(inputs: NodeInputs) -> list[tuple[str, Obj]]:
-    """(file name, object) of the Services / EndpointSlices that reach the other nodes (§6.4)."""
-    me = inputs.me
-    out: list[tuple[str, Obj]] = []
-    for peer in peers(inputs):
-        out.extend(external_for(inputs.chain_name, peer, me.cluster, me.name_space))
-    return out
-
-
 def external_for(
-    chain_name: str, peer: NodeNetworkAddress, cluster: str, name_space: str
+    chain_name: str, peer: NodeNetworkAddress, cluster: str, name_space: str, cluster_domain: str
 ) -> tuple[tuple[str, Obj], ...]:
-    """The objects that reach `peer` from a node in `cluster`/`name_space` (none within one namespace)."""
+    """(file name, object) reaching `peer` from a node in `cluster`/`name_space` (§6.4; none
+    within one namespace); `cluster_domain` completes the name of a Service in another namespace."""
     svc = f"{chain_name}-{peer.domain}"
     svc_file = f"{peer.domain}-external-svc.yaml"
     if peer.cluster == cluster:
         if peer.name_space == name_space:
             return ()
-        target = f"{svc}.{peer.name_space}.svc.cluster.local"
+        target = f"{svc}.{peer.name_space}.svc.{cluster_domain}"
         return ((svc_file, _external_name(svc, target)),)
     ip = peer.host_ip
     if ip is None:

@@ -73,7 +73,8 @@ def render_k8s(inputs: NodeInputs, config_toml: str) -> Tree:
     }
     me = inputs.me
     for peer in peers(inputs):
-        yamls.update(_external_files(inputs.chain_name, peer, me.cluster, me.name_space))
+        where = (me.cluster, me.name_space, deployment.cluster_domain)
+        yamls.update(_external_files(inputs.chain_name, peer, *where))
     tree = {f"yamls/{name}": data for name, data in yamls.items()}
     tree[KUSTOMIZATION] = _bytes(_kustomization(inputs, list(yamls), deployment))
     return tree
@@ -85,10 +86,11 @@ def _bytes(obj: dict[str, Any]) -> bytes:
 
 @functools.lru_cache(maxsize=65536)
 def _external_files(
-    chain: str, peer: NodeNetworkAddress, cluster: str, ns: str
+    chain: str, peer: NodeNetworkAddress, cluster: str, ns: str, cluster_domain: str
 ) -> tuple[tuple[str, bytes], ...]:
     # Every node of a chain renders the same bytes for the same peer; a chain-wide render reuses them.
-    return tuple((name, _bytes(obj)) for name, obj in k8s.external_for(chain, peer, cluster, ns))
+    found = k8s.external_for(chain, peer, cluster, ns, cluster_domain)
+    return tuple((name, _bytes(obj)) for name, obj in found)
 
 
 def _patch(inputs: NodeInputs, spec: dict[str, Any]) -> dict[str, Any]:
