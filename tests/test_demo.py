@@ -11,16 +11,11 @@ import json
 import time
 from pathlib import Path
 
-import pytest
-
 from cloud_config.gitops import git
 from cloud_config.gitops.demo import Demo
 from cloud_config.gitops.demo_world import CHAIN, World, wait_for_new_commit
 from tests._pipeline_repos import get, gitea_headers, post, push_event
 from tests.conftest import run_process
-
-# Until the node rendering work lands on main these end-to-end tests cannot run (removed after).
-pytest.importorskip("cloud_config.store.node_files", reason="node rendering (init-node) not merged yet")
 
 NODES = {
     "participant1": ("node0", "www.node0.com:40000:node0:k8s"),

@@ -20,9 +20,6 @@ from cloud_config.gitops.reconcile import Target, reconcile
 from tests._pipeline_repos import Writer, remote_log
 from tests.conftest import Result, run_process
 
-# Until the node rendering work lands on main these tests cannot run (removed after).
-pytest.importorskip("cloud_config.store.node_files", reason="node rendering (init-node) not merged yet")
-
 NODES = ["www.node0.com:40000:node0:k8s", "www.node1.com:40001:node1:k8s-b"]
 
 

@@ -1,9 +1,142 @@
-"""Verbs of the gate group (registered by later work)."""
+"""The PR gate's verbs: verify, diff, and member add|remove|list."""
 
 from __future__ import annotations
 
-from cloud_config.cli.common import Subparsers
+import argparse
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from cloud_config.cli.common import Subparsers, add_verb, layout
+
+if TYPE_CHECKING:
+    from cloud_config.model.members import Member
+
+FORMATS = ("text", "json", "markdown")
 
 
 def register(sub: Subparsers) -> None:
-    """Add this group's verbs."""
+    """Add verify, diff and member."""
+    p = _revisions(sub, "verify", "check a proposed change of the chain repo (exit 1 on errors)", run_verify)
+    p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    p = _revisions(sub, "diff", "describe a change of the chain repo in words", run_diff)
+    p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format")
+
+    member: argparse.ArgumentParser = sub.add_parser(
+        "member", help="edit members.toml", description="edit members.toml", allow_abbrev=False
+    )
+    verbs = member.add_subparsers(dest="member_command", metavar="<add|remove|list>")
+    verbs.required = True
+    p = add_verb(
+        verbs,
+        "add",
+        "add a member, or give an existing one more keys, nodes or validators",
+        run_member_add,
+    )
+    p.add_argument("--name", required=True, help="the member's name (its signing principal)")
+    p.add_argument(
+        "--role", choices=("admin", "member"), help="default: member for a new member, unchanged otherwise"
+    )
+    _member_items(p, "add")
+    p = add_verb(
+        verbs, "remove", "remove a member, or only some of its keys, nodes or validators", run_member_remove
+    )
+    p.add_argument("--name", required=True, help="the member's name")
+    _member_items(p, "remove")
+    add_verb(verbs, "list", "list the members", run_member_list)
+
+
+def _member_items(p: argparse.ArgumentParser, verb: str) -> None:
+    p.add_argument("--ssh-key", action="append", default=[], help=f"an SSH public key line to {verb}")
+    p.add_argument("--ssh-key-file", action="append", default=[], help=f"a .pub file whose key to {verb}")
+    p.add_argument("--domain", action="append", default=[], help=f"a node domain to {verb} (repeatable)")
+    p.add_argument("--validator", action="append", default=[], help=f"a validator address to {verb}")
+
+
+def _items(args: argparse.Namespace) -> Member:
+    from cloud_config.model.members import Member
+
+    keys = [*args.ssh_key, *(_read_key(path) for path in args.ssh_key_file)]
+    return Member(args.name, ssh_keys=keys, domains=list(args.domain), validators=list(args.validator))
+
+
+def _revisions(sub: Subparsers, name: str, help_text: str, run: object) -> argparse.ArgumentParser:
+    parser: argparse.ArgumentParser = sub.add_parser(
+        name, help=help_text, description=help_text, allow_abbrev=False
+    )
+    parser.add_argument("--repo", default=".", help="the chain repo (default: the current folder)")
+    parser.add_argument("--base", required=True, help="the revision the change starts from (the PR's target)")
+    parser.add_argument("--head", required=True, help="the revision of the proposed change")
+    parser.add_argument(
+        "--chain-name", default=None, help="the chain's name (default: the repo folder's name)"
+    )
+    parser.set_defaults(run=run)
+    return parser
+
+
+def _repo_and_chain(args: argparse.Namespace) -> tuple[Path, str]:
+    repo = Path(args.repo).resolve()
+    return repo, args.chain_name or repo.name
+
+
+def run_verify(args: argparse.Namespace) -> int:
+    """verify: print the findings; exit 1 when one is an error."""
+    from cloud_config.gitops.verify import verify
+    from cloud_config.gitops.verify.findings import FORMATS as RENDER
+
+    repo, chain_name = _repo_and_chain(args)
+    report = verify(repo, args.base, args.head, chain_name)
+    print(RENDER[args.format](report), end="")
+    return 0 if report.passed else 1
+
+
+def run_diff(args: argparse.Namespace) -> int:
+    """diff: print what the change does."""
+    from cloud_config.gitops.change_summary import render_markdown, render_text, summarize
+
+    repo, _ = _repo_and_chain(args)
+    found = summarize(repo, args.base, args.head)
+    print((render_markdown if args.format == "markdown" else render_text)(found), end="")
+    return 0
+
+
+def run_member_add(args: argparse.Namespace) -> int:
+    """member add."""
+    from cloud_config.model.members import add_member
+    from cloud_config.store.members_file import editing_members
+
+    with editing_members(layout(args)) as members:
+        add_member(members, _items(args), args.role)
+    return 0
+
+
+def _read_key(path: str) -> str:
+    from cloud_config.errors import UsageError
+
+    try:
+        return Path(path).read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise UsageError("--ssh-key-file", f"cannot read {path}: {exc.strerror}") from None
+
+
+def run_member_remove(args: argparse.Namespace) -> int:
+    """member remove."""
+    from cloud_config.model.members import remove_member
+    from cloud_config.store.members_file import editing_members
+
+    items = _items(args)
+    some = items.ssh_keys or items.domains or items.validators
+    with editing_members(layout(args)) as members:
+        remove_member(members, args.name, items if some else None)
+    return 0
+
+
+def run_member_list(args: argparse.Namespace) -> int:
+    """member list: one line per member."""
+    from cloud_config.model.members import key_fingerprint
+    from cloud_config.store.members_file import read_members
+
+    for m in read_members(layout(args)).members:
+        keys = ", ".join(key_fingerprint(k) for k in m.ssh_keys) or "no keys"
+        nodes = ", ".join(m.domains) or "-"
+        print(f"{m.name}\t{m.role}\tnodes: {nodes}\tvalidators: {len(m.validators)}\tkeys: {keys}")
+    return 0

@@ -1,9 +1,174 @@
-"""Verbs of the node group (registered by later work)."""
+"""Node verbs: init-node, update-node, update-yaml (reference §2.10, §2.11, §5, §6)."""
 
 from __future__ import annotations
 
-from cloud_config.cli.common import Subparsers
+import argparse
+from typing import Any
+
+from cloud_config.cli.common import Subparsers, add_verb, layout, u16, warn
+
+PORT_FLAGS = (
+    ("network", 50000, 60000),
+    ("consensus", 50001, 60001),
+    ("executor", 50002, 60002),
+    ("storage", 50003, 60003),
+    ("controller", 50004, 60004),
+)
+STORAGE_FLAGS = (
+    ("--access-key-id", "access_key_id"),
+    ("--secret-access-key", "secret_access_key"),
+    ("--s3-endpoint", "endpoint"),
+    ("--s3-bucket", "bucket"),
+    ("--service-type", "service_type"),
+    ("--s3-root", "root"),
+    ("--s3-region", "region"),
+)
+# update-yaml flag -> [deployment] field, with cloud-config's defaults (used when nothing is saved).
+DEPLOYMENT_FLAGS = (
+    ("--pull-policy", "pull_policy", "IfNotPresent"),
+    ("--docker-registry", "docker_registry", "docker.io"),
+    ("--docker-repo", "docker_repo", "citacloud"),
+    ("--storage-class", "storage_class", None),
+    ("--access-mode", "access_mode", "ReadWriteMany"),
+    ("--storage-capacity", "storage_capacity", "10Gi"),
+    ("--requests-cpu", "requests_cpu", "10m"),
+    ("--requests-memory", "requests_memory", "32Mi"),
+    ("--limits-cpu", "limits_cpu", "4000m"),
+    ("--limits-memory", "limits_memory", "8192Mi"),
+    ("--cluster-domain", "cluster_domain", "cluster.local"),
+)
+DEPLOYMENT_SWITCHES = (
+    ("--enable-debug", "enable_debug", "add the debug container"),
+    ("--disable-health-check", "disable_health_check", "omit the liveness probes"),
+    (
+        "--legacy-configmaps",
+        "legacy_configmaps",
+        "keep key and config.toml in ConfigMaps (cloud-config's form)",
+    ),
+)
 
 
 def register(sub: Subparsers) -> None:
-    """Add this group's verbs."""
+    """Add the node verbs."""
+    p = add_verb(sub, "init-node", "init node", run_init_node)
+    p.add_argument("--domain", required=True, help="the node's domain in the node list")
+    p.add_argument("--account", required=True, help="the node's account (node address, 0x optional)")
+    add_node_flags(p, ports=True)
+
+    p = add_verb(sub, "update-node", "update node", run_update_node)
+    p.add_argument("--domain", required=True, help="the node's domain")
+    p.add_argument("--config-name", default="config.toml", help="accepted for compatibility")
+
+    p = add_verb(sub, "update-yaml", "update k8s yaml", run_update_yaml)
+    p.add_argument("--domain", required=True, help="the node's domain")
+    p.add_argument("--config-name", default="config.toml", help="accepted for compatibility")
+    for flag, _, default in DEPLOYMENT_FLAGS:
+        shown = f"saved value, else {default}" if default else "required until saved"
+        p.add_argument(flag, default=None, help=f"({shown})")
+    for flag, _, text in DEPLOYMENT_SWITCHES:
+        p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} (saved)")
+    p.add_argument(
+        "--enable-kustomize", action="store_true", help="accepted; kustomization.yaml is always written"
+    )
+
+
+def add_node_flags(p: argparse.ArgumentParser, ports: bool) -> None:
+    """init-node's settings flags, shared with create and append (no port flags there)."""
+    p.add_argument("--log-level", default="info", help="trace, debug, info or error (default: info)")
+    p.add_argument("--log-file-path", default=None, help="log to files under this path")
+    p.add_argument("--jaeger-agent-endpoint", default=None, help="jaeger agent host:port")
+    p.add_argument("--disable-metrics", action="store_true", help="turn the metrics exporters off")
+    p.add_argument("--is-danger", action="store_true", help="controller is_danger")
+    p.add_argument("--enable-tx-persistence", action="store_true", help="controller tx_persistence")
+    for flag, _ in STORAGE_FLAGS:
+        p.add_argument(flag, default="", help="cloud storage setting")
+    p.add_argument("--exporter-path", default="", help="exporter base path")
+    if ports:
+        for slot, grpc, metrics in PORT_FLAGS:
+            p.add_argument(f"--{slot}-port", type=u16, default=grpc, help=f"(default: {grpc})")
+            p.add_argument(f"--{slot}-metrics-port", type=u16, default=metrics, help=f"(default: {metrics})")
+
+
+def node_config(args: argparse.Namespace, account: str, offset: int = 0) -> Any:
+    """A NodeConfig from the settings flags; ports from the port flags or the defaults + `offset`."""
+    from cloud_config.model.node import NodeConfig
+
+    grpc = {f"{s}_port": getattr(args, f"{s}_port", g + offset) for s, g, _ in PORT_FLAGS}
+    metrics = {f"{s}_metrics_port": getattr(args, f"{s}_metrics_port", m + offset) for s, _, m in PORT_FLAGS}
+    return NodeConfig(
+        account=account,
+        grpc_ports=grpc,
+        metrics_ports=metrics,
+        log_level=args.log_level,
+        log_file_path=args.log_file_path,
+        jaeger_agent_endpoint=args.jaeger_agent_endpoint,
+        enable_metrics=not args.disable_metrics,
+        is_danger=args.is_danger,
+        enable_tx_persistence=args.enable_tx_persistence,
+        cloud_storage={key: getattr(args, flag[2:].replace("-", "_")) for flag, key in STORAGE_FLAGS},
+        exporter_base_path=args.exporter_path,
+        exporter_chain_name=args.chain_name,
+    )
+
+
+def run_init_node(args: argparse.Namespace) -> int:
+    """init-node."""
+    from cloud_config.model.edits import normalize_address
+    from cloud_config.store.node_files import init_node
+
+    account = normalize_address(args.account, "--account", 40)
+    init_node(layout(args), args.domain, node_config(args, account))
+    return 0
+
+
+def _config_name(args: argparse.Namespace) -> None:
+    if args.config_name != "config.toml":
+        warn(f"--config-name {args.config_name}: the services' file is always config.toml; ignored")
+
+
+def run_update_node(args: argparse.Namespace) -> int:
+    """update-node: render config.toml and the key-file copies from the chain folder's current config."""
+    from cloud_config.store.node_files import refresh_node
+
+    _config_name(args)
+    where = layout(args)
+    refresh_node(where.chain_dir, where.node_dir(args.domain), args.chain_name, args.domain)
+    return 0
+
+
+def run_update_yaml(args: argparse.Namespace) -> int:
+    """update-yaml: save the deployment settings given, then render everything (manifests included)."""
+    from cloud_config.store.node_files import update_node_config
+
+    _config_name(args)
+    where = layout(args)
+    given = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in DEPLOYMENT_FLAGS}
+    given.update({field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in DEPLOYMENT_SWITCHES})
+    changes = {k: v for k, v in given.items() if v is not None}
+    update_node_config(
+        where.chain_dir,
+        where.node_dir(args.domain),
+        args.chain_name,
+        args.domain,
+        lambda inputs: apply_deployment(inputs, changes),
+    )
+    return 0
+
+
+def apply_deployment(inputs: Any, changes: dict[str, Any]) -> None:
+    """Merge flag values over the saved deployment settings; refuse non-k8s nodes and bad values."""
+    from cloud_config.errors import CloudConfigError, UsageError
+    from cloud_config.model.node import Deployment
+
+    me = inputs.me
+    if not me.is_k8s:
+        raise CloudConfigError(f"--domain: node {me.domain} is not a k8s node ({me} has no cluster)")
+    deployment = inputs.node.deployment or Deployment()
+    for field, value in changes.items():
+        setattr(deployment, field, value)
+    if not deployment.storage_class:
+        raise UsageError("--storage-class", "is required (no storage class is saved in node_config.toml yet)")
+    for field, reason in deployment.problems():
+        flag = next((f for f, name, *_ in (*DEPLOYMENT_FLAGS, *DEPLOYMENT_SWITCHES) if name == field), field)
+        raise UsageError(flag, reason)
+    inputs.node.deployment = deployment

@@ -117,3 +117,75 @@ def reset_to_remote(repo: Path, branch: str, remote: str = "origin") -> str:
     run(repo, "reset", "-q", "--hard", "FETCH_HEAD")
     run(repo, "clean", "-q", "-ffdx")
     return rev_parse(repo, "HEAD")
+
+
+def read_objects(repo: Path, specs: list[str]) -> dict[str, bytes | None]:
+    """The bytes of each blob named by `specs` (`rev:path` or an id); None when not a blob."""
+    if not specs:
+        return {}
+    argv = ["git", "-C", str(repo), "cat-file", "--batch", "--buffer"]
+    request = "".join(f"{spec}\n" for spec in specs).encode()
+    proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
+    if proc.returncode != 0:
+        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
+    out: dict[str, bytes | None] = {}
+    data, pos = proc.stdout, 0
+    for spec in specs:
+        end = data.index(b"\n", pos)
+        header = data[pos:end].split()
+        pos = end + 1
+        if header[-1] == b"missing" or header[-1] == b"ambiguous":
+            out[spec] = None
+            continue
+        size = int(header[2])
+        out[spec] = data[pos : pos + size] if header[1] == b"blob" else None
+        pos += size + 1
+    return out
+
+
+def new_blobs(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
+    """(blob id, path) of every file version reachable from head but not from base."""
+    out = run(repo, "rev-list", "--objects", "--no-object-names", "--filter=object:type=blob",
+              f"{base}..{head}")  # fmt: skip
+    ids = set(out.split())
+    if not ids:
+        return []
+    named = run(repo, "rev-list", "--objects", f"{base}..{head}")
+    rows = []
+    for line in named.splitlines():
+        blob, _, path = line.partition(" ")
+        if blob in ids and path:
+            rows.append((blob, path))
+    return rows
+
+
+def signed_commits(
+    repo: Path, base: str, head: str, allowed_signers: Path
+) -> list[tuple[str, str, str, str, str]]:
+    """(sha, first parent, %G? status, key fingerprint, principal) of each non-merge commit
+    in base..head, oldest first, checked by git against an SSH allowed-signers file."""
+    out = run(
+        repo,
+        "-c", "gpg.format=ssh",
+        "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
+        "log", "--no-merges", "--reverse", "--format=%H%x00%P%x00%G?%x00%GF%x00%GS%x00",
+        f"{base}..{head}",
+    )  # fmt: skip
+    fields = out.split("\0")[:-1]  # every record ends with NUL
+    rows = []
+    for i in range(0, len(fields), 5):
+        sha, parents, status, fingerprint, principal = (f.strip() for f in fields[i : i + 5])
+        rows.append((sha, parents.split()[0] if parents else "", status, fingerprint, principal))
+    return rows
+
+
+def ls_tree_ids(repo: Path, rev: str) -> dict[str, str]:
+    """Every file path in the tree of `rev`, with its blob id."""
+    out = run_bytes(repo, "ls-tree", "-r", "-z", rev).stdout.decode()
+    entries = (line.split("\t", 1) for line in out.split("\0") if line)
+    return {path: meta.split()[2] for meta, path in entries}
+
+
+def is_ancestor(repo: Path, older: str, newer: str) -> bool:
+    """Whether commit `older` is an ancestor of (or equal to) `newer`."""
+    return run_bytes(repo, "merge-base", "--is-ancestor", older, newer, check=False).returncode == 0

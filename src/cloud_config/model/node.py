@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
@@ -34,6 +35,11 @@ CLOUD_STORAGE_KEYS = (
     "root",
     "region",
 )
+PULL_POLICIES = ("Always", "IfNotPresent", "Never")
+ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOncePod")
+_QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
+_DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
+_IMAGE_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._:/-]*[A-Za-z0-9])?$")
 # Only these log levels are accepted by every service (tracing and raft's sloggers alike).
 LOG_LEVELS = ("trace", "debug", "info", "error")
 
@@ -54,6 +60,35 @@ class Deployment:
     pull_policy: str = "IfNotPresent"
     enable_debug: bool = False
     disable_health_check: bool = False
+    legacy_configmaps: bool = False
+    cluster_domain: str = "cluster.local"
+
+    def problems(self) -> list[tuple[str, str]]:
+        """Every (field, reason) Kubernetes would reject (field names as in `[deployment]`)."""
+        out = []
+        if not _DNS_SUBDOMAIN.match(self.storage_class):
+            out.append(
+                ("storage_class", f"must be a storage class name (DNS subdomain), got {self.storage_class!r}")
+            )
+        if self.access_mode not in ACCESS_MODES:
+            out.append(("access_mode", f"must be one of {', '.join(ACCESS_MODES)}, got {self.access_mode!r}"))
+        if self.pull_policy not in PULL_POLICIES:
+            out.append(
+                ("pull_policy", f"must be one of {', '.join(PULL_POLICIES)}, got {self.pull_policy!r}")
+            )
+        for name in ("storage_capacity", "requests_cpu", "requests_memory", "limits_cpu", "limits_memory"):
+            value = getattr(self, name)
+            if not _QUANTITY.match(value):
+                out.append((name, f"must be a Kubernetes quantity such as 10Gi, 500m or 2, got {value!r}"))
+        if not _DNS_SUBDOMAIN.match(self.cluster_domain):
+            out.append(
+                ("cluster_domain", f"must be a DNS domain such as cluster.local, got {self.cluster_domain!r}")
+            )
+        for name in ("docker_registry", "docker_repo"):
+            value = getattr(self, name)
+            if not _IMAGE_PART.match(value):
+                out.append((name, f"must be an image registry / repository path, got {value!r}"))
+        return out
 
 
 @dataclass
@@ -173,6 +208,8 @@ class NodeConfig:
             out.append(
                 ("cloud_storage.service_type", f"must be one of {', '.join(kinds)} when cloud storage is set")
             )
+        if self.deployment is not None:
+            out.extend((f"deployment.{name}", why) for name, why in self.deployment.problems())
         return out
 
 

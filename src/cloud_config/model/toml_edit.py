@@ -22,7 +22,7 @@ from cloud_config.model.toml_format import Block
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
 
 # Elements of these arrays of tables keep their identity through an edit by this key.
-IDENTITY_KEYS: dict[tuple[str, ...], str] = {("node_network_address_list",): "domain"}
+IDENTITY_KEYS: dict[tuple[str, ...], str] = {("node_network_address_list",): "domain", ("member",): "name"}
 
 
 @dataclass

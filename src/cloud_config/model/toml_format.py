@@ -8,6 +8,7 @@ strings holding a newline become multi-line strings. The file ends with an extra
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -51,7 +52,13 @@ def _is_table_array(value: Any) -> bool:
     return isinstance(value, list | tuple) and len(value) > 0 and all(isinstance(v, Mapping) for v in value)
 
 
+# Text with nothing to escape in either form (the common case: names, hex, ports) skips the loop.
+_NOTHING_TO_ESCAPE = re.compile(r'[^"\\\x00-\x1f\x7f]*')
+
+
 def _escape(text: str, multiline: bool) -> str:
+    if _NOTHING_TO_ESCAPE.fullmatch(text):
+        return text
     out = []
     for ch in text:
         if multiline and ch in '\n"':

@@ -1,0 +1,63 @@
+"""Certificates: the CA stays put once used; each node certificate is the CA's, for its node.
+
+The checks themselves are crypto.pki's (cert_problems, csr_problem, ca_problems); this module
+only decides which files to check and which rule id each problem belongs to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from cloud_config.gitops.change_summary import CA_CERT, Snapshot, node_file
+from cloud_config.gitops.verify.findings import ERROR, Finding
+
+# cert_problems' messages, by how they begin, to the rule each one breaks.
+_CERT_RULES = (
+    ("is not issued by", "cert-not-from-ca"),
+    ("names ", "cert-wrong-name"),
+    ("its public key does not match", "cert-key-mismatch"),
+)
+
+
+def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[Finding]:
+    """The CA, every CSR and every node certificate of the head."""
+    from cloud_config.crypto import pki
+
+    ca_pem = head.text(CA_CERT)
+    yield from _ca_findings(base, head, ca_pem)
+    for path in sorted(p for p in head.tree if node_file(p)):
+        domain, kind = node_file(path) or ("", "")
+        pem = head.text(path) or ""
+        name = f"{chain_name}-{domain}"
+        if kind == "csr":
+            problem = pki.csr_problem(pem, name)
+            if problem:
+                yield Finding("csr-invalid", ERROR, path, f"the CSR {problem}")
+        elif ca_pem is None:
+            yield Finding("cert-not-from-ca", ERROR, path, f"there is no {CA_CERT} to issue it")
+        else:
+            csr = head.text(f"certs/{domain}/csr.pem")
+            for problem in pki.cert_problems(pem, ca_pem, expected_name=name, public_of=csr):
+                rule = next((r for start, r in _CERT_RULES if problem.startswith(start)), "cert-invalid")
+                if rule == "cert-key-mismatch":
+                    problem = (
+                        f"holds another public key than certs/{domain}/csr.pem (a new key was "
+                        "made after signing: sign the new CSR)"
+                    )
+                yield Finding(rule, ERROR, path, f"the certificate {problem}")
+
+
+def _ca_findings(base: Snapshot, head: Snapshot, ca_pem: str | None) -> Iterator[Finding]:
+    from cloud_config.crypto import pki
+
+    if ca_pem is not None:
+        for problem in pki.ca_problems(ca_pem):
+            yield Finding("ca-invalid", ERROR, CA_CERT, problem)
+    issued = [p for p in base.tree if (node_file(p) or ("", ""))[1] == "cert"]
+    if issued and base.tree.get(CA_CERT) != head.tree.get(CA_CERT):
+        verb = "removed" if ca_pem is None else "replaced"
+        yield Finding(
+            "ca-changed", ERROR, CA_CERT,
+            f"the CA certificate is {verb} while {len(issued)} node certificate(s) depend on it: "
+            "every node would stop trusting the others",
+        )  # fmt: skip

@@ -1,0 +1,223 @@
+"""The one-shot flows `create`, `append` and `delete` (reference §7), with the reference's gaps fixed.
+
+Every input is checked before the first write: node list, port offsets, admin, node settings. `create`
+undoes its folders if a later step fails; `append` and `delete` re-render every other node from the
+chain folder's current configuration.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cloud_config.crypto.accounts import Account, generate_account
+from cloud_config.errors import CloudConfigError, ConflictError, NotFoundError, UsageError
+from cloud_config.model import edits, network_address
+from cloud_config.model.chain import ChainConfig
+from cloud_config.model.network_address import NodeNetworkAddress
+from cloud_config.model.node import GRPC_DEFAULTS, METRICS_DEFAULTS, NodeConfig
+from cloud_config.model.stage import Stage
+from cloud_config.store import account_files, chain_files, pki_files
+from cloud_config.store.chain_dirs import init_chain
+from cloud_config.store.layout import NODE_CONFIG, ChainLayout
+from cloud_config.store.node_files import init_node, refresh_node
+
+# (node address, port offset) -> the node's settings, built by the command line from its flags.
+NodeSettings = Callable[[str, int], NodeConfig]
+BASE_PORT = 40000
+
+
+@dataclass
+class FlowResult:
+    """The accounts a flow created (printed like new-account) and the warnings it has for the user."""
+
+    accounts: list[Account] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+
+
+def port_offset(node: NodeNetworkAddress) -> int:
+    """cloud-config's rule: a non-k8s node's service ports move by (port - 40000) x 100."""
+    return 0 if node.is_k8s else (node.port - BASE_PORT) * 100
+
+
+def _ports(node: NodeNetworkAddress) -> set[int]:
+    offset = port_offset(node)
+    ports = {p + offset for p in (*GRPC_DEFAULTS.values(), *METRICS_DEFAULTS.values())}
+    return ports if node.is_k8s else ports | {node.port}
+
+
+def check_port_offsets(nodes: list[NodeNetworkAddress], flag: str) -> None:
+    """Refuse offsets that leave 1-65535 (cloud-config wraps silently) or collide on one host."""
+    taken: dict[tuple[str, int], str] = {}
+    for node in nodes:
+        ports = _ports(node)
+        if min(ports) < 1 or max(ports) > 65535:
+            low, high = min(ports), max(ports)
+            raise UsageError(
+                flag,
+                f"node {node.domain} (port {node.port}, not k8s) would get service ports {low}-{high} "
+                f"by the rule 50000 + (port - 40000) x 100; use a port in 39501-40055",
+            )
+        if node.is_k8s:
+            continue  # every k8s node has its own pod network
+        for port in sorted(ports):
+            other = taken.get((node.host.lower(), port))
+            if other is not None:
+                raise UsageError(
+                    flag, f"node {node.domain} would use port {port} on {node.host}, as {other} does"
+                )
+            taken[(node.host.lower(), port)] = node.domain
+
+
+def _parse_list(text: str) -> list[NodeNetworkAddress]:
+    try:
+        return network_address.parse_list(text)
+    except ValueError as exc:
+        raise UsageError("--nodelist", str(exc)) from None
+
+
+def _checked_settings(settings: NodeSettings, account: Account, node: NodeNetworkAddress) -> NodeConfig:
+    config = settings(account.node_address, port_offset(node))
+    for name, reason in config.problems():
+        raise UsageError("--" + name.rsplit(".", 1)[-1].replace("_", "-"), reason)
+    return config
+
+
+def create(
+    layout: ChainLayout,
+    opts: edits.GenesisOptions,
+    admin: str,
+    nodelist: str,
+    settings: NodeSettings,
+    now_ms: int,
+) -> FlowResult:
+    """create: a chain at Finalize, every listed node a validator, its CA, certificates and node folders."""
+    if layout.chain_dir.exists():
+        raise ConflictError(f"chain folder {layout.chain_dir} already exists")
+    nodes = _parse_list(nodelist)
+    check_port_offsets(nodes, "--nodelist")
+    config = edits.new_chain_config(layout.chain_name, opts, now_ms)
+    edits.set_admin(config, admin)
+    accounts = [generate_account(config.consensus) for _ in nodes]
+    for account in accounts:
+        edits.append_validator(config, account.validator_address)
+    edits.set_nodelist(config, nodelist)
+    edits.set_stage(config, "finalize", False)
+    config.validate(layout.chain_name, str(layout.chain_config))
+    node_configs = [_checked_settings(settings, a, n) for a, n in zip(accounts, nodes, strict=True)]
+    existing = [layout.node_dir(n.domain) for n in nodes if layout.node_dir(n.domain).exists()]
+    if existing:
+        raise ConflictError(f"node folder {existing[0]} already exists")
+    try:
+        init_chain(layout)
+        chain_files.write_chain(layout, config, None)
+        for account in accounts:
+            account_files.write_account(layout, account)
+        pki_files.create_ca(layout)
+        for node, node_config in zip(nodes, node_configs, strict=True):
+            pki_files.create_csr(layout, node.domain)
+            pki_files.sign_csr(layout, node.domain)
+            init_node(layout, node.domain, node_config)
+            refresh_node(layout.chain_dir, layout.node_dir(node.domain), layout.chain_name, node.domain)
+    except BaseException:
+        for folder in (layout.chain_dir, *(layout.node_dir(n.domain) for n in nodes)):
+            shutil.rmtree(folder, ignore_errors=True)
+        raise
+    return FlowResult(accounts=accounts)
+
+
+def append(layout: ChainLayout, node_text: str, settings: NodeSettings) -> FlowResult:
+    """append: a new node (a validator too while the chain is Public), its account, certificate and folder."""
+    planned = chain_files.read_chain(layout).copy()
+    node = edits.append_node(planned, node_text)
+    check_port_offsets(planned.node_network_address_list, "--node")
+    account = generate_account(planned.consensus)
+    validator = planned.stage is Stage.PUBLIC
+    if validator:
+        edits.append_validator(planned, account.validator_address)
+    planned.validate(layout.chain_name, str(layout.chain_config))
+    node_config = _checked_settings(settings, account, node)
+    if not (layout.ca_dir / pki_files.KEY).is_file():
+        raise NotFoundError(
+            f"{layout.ca_dir / pki_files.KEY} does not exist: only the CA holder can append a node"
+        )
+    if layout.node_dir(node.domain).exists():
+        raise ConflictError(f"node folder {layout.node_dir(node.domain)} already exists")
+    account_files.write_account(layout, account)
+    with chain_files.editing(layout) as config:
+        edits.append_node(config, node_text)
+        if validator:
+            edits.append_validator(config, account.validator_address)
+    pki_files.create_csr(layout, node.domain)
+    pki_files.sign_csr(layout, node.domain)
+    init_node(layout, node.domain, node_config, frozenset({Stage.PUBLIC, Stage.FINALIZE}))
+    result = FlowResult(accounts=[account])
+    if not validator:
+        result.warnings.append(
+            f"{node.domain} is not a validator: the chain is at {planned.stage.value} "
+            "(validators change only at Public)"
+        )
+    result.warnings.extend(refresh_all(layout))
+    return result
+
+
+def delete(layout: ChainLayout, domain: str) -> FlowResult:
+    """delete: drop the node from the list and from the validators, remove its folders, refresh the rest."""
+    result = FlowResult()
+    node_dir = layout.node_dir(domain)
+    account = _account_of(node_dir)
+    validator = _validator_of(layout, node_dir, account)
+    with chain_files.editing(layout) as config:
+        edits.delete_node(config, domain)
+        _drop_validator(config, validator)
+    if account is None:
+        result.warnings.append(
+            f"{node_dir} has no node_config.toml: its account and validator are left as they are"
+        )
+    shutil.rmtree(node_dir, ignore_errors=True)
+    if account is not None:
+        shutil.rmtree(layout.account_dir(account), ignore_errors=True)
+    shutil.rmtree(layout.cert_dir(domain), ignore_errors=True)
+    result.warnings.extend(refresh_all(layout))
+    return result
+
+
+def _account_of(node_dir: Path) -> str | None:
+    try:
+        text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return None
+    account: str = NodeConfig.loads(text, str(node_dir / NODE_CONFIG)).account
+    return account
+
+
+def _validator_of(layout: ChainLayout, node_dir: Path, account: str | None) -> str | None:
+    if account is None:
+        return None
+    for folder in (layout.account_dir(account), node_dir / "accounts" / account):
+        path = folder / account_files.VALIDATOR_ADDRESS
+        if path.is_file():
+            return path.read_text(encoding="ascii").strip().lower()
+    return None
+
+
+def _drop_validator(config: ChainConfig, validator: str | None) -> None:
+    # Not delete-validator: that needs stage Public, while a departed node must leave consensus at any stage.
+    validators = config.system_config.validators
+    config.system_config.validators = [v for v in validators if v.lower() != validator]
+
+
+def refresh_all(layout: ChainLayout) -> list[str]:
+    """Re-render every listed node that has a folder here; a warning for each that could not be."""
+    warnings = []
+    for node in chain_files.read_chain(layout).node_network_address_list:
+        node_dir = layout.node_dir(node.domain)
+        if not node_dir.is_dir():
+            continue  # another participant's node
+        try:
+            refresh_node(layout.chain_dir, node_dir, layout.chain_name, node.domain)
+        except CloudConfigError as exc:
+            warnings.append(f"{node.domain} not refreshed: {exc}")
+    return warnings
