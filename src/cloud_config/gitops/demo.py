@@ -195,7 +195,7 @@ class Demo:
         for domain, url in self.node_repos.items():
             text = self.p("participant1").cc("argocd-app", "--domain", domain, "--repo-url", url)
             (out / f"{CHAIN}-{domain}.yaml").write_text(text)
-        return str(out)
+        return f"argocd/{CHAIN}-node*.yaml in the work folder"
 
     def join_node2(self) -> None:
         """Steps 12-13: participant 3 adds node2; the pipelines update node0 and node1."""
