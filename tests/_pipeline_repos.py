@@ -1,18 +1,21 @@
-"""Helpers for the pipeline tests: writers that push to forge repos, and webhook posting."""
+"""Helpers for the pipeline tests: a real chain on a local forge, writers, webhook posting."""
 
 from __future__ import annotations
 
 import hashlib
 import hmac
 import json
-import tomllib
+import shutil
 import urllib.error
 import urllib.request
-from dataclasses import dataclass, field
 from pathlib import Path
 
-from cloud_config.errors import ConfigError, NotFoundError
 from cloud_config.gitops import git
+from cloud_config.gitops.demo_world import CHAIN, World, quick_chain
+from cloud_config.gitops.forge import Forge
+
+# node0 in cluster k8s; node1 in another cluster, reached through an ExternalName Service.
+NODES = ["www.node0.com:40000:node0:k8s", "www.node1.com:40001:node1:k8s-b"]
 
 
 class Writer:
@@ -82,36 +85,6 @@ def get(url: str) -> tuple[int, str]:
         return response.status, response.read().decode()
 
 
-@dataclass
-class Changes:
-    written: list[str] = field(default_factory=list)
-    removed: list[str] = field(default_factory=list)
-
-
-def peers_render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Changes:
-    """Stand-in renderer for tests of the git side: peers.txt lists the chain's other domains."""
-    try:
-        data = tomllib.loads((chain_dir / "chain_config.toml").read_text())
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError("chain_config.toml", None, f"not valid TOML: {exc}") from None
-    domains = [n["domain"] for n in data["node_network_address_list"]]
-    if domain not in domains:
-        raise NotFoundError(f"node {domain} is no longer in the chain's node list")
-    text = f"{chain_name}\n" + "".join(f"{d}\n" for d in domains if d != domain)
-    target = node_dir / "peers.txt"
-    if target.exists() and target.read_text() == text:
-        return Changes()
-    target.write_text(text)
-    return Changes(written=["peers.txt"])
-
-
-def chain_toml(*domains: str) -> bytes:
-    return "".join(f'[[node_network_address_list]]\ndomain = "{d}"\n\n' for d in domains).encode()
-
-
-NODE_CONFIG = b'account = "00"\n\n[exporter]\nbase_path = ""\nchain_name = "toy-chain"\n'
-
-
 SECRET = b"s3cret-for-tests"
 
 
@@ -126,3 +99,41 @@ def write_service_file(tmp: Path, chain_url: str, nodes: dict[str, str], **extra
     path = tmp / "serve.toml"
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def build_template(root: Path) -> Path:
+    """A real chain (NODES) and node0's repo, made by the real verbs, as bare repos; their folder."""
+    world = World.create(root)
+    try:
+        quick_chain(world, NODES)
+    finally:
+        world.close()
+    return root / "forge"
+
+
+class Repos:
+    """A served copy of the template: the chain repo, node0's repo, and a writer on the chain."""
+
+    def __init__(self, template: Path, tmp: Path) -> None:
+        shutil.copytree(template, tmp / "forge")
+        self.tmp = tmp
+        self.forge = Forge(tmp / "forge").start()
+        self.chain_url = self.forge.url(CHAIN)
+        self.node_url = self.forge.url(f"{CHAIN}-node0")
+        self.node_bare = self.forge.path(f"{CHAIN}-node0")
+        self.chain = Writer(self.chain_url, tmp / "chain-writer")
+
+    def node_head(self) -> str:
+        """node0's master on the forge."""
+        return git.rev_parse(self.node_bare, "master")
+
+    def edit_chain(self, old: str, new: str, message: str) -> str:
+        """Push a text edit of chain_config.toml (as a merged PR would); the new chain sha."""
+        self.chain.sync()
+        text = (self.chain.dir / "chain_config.toml").read_text()
+        assert old in text, old
+        return self.chain.write({"chain_config.toml": text.replace(old, new, 1).encode()}, message)
+
+    def close(self) -> None:
+        """Stop serving."""
+        self.forge.stop()

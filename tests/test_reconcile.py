@@ -1,126 +1,132 @@
-"""`cloud-config reconcile` with the real renderer, over real git over HTTP.
+"""`cloud-config reconcile`: the real renderer, real git over HTTP (git http-backend on loopback).
 
-One chain (node0 in cluster k8s, node1 elsewhere) built with the real verbs; node0's repo made by
-init-node/update-node/update-yaml. Each test gets its own forge copy of the repos.
+One chain (node0 in cluster k8s, node1 in k8s-b) and node0's repo are built once with the real
+verbs; each test serves its own copy.
 """
 
 from __future__ import annotations
 
-import shutil
+import os
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from cloud_config.errors import CloudConfigError
 from cloud_config.gitops import git
-from cloud_config.gitops.demo_world import CHAIN, World, quick_chain
-from cloud_config.gitops.forge import Forge
 from cloud_config.gitops.reconcile import Target, reconcile
-from tests._pipeline_repos import Writer, remote_log
+from cloud_config.store.node_files import refresh_node
+from tests._pipeline_repos import Repos, Writer, build_template, remote_log
 from tests.conftest import Result, run_process
 
-NODES = ["www.node0.com:40000:node0:k8s", "www.node1.com:40001:node1:k8s-b"]
+NODE0_ENTRY = (
+    '[[node_network_address_list]]\ncluster = "k8s"\ndomain = "node0"\nhost = "www.node0.com"\n'
+    'name_space = "default"\nport = 40000\n\n'
+)
 
 
 @pytest.fixture(scope="module")
-def template(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
-    """Bare chain and node0 repos, built once; tests copy them."""
-    root = tmp_path_factory.mktemp("reconcile-template")
-    world = World.create(root)
-    try:
-        quick_chain(world, NODES)
-    finally:
-        world.close()
-    yield root / "forge"
-
-
-class Repos:
-    def __init__(self, world: World, tmp: Path) -> None:
-        self.world, self.tmp = world, tmp
-        self.chain_url = world.forge.url(CHAIN)
-        self.node_url = world.forge.url(f"{CHAIN}-node0")
-        self.chain = Writer(self.chain_url, tmp / "chain-writer")
-
-    def reconcile(self, *extra: str) -> Result:
-        return run_process(
-            "reconcile",
-            "--chain-repo", self.chain_url,
-            "--node-repo", self.node_url,
-            "--domain", "node0",
-            "--workdir", str(self.tmp / "work"),
-            *extra,
-        )  # fmt: skip
-
-    def node_head(self) -> str:
-        return git.rev_parse(self.world.forge.path(f"{CHAIN}-node0"), "master")
-
-    def edit_chain(self, old: str, new: str, message: str) -> str:
-        self.chain.sync()
-        text = (self.chain.dir / "chain_config.toml").read_text()
-        assert old in text
-        return self.chain.write({"chain_config.toml": text.replace(old, new).encode()}, message)
+def template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return build_template(tmp_path_factory.mktemp("reconcile-template"))
 
 
 @pytest.fixture
 def repos(template: Path, tmp_path: Path) -> Iterator[Repos]:
-    shutil.copytree(template, tmp_path / "forge")
-    world = World(tmp_path, Forge(tmp_path / "forge").start(), tmp_path / "no-webhooks")
+    served = Repos(template, tmp_path)
     try:
-        yield Repos(world, tmp_path)
+        yield served
     finally:
-        world.close()
+        served.close()
+
+
+def cli_reconcile(repos: Repos, *, chain: str | None = None, node: str | None = None) -> Result:
+    return run_process(
+        "reconcile",
+        "--chain-repo", chain or repos.chain_url,
+        "--node-repo", node or repos.node_url,
+        "--domain", "node0",
+        "--workdir", str(repos.tmp / "work"),
+    )  # fmt: skip
 
 
 def test_fresh_node_repo_is_up_to_date(repos: Repos) -> None:
-    """What init-node/update-node/update-yaml made is exactly what reconcile renders."""
+    """What init-node/update-node/update-yaml made is exactly what reconcile renders: no commit."""
     before = repos.node_head()
-    r = repos.reconcile()
+    r = cli_reconcile(repos)
     assert r.code == 0, r.err
     assert r.out == f"node0: up to date (chain {repos.chain.head()})\n"
     assert repos.node_head() == before
 
 
-def test_chain_change_commits_once(repos: Repos) -> None:
+def test_chain_change_commits_once_with_the_chain_sha(repos: Repos) -> None:
     sha = repos.edit_chain('host = "www.node1.com"', 'host = "node1.example.org"', "node1 moved")
-    r = repos.reconcile()
+    r = cli_reconcile(repos)
     assert r.code == 0, r.err
     head = repos.node_head()
     assert r.out == f"node0: committed {head} (chain {sha})\n"
-    node_repo = repos.world.forge.path(f"{CHAIN}-node0")
-    assert git.run(node_repo, "log", "-1", "--format=%B", head).splitlines() == [
+    assert git.run(repos.node_bare, "log", "-1", "--format=%B", head).splitlines() == [
         f"update node0 config from chain {sha[:7]}",
         "",
         f"Chain-Commit: {sha}",
     ]
-    external = git.show(node_repo, head, "yamls/node1-external-svc.yaml")
-    assert external is not None and b"node1.example.org" in external
-    again = repos.reconcile()
+    external = git.show(repos.node_bare, head, "yamls/node1-external-svc.yaml")
+    assert external is not None and b"externalName: node1.example.org" in external
+    again = cli_reconcile(repos)
     assert again.out == f"node0: up to date (chain {sha})\n" and repos.node_head() == head
+
+
+def test_node_removed_from_chain_is_refused(repos: Repos) -> None:
+    before = repos.node_head()
+    sha = repos.edit_chain(NODE0_ENTRY, "", "remove node0")
+    r = cli_reconcile(repos)
+    assert r.code == 1 and r.out == ""
+    assert r.err == (
+        f"error: node0: refusing chain {sha[:12]}: node node0 is no longer in the chain's node list; "
+        "nothing pushed\n"
+    )
+    assert repos.node_head() == before
 
 
 def test_invalid_chain_head_is_refused(repos: Repos) -> None:
     before = repos.node_head()
     sha = repos.edit_chain("port = 40001", "port = 0", "bad port")
-    r = repos.reconcile()
+    r = cli_reconcile(repos)
     assert r.code == 1 and r.out == ""
     assert r.err.startswith(f"error: node0: refusing chain {sha[:12]}: ")
-    assert r.err.endswith("; nothing pushed\n") and len(r.err.splitlines()) == 1
+    assert "port" in r.err and r.err.endswith("; nothing pushed\n") and len(r.err.splitlines()) == 1
     assert repos.node_head() == before
 
 
-def test_missing_repo_is_one_clear_line(repos: Repos) -> None:
-    r = run_process(
-        "reconcile", "--chain-repo", repos.chain_url + "-nope", "--node-repo", repos.node_url,
-        "--domain", "node0", "--workdir", str(repos.tmp / "work"),
-    )  # fmt: skip
+def test_missing_repo_is_one_clear_line_without_credentials(repos: Repos) -> None:
+    url = repos.chain_url.replace("http://", "http://ci-bot:hunter2@") + "-nope"
+    r = cli_reconcile(repos, chain=url)
     assert r.code == 1 and r.err.startswith("error: git clone") and len(r.err.splitlines()) == 1
+    assert "hunter2" not in r.err and "ci-bot" not in r.err and "://***@127.0.0.1" in r.err
+
+
+def test_local_paths_work_as_repos(repos: Repos) -> None:
+    """--chain-repo and --node-repo may be paths (here the bare repos on disk), relative ones too."""
+    sha = repos.edit_chain('host = "www.node1.com"', 'host = "node1.example.org"', "node1 moved")
+    chain = os.path.relpath(repos.forge.path("gitops-test-chain"))
+    r = cli_reconcile(repos, chain=chain, node=str(repos.node_bare))
+    assert r.code == 0, r.err
+    assert r.out == f"node0: committed {repos.node_head()} (chain {sha})\n"
+
+
+def test_node_repo_without_node_config_is_refused(repos: Repos) -> None:
+    url = repos.forge.create("empty-node")
+    Writer(url, repos.tmp / "empty-writer").write({"README.md": b"nothing yet\n"}, "start")
+    r = cli_reconcile(repos, node=url)
+    assert r.code == 1
+    assert r.err == (
+        f"error: node repo {url} has no node_config.toml on master; "
+        "run init-node and push the node folder first, or pass --chain-name\n"
+    )
 
 
 def test_other_writer_during_reconcile_is_kept(repos: Repos) -> None:
     """Another writer pushes to node0's repo while reconcile renders: it retries and keeps their commit."""
-    from cloud_config.store.node_files import refresh_node
-
     sha = repos.edit_chain('host = "www.node1.com"', 'host = "node1.example.org"', "node1 moved")
     other = Writer(repos.node_url, repos.tmp / "other")
     theirs: list[str] = []
@@ -131,8 +137,25 @@ def test_other_writer_during_reconcile_is_kept(repos: Repos) -> None:
         return refresh_node(chain_dir, node_dir, chain_name, domain)
 
     target = Target(chain_repo=repos.chain_url, node_repo=repos.node_url, domain="node0")
-    outcome = reconcile(target, repos.tmp / "work2", render=render)
+    outcome = reconcile(target, repos.tmp / "work", render=render)
     assert outcome.committed and outcome.attempts == 2 and outcome.chain_sha == sha
     log = remote_log(repos.node_url, repos.tmp / "check")
     assert log[0] == outcome.node_sha and log[1] == theirs[0]
     assert (repos.tmp / "check" / "OWNERS").read_bytes() == b"org1-ops\n"
+    assert b"node1.example.org" in (repos.tmp / "check" / "yamls" / "node1-external-svc.yaml").read_bytes()
+
+
+def test_retries_are_bounded(repos: Repos) -> None:
+    """A node repo that moves before every push: give up after 5 attempts, push nothing of ours."""
+    repos.edit_chain('host = "www.node1.com"', 'host = "node1.example.org"', "node1 moved")
+    other = Writer(repos.node_url, repos.tmp / "other")
+    theirs: list[str] = []
+
+    def render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Any:
+        theirs.append(other.write({"OWNERS": f"edit {len(theirs)}\n".encode()}, "someone else"))
+        return refresh_node(chain_dir, node_dir, chain_name, domain)
+
+    target = Target(chain_repo=repos.chain_url, node_repo=repos.node_url, domain="node0")
+    with pytest.raises(CloudConfigError, match="rejected 5 pushes in a row"):
+        reconcile(target, repos.tmp / "work", render=render)
+    assert len(theirs) == 5 and repos.node_head() == theirs[-1]

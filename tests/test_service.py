@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import threading
@@ -13,21 +14,17 @@ from typing import Any
 import pytest
 
 from cloud_config.gitops import git
-from cloud_config.gitops.forge import Forge
 from cloud_config.gitops.reconcile import Outcome, Target, reconcile
 from cloud_config.gitops.service import make_app
 from cloud_config.gitops.service_config import load_config
 from tests._pipeline_repos import (
-    NODE_CONFIG,
     SECRET,
-    Writer,
-    chain_toml,
+    Repos,
+    build_template,
     get,
     gitea_headers,
-    peers_render,
     post,
     push_event,
-    remote_log,
     write_service_file,
 )
 from tests.conftest import SRC
@@ -65,52 +62,48 @@ def test_secret_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
 
 def test_burst_coalesces_to_two_runs_the_last_at_the_newest_head(tmp_path: Path) -> None:
     """Pushes arriving while node0 reconciles make one waiting run, which renders the newest head."""
-    with Forge(tmp_path / "forge") as forge:
-        chain = Writer(forge.create("chain"), tmp_path / "chain-writer")
-        node = Writer(forge.create("node0"), tmp_path / "node-writer")
-        chain.write({"chain_config.toml": chain_toml("node0", "node1")}, "chain")
-        node.write({"node_config.toml": NODE_CONFIG}, "init-node")
-        start_head = node.head()
-        config = load_config(write_service_file(tmp_path, chain.url, {"node0": node.url}))
-        seen: list[str] = []
+    repos = Repos(build_template(tmp_path / "template"), tmp_path)
+    start_head = repos.node_head()
+    config = load_config(write_service_file(tmp_path, repos.chain_url, {"node0": repos.node_url}))
+    seen: list[str] = []
 
-        def slow_reconciler(target: Target, workdir: Path) -> Outcome:
-            outcome = reconcile(target, workdir, render=peers_render)
-            seen.append(outcome.chain_sha)
-            time.sleep(1.0)  # hold the run open so the burst lands while it is running
-            return outcome
+    def slow_reconciler(target: Target, workdir: Path) -> Outcome:
+        outcome = reconcile(target, workdir)
+        seen.append(outcome.chain_sha)
+        time.sleep(2.0)  # hold the run open so the burst lands while it is running
+        return outcome
 
-        server = make_app(config, reconciler=slow_reconciler, listen="127.0.0.1:0")
-        service = server.service
-        thread = threading.Thread(target=server.serve_forever, daemon=True)
-        thread.start()
-        try:
-            states = []
-            for i in range(2, 6):
-                nodes = chain_toml("node0", *[f"node{j}" for j in range(1, i + 1)])
-                sha = chain.write({"chain_config.toml": nodes}, f"c{i}")
-                body = push_event("master", sha)
-                code, text = post(f"{server.url}/hooks/chain", body, gitea_headers(SECRET, body))
-                assert code == 202
-                states.append(json.loads(text)["queued"]["node0"])
-            assert service.queue.wait_idle(60)
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join(timeout=10)
-            assert service.close(timeout=30)
-        assert states[0] == "running" and set(states[1:]) == {"running+pending"}
-        assert len(seen) == 2 and seen[-1] == chain.head()
-        log = remote_log(node.url, tmp_path / "check")
-        assert log[2] == start_head  # exactly two new commits
-        peers = git.show(tmp_path / "check", "HEAD", "peers.txt")
-        assert peers == b"toy-chain\nnode1\nnode2\nnode3\nnode4\nnode5\n"
+    server = make_app(config, reconciler=slow_reconciler, listen="127.0.0.1:0")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        states, host = [], "www.node1.com"
+        for i in range(1, 5):
+            sha = repos.edit_chain(f'host = "{host}"', f'host = "h{i}.example.org"', f"node1 moves, {i}")
+            host = f"h{i}.example.org"
+            body = push_event("master", sha)
+            code, text = post(f"{server.url}/hooks/chain", body, gitea_headers(SECRET, body))
+            assert code == 202
+            states.append(json.loads(text)["queued"]["node0"])
+        assert server.service.queue.wait_idle(60)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        assert server.service.close(timeout=30)
+        repos.close()
+    assert states[0] == "running" and set(states[1:]) == {"running+pending"}
+    assert len(seen) == 2 and seen[-1] == sha  # the newest chain head
+    log = git.run(repos.node_bare, "rev-list", "master").split()
+    assert log[2] == start_head  # exactly two new commits
+    external = git.show(repos.node_bare, "master", "yamls/node1-external-svc.yaml")
+    assert external is not None and b"externalName: h4.example.org" in external
 
 
 def _start_serve(config: Path) -> tuple[subprocess.Popen[str], str]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "cloud_config", "serve", "--config", str(config), "--listen", "127.0.0.1:0"],
-        env={**__import__("os").environ, "PYTHONPATH": str(SRC)},
+        env={**os.environ, "PYTHONPATH": str(SRC)},
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,

@@ -1,7 +1,7 @@
 """The webhook endpoint over real HTTP: every forge's signature scheme, 401/202/413, and no run when refused.
 
 Signatures are computed here by hand from each forge's documentation, not with the code under test.
-Reconciles are real (git over HTTP) with the stand-in renderer of the git-side tests.
+Reconciles are real: the real renderer on a real chain, git over HTTP.
 """
 
 from __future__ import annotations
@@ -12,22 +12,18 @@ import hmac
 import json
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-from cloud_config.gitops.forge import Forge
-from cloud_config.gitops.reconcile import Target, reconcile
 from cloud_config.gitops.service import Service, make_app
 from cloud_config.gitops.service_config import load_config
 from tests._pipeline_repos import (
-    NODE_CONFIG,
     SECRET,
+    Repos,
     Writer,
-    chain_toml,
+    build_template,
     get,
-    peers_render,
     post,
     push_event,
     write_service_file,
@@ -50,30 +46,25 @@ class Running:
         return code, json.loads(text)
 
 
-def stand_in_reconciler(target: Target, workdir: Path) -> Any:
-    return reconcile(target, workdir, render=peers_render)
-
-
 @pytest.fixture(scope="module")
 def running(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Running]:
     tmp = tmp_path_factory.mktemp("webhooks")
-    with Forge(tmp / "forge") as forge:
-        chain = Writer(forge.create("chain"), tmp / "chain-writer")
-        node = Writer(forge.create("node0"), tmp / "node-writer")
-        chain.write({"chain_config.toml": chain_toml("node0", "node1")}, "chain")
-        node.write({"node_config.toml": NODE_CONFIG}, "init-node")
-        config = load_config(write_service_file(tmp, chain.url, {"node0": node.url}))
-        server = make_app(config, reconciler=stand_in_reconciler, listen="127.0.0.1:0")
+    repos = Repos(build_template(tmp / "template"), tmp)
+    try:
+        config = load_config(write_service_file(tmp, repos.chain_url, {"node0": repos.node_url}))
+        server = make_app(config, listen="127.0.0.1:0")
         service = server.service
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
-            yield Running(service, server, chain)
+            yield Running(service, server, repos.chain)
         finally:
             server.shutdown()
             server.server_close()
             thread.join(timeout=10)
             assert service.close(timeout=30)
+    finally:
+        repos.close()
 
 
 def hex_hmac(body: bytes) -> str:
