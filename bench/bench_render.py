@@ -26,7 +26,7 @@ from cloud_config.store.sync import sync_tree
 
 CHAIN = "bench-chain"
 CLUSTERS = 4
-# Writing every folder of a 1000-node chain means ~1.3 million fsync'ed files; measured up to this size.
+# Writing every folder of a 1000-node chain means ~1.3 million files; measured up to this size.
 SYNC_LIMIT = 200
 PEM = "-----BEGIN CERTIFICATE-----\n" + "A" * 64 + "\n-----END CERTIFICATE-----\n"
 KEY = "-----BEGIN PRIVATE KEY-----\n" + "B" * 64 + "\n-----END PRIVATE KEY-----\n"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -12,7 +11,7 @@ from cloud_config.errors import ConfigError
 from cloud_config.model import toml_edit, toml_format
 from cloud_config.model.names import cert_name_problem, dns_label_problem, hex_problem
 from cloud_config.model.network_address import DEFAULT_NAMESPACE, NodeNetworkAddress
-from cloud_config.model.schema import U32_MAX, Reader
+from cloud_config.model.schema import U32_MAX, Reader, parse_toml
 from cloud_config.model.stage import Stage
 
 DEFAULT_PREVHASH = "0x" + "0" * 64
@@ -78,10 +77,7 @@ class ChainConfig:
     @classmethod
     def loads(cls, text: str, source: str) -> ChainConfig:
         """Parse the text of a chain_config.toml; errors name `source` and the field."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(source, None, f"not valid TOML: {exc}") from None
+        data = parse_toml(text, source)
         return cls.from_dict(data, source)
 
     @classmethod

@@ -16,7 +16,6 @@ import base64
 import binascii
 import hashlib
 import re
-import tomllib
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
@@ -24,7 +23,7 @@ from typing import Any
 from cloud_config.errors import ConfigError, ConflictError, NotFoundError
 from cloud_config.model import toml_edit, toml_format
 from cloud_config.model.names import dns_label_problem, hex_problem, strip_0x
-from cloud_config.model.schema import Reader
+from cloud_config.model.schema import Reader, parse_toml
 
 MEMBERS_FILE = "members.toml"
 ROLES = ("admin", "member")
@@ -93,10 +92,7 @@ class Members:
     @classmethod
     def loads(cls, text: str, source: str) -> Members:
         """Parse and validate the text of a members.toml; errors name `source` and the field."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(source, None, f"not valid TOML: {exc}") from None
+        data = parse_toml(text, source)
         members = cls.from_dict(data, source)
         for path, reason in members.problems():
             raise ConfigError(source, path, reason)

@@ -3,14 +3,12 @@
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from cloud_config.errors import ConfigError
 from cloud_config.model import toml_edit, toml_format
-from cloud_config.model.schema import Reader
+from cloud_config.model.schema import Reader, parse_toml
 
 GRPC_DEFAULTS = {
     "network_port": 50000,
@@ -112,10 +110,7 @@ class NodeConfig:
     @classmethod
     def loads(cls, text: str, source: str) -> NodeConfig:
         """Parse a node_config.toml; files of older versions load with today's defaults."""
-        try:
-            data = tomllib.loads(text)
-        except tomllib.TOMLDecodeError as exc:
-            raise ConfigError(source, None, f"not valid TOML: {exc}") from None
+        data = parse_toml(text, source)
         return cls.from_dict(data, source)
 
     @classmethod

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import tomllib
 from collections.abc import Mapping
 from typing import Any, TypeVar
 
@@ -10,6 +11,14 @@ from cloud_config.errors import ConfigError
 T = TypeVar("T")
 U32_MAX = 2**32 - 1
 U64_MAX = 2**63 - 1  # TOML integers stop at i64
+
+
+def parse_toml(text: str, source: str) -> dict[str, Any]:
+    """Parsed TOML, or a ConfigError naming `source` and tomllib's reason."""
+    try:
+        return tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, None, f"not valid TOML: {exc}") from None
 
 
 class Reader:

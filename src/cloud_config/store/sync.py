@@ -92,7 +92,7 @@ def sync_tree(node_dir: Path, tree: Mapping[str, bytes]) -> Changes:
         data, mode = tree[path], _mode(path)
         if not _unchanged(node_dir / path, data, mode):
             pending[node_dir / path] = (data, mode)
-    write_many(pending)
+    write_many(pending, durable=False)  # generated: the next render reproduces them
     removed = sorted(p for p in old - set(tree) if _prunable(p))
     for path in removed:
         with contextlib.suppress(FileNotFoundError):
