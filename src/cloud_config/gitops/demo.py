@@ -76,10 +76,11 @@ class Demo:
 
     def step(self, number: int, who: str, what: str, action: Callable[[], str | None]) -> None:
         """Run one step and print `[n] who  what  detail  seconds`."""
-        begun = time.monotonic()
+        begun, reviews = time.monotonic(), len(self.w.gate)
         detail = action()
         took = time.monotonic() - begun
-        suffix = f" ({detail})" if detail else ""
+        notes = [n for n in (detail, *self.w.gate[reviews:]) if n]
+        suffix = f" ({'; '.join(notes)})" if notes else ""
         self.say(f"[{number:>2}] {who:<13} {what}{suffix}  {took:.2f}s")
 
     def p(self, name: str) -> Person:

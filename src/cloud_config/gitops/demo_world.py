@@ -8,6 +8,7 @@ post-receive hook.
 
 from __future__ import annotations
 
+import json
 import os
 import secrets
 import subprocess
@@ -43,9 +44,9 @@ def tool_env() -> dict[str, str]:
     return env
 
 
-def cloud_config(*args: str) -> str:
-    """Run `cloud-config ARGS` as a process; its stdout, or DemoError with its error line."""
-    proc = subprocess.run(
+def run_tool(*args: str) -> subprocess.CompletedProcess[str]:
+    """Run `cloud-config ARGS` as a process (the same code as this one); whatever it did."""
+    return subprocess.run(
         [sys.executable, "-m", "cloud_config", *args],
         env=tool_env(),
         capture_output=True,
@@ -53,6 +54,11 @@ def cloud_config(*args: str) -> str:
         timeout=STEP_TIMEOUT,
         check=False,
     )
+
+
+def cloud_config(*args: str) -> str:
+    """Run `cloud-config ARGS` as a process; its stdout, or DemoError with its error line."""
+    proc = run_tool(*args)
     if proc.returncode != 0:
         last = proc.stderr.strip().splitlines()[-1:] or ["no output"]
         raise DemoError(f"`cloud-config {' '.join(args)}` failed ({proc.returncode}): {last[0]}")
@@ -86,6 +92,7 @@ class World:
     people: dict[str, Person] = field(default_factory=dict)
     pipelines: list[subprocess.Popen[str]] = field(default_factory=list)
     pr_count: int = 0
+    gate: list[str] = field(default_factory=list)
 
     @classmethod
     def create(cls, root: Path) -> World:
@@ -127,21 +134,28 @@ class World:
         return self.merge(branch, title)
 
     def merge(self, branch: str, title: str) -> str:
-        """The scripted reviewer approves and merges `branch` into master (this push fires the webhooks)."""
+        """The scripted reviewer runs the PR gate, then merges `branch` into master (firing the webhooks)."""
         reviewer = self.person("reviewer")
         self.pull(reviewer)
         git.run(reviewer.chain_dir, "fetch", "-q", "origin", branch)
-        git.run(
-            reviewer.chain_dir,
-            "merge",
-            "-q",
-            "--no-ff",
-            "-m",
-            f"Merge PR #{self.pr_count}: {title}",
-            "FETCH_HEAD",
-        )
+        self.gate.append(self._verify(reviewer.chain_dir, title))
+        message = f"Merge PR #{self.pr_count}: {title}"
+        git.run(reviewer.chain_dir, "merge", "-q", "--no-ff", "-m", message, "FETCH_HEAD")
         git.run(reviewer.chain_dir, "push", "-q", "origin", "master")
         return git.rev_parse(reviewer.chain_dir, "HEAD")
+
+    def _verify(self, repo: Path, title: str) -> str:
+        """`cloud-config verify` of the PR; its verdict in a few words, or DemoError if it blocks."""
+        proc = run_tool(
+            "verify", "--repo", str(repo), "--base", "master", "--head", "FETCH_HEAD",
+            "--chain-name", CHAIN, "--format", "json",
+        )  # fmt: skip
+        if proc.returncode != 0:
+            lines = (proc.stdout + proc.stderr).strip().splitlines()
+            raise DemoError(f"the PR gate blocked {title!r}: {' '.join(lines[-3:])}")
+        report = json.loads(proc.stdout)
+        warnings = {f["rule"] for f in report["findings"]}
+        return "gate passed" + (f", warnings: {', '.join(sorted(warnings))}" if warnings else "")
 
     def start_pipeline(self, who: Person, domain: str, node_repo: str) -> str:
         """Write `who`'s serve config, start `cloud-config serve`, hook it to the chain repo; its URL."""
