@@ -124,7 +124,7 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
         assert git.rev_parse(world.forge.path(f"{CHAIN}-node1"), "master") == heads["node1"]
     finally:
         world.close()
-    assert any(line.startswith("[12] participant3") for line in narrative)
+    assert any(line.startswith("[12] participant3") and "gate passed" in line for line in narrative)
 
 
 def test_demo_command(tmp_path: Path) -> None:
