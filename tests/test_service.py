@@ -131,3 +131,45 @@ def test_serve_process_answers_and_stops_on_sigterm(tmp_path: Path) -> None:
         _, err = proc.communicate(timeout=30)
     assert proc.returncode == 0, err
     assert SECRET.decode() not in err
+
+
+def test_max_parallel_bounds_concurrent_reconciles(tmp_path: Path) -> None:
+    """Two nodes woken by one push, max_parallel = 1: their reconciles run one after the other."""
+    nodes = {"node0": "http://127.0.0.1:9/n0.git", "node1": "http://127.0.0.1:9/n1.git"}
+    path = write_service_file(tmp_path, "http://127.0.0.1:9/c.git", nodes, max_parallel="1")
+    config = load_config(path)
+    assert config.max_parallel == 1
+    lock, active, peak = threading.Lock(), [0], [0]
+
+    def counting_reconciler(target: Target, workdir: Path) -> Outcome:
+        with lock:
+            active[0] += 1
+            peak[0] = max(peak[0], active[0])
+        try:
+            time.sleep(0.3)
+            return reconcile(target, workdir)  # fails: nothing listens on port 9
+        finally:
+            with lock:
+                active[0] -= 1
+
+    server = make_app(config, reconciler=counting_reconciler, listen="127.0.0.1:0")
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        body = push_event("master", "1" * 40)
+        assert post(f"{server.url}/hooks/chain", body, gitea_headers(SECRET, body))[0] == 202
+        assert server.service.queue.wait_idle(30)
+    finally:
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=10)
+        assert server.service.close(timeout=30)
+    status = server.service.status()["chain"]
+    assert peak[0] == 1 and {d: n["runs"] for d, n in status.items()} == {"node0": 1, "node1": 1}
+    assert all(n["last"]["result"] == "failed" and "git clone" in n["last"]["error"] for n in status.values())
+
+
+def test_max_parallel_must_be_positive(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    path = write_service_file(tmp_path, "http://x/c.git", {"node0": "http://x/n.git"}, max_parallel="0")
+    r = cli("serve", "--config", str(path))
+    assert r.code == 1 and r.err == f"error: {path}: max_parallel: must be a positive whole number\n"

@@ -69,6 +69,8 @@ class Service:
         self._counters: dict[NodeKey, Counters] = {key: Counters() for key in self._targets}
         self._hooks: dict[tuple[str, int], int] = {}
         self._lock = threading.Lock()
+        # Bounds the git and render work running at once, however many nodes a push wakes.
+        self._slots = threading.BoundedSemaphore(config.max_parallel)
         self.queue: Coalescer[NodeKey] = Coalescer(self._run)
 
     def push(self, pipeline: str, headers: Headers, body: bytes) -> tuple[int, dict[str, Any]]:
@@ -101,6 +103,10 @@ class Service:
         return code, reply
 
     def _run(self, key: NodeKey) -> None:
+        with self._slots:
+            self._run_one(key)
+
+    def _run_one(self, key: NodeKey) -> None:
         started = time.monotonic()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         try:

@@ -4,6 +4,7 @@
 listen = "127.0.0.1:8080"          # optional; --listen overrides it
 workdir = "/var/lib/cloud-config"  # optional; where clones are cached
 max_body_bytes = 1048576           # optional
+max_parallel = 4                   # optional; reconciles running at once, across all nodes
 
 [[pipeline]]
 name = "gitops-test-chain"         # webhooks go to POST /hooks/<name>
@@ -35,8 +36,9 @@ from cloud_config.gitops.reconcile import Target, default_workdir
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_MAX_BODY = 1024 * 1024
+DEFAULT_MAX_PARALLEL = 4
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-_TOP_KEYS = {"listen", "workdir", "max_body_bytes", "pipeline"}
+_TOP_KEYS = {"listen", "workdir", "max_body_bytes", "max_parallel", "pipeline"}
 _PIPELINE_KEYS = {"name", "chain_repo", "branch", "secret_env", "secret_file", "node"}
 _NODE_KEYS = {"domain", "repo", "branch", "chain_name"}
 
@@ -60,6 +62,7 @@ class ServiceConfig:
     workdir: Path
     max_body_bytes: int
     pipelines: dict[str, Pipeline]
+    max_parallel: int = DEFAULT_MAX_PARALLEL
 
 
 def _check_keys(table: Mapping[str, Any], allowed: set[str], source: str, where: str) -> None:
@@ -160,8 +163,15 @@ def load_config(path: Path) -> ServiceConfig:
         if pipe.name in pipelines:
             raise ConfigError(source, f"pipeline[{i}].name", f"{pipe.name!r} is used twice")
         pipelines[pipe.name] = pipe
-    max_body = data.get("max_body_bytes", DEFAULT_MAX_BODY)
-    if not isinstance(max_body, int) or max_body <= 0:
-        raise ConfigError(source, "max_body_bytes", "must be a positive whole number")
+    max_body = _positive(data, "max_body_bytes", DEFAULT_MAX_BODY, source)
+    max_parallel = _positive(data, "max_parallel", DEFAULT_MAX_PARALLEL, source)
     workdir = base / data["workdir"] if "workdir" in data else default_workdir()
-    return ServiceConfig(_string(data, "listen", source, "", DEFAULT_LISTEN), workdir, max_body, pipelines)
+    listen = _string(data, "listen", source, "", DEFAULT_LISTEN)
+    return ServiceConfig(listen, workdir, max_body, pipelines, max_parallel)
+
+
+def _positive(data: Mapping[str, Any], key: str, default: int, source: str) -> int:
+    value = data.get(key, default)
+    if not isinstance(value, int) or isinstance(value, bool) or value <= 0:
+        raise ConfigError(source, key, "must be a positive whole number")
+    return value
