@@ -66,14 +66,15 @@ def test_burst_coalesces_to_two_runs_the_last_at_the_newest_head(tmp_path: Path)
     start_head = repos.node_head()
     config = load_config(write_service_file(tmp_path, repos.chain_url, {"node0": repos.node_url}))
     seen: list[str] = []
+    burst_sent = threading.Event()
 
-    def slow_reconciler(target: Target, workdir: Path) -> Outcome:
+    def holding_reconciler(target: Target, workdir: Path) -> Outcome:
         outcome = reconcile(target, workdir)
         seen.append(outcome.chain_sha)
-        time.sleep(2.0)  # hold the run open so the burst lands while it is running
+        burst_sent.wait(timeout=60)  # the first run stays open until the whole burst has arrived
         return outcome
 
-    server = make_app(config, reconciler=slow_reconciler, listen="127.0.0.1:0")
+    server = make_app(config, reconciler=holding_reconciler, listen="127.0.0.1:0")
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()
     try:
@@ -85,8 +86,10 @@ def test_burst_coalesces_to_two_runs_the_last_at_the_newest_head(tmp_path: Path)
             code, text = post(f"{server.url}/hooks/chain", body, gitea_headers(SECRET, body))
             assert code == 202
             states.append(json.loads(text)["queued"]["node0"])
+        burst_sent.set()
         assert server.service.queue.wait_idle(60)
     finally:
+        burst_sent.set()
         server.shutdown()
         server.server_close()
         thread.join(timeout=10)
