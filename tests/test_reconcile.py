@@ -159,3 +159,14 @@ def test_retries_are_bounded(repos: Repos) -> None:
     with pytest.raises(CloudConfigError, match="rejected 5 pushes in a row"):
         reconcile(target, repos.tmp / "work", render=render)
     assert len(theirs) == 5 and repos.node_head() == theirs[-1]
+
+
+def test_forge_takes_chunked_pushes(repos: Repos) -> None:
+    """A push bigger than http.postBuffer goes out chunked; the forge must de-chunk it for git."""
+    writer = repos.chain
+    writer.sync()
+    (writer.dir / "blob.bin").write_bytes(os.urandom(64 * 1024))
+    sha = git.commit_all(writer.dir, "a large file")
+    assert sha is not None
+    git.run(writer.dir, "-c", "http.postBuffer=1024", "push", "-q", "origin", "HEAD:refs/heads/master")
+    assert git.rev_parse(repos.forge.path("gitops-test-chain"), "master") == sha
