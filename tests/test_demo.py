@@ -75,7 +75,7 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
     narrative: list[str] = []
     demo = Demo(world, narrative.append, nodes=NODES, node2=NODE2)
     try:
-        for phase, _ in demo.phases():
+        for phase in demo.phases():
             phase()
         urls = list(demo.pipelines.values())
         secret = world.secret_file.read_bytes().strip()
