@@ -37,9 +37,7 @@ def register(sub: Subparsers) -> None:
         "--workdir", default=None, help="where clones are cached (default: ~/.cache/cloud-config/reconcile)"
     )
 
-    p = _verb(
-        sub, "serve", "webhook service: reconcile node repos on chain pushes", run_serve
-    )
+    p = _verb(sub, "serve", "webhook service: reconcile node repos on chain pushes", run_serve)
     p.add_argument("--config", required=True, help="the service's TOML file")
     p.add_argument("--listen", default=None, help="host:port to listen on (default: the file's `listen`)")
 
