@@ -16,6 +16,8 @@ from pathlib import Path
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 20
 ADMIN = "097913007f2c8d9ac87f89664fc70977fee6bf9a"
+# The standard-library modules any chain edit needs (flags, TOML, the model's dataclasses, files).
+STDLIB_OF_AN_EDIT = "argparse, tomllib, dataclasses, pathlib, tempfile, fcntl, enum, re"
 
 
 def tool() -> list[str]:
@@ -49,6 +51,7 @@ def main() -> None:
                 [*cc, "append-node", "--node", f"h{i}.example:4{i:04d}:n{i}:k8s", *flags], check=True
             )
         bare = median_ms([[sys.executable, "-c", "pass"]])
+        floor = median_ms([[sys.executable, "-c", f"import {STDLIB_OF_AN_EDIT}"]])
         helped = median_ms([[*cc, "--help"]])
         edit = median_ms(
             [
@@ -62,6 +65,7 @@ def main() -> None:
     print(f"python -c pass               {bare:7.1f} ms")
     print(f"cloud-config --help          {helped:7.1f} ms  ({helped / bare:.2f}x bare)")
     print(f"append-node/delete-node edit {edit:7.1f} ms  ({edit / bare:.2f}x bare; 30-node chain)")
+    print(f"  floor: importing {STDLIB_OF_AN_EDIT} alone {floor:.1f} ms ({floor / bare:.2f}x bare)")
 
 
 if __name__ == "__main__":

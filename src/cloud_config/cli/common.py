@@ -7,6 +7,8 @@ import sys
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cloud_config.store.layout import ChainLayout
 
 Subparsers = Any  # argparse's _SubParsersAction is private
@@ -35,6 +37,13 @@ def layout(args: argparse.Namespace) -> ChainLayout:
 def warn(message: str) -> None:
     """One warning line on stderr."""
     print(f"warning: {message}", file=sys.stderr)
+
+
+def path_arg(text: str) -> Path:
+    """argparse type: a filesystem path (pathlib is imported only when a verb needs it)."""
+    from pathlib import Path
+
+    return Path(text)
 
 
 def u16(text: str) -> int:

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cloud_config.cli.common import Subparsers, add_verb, layout
 
 if TYPE_CHECKING:
+    from pathlib import Path
+
     from cloud_config.model.members import Member
 
 FORMATS = ("text", "json", "markdown")
@@ -74,6 +75,8 @@ def _revisions(sub: Subparsers, name: str, help_text: str, run: object) -> argpa
 
 
 def _repo_and_chain(args: argparse.Namespace) -> tuple[Path, str]:
+    from pathlib import Path
+
     repo = Path(args.repo).resolve()
     return repo, args.chain_name or repo.name
 
@@ -110,6 +113,8 @@ def run_member_add(args: argparse.Namespace) -> int:
 
 
 def _read_key(path: str) -> str:
+    from pathlib import Path
+
     from cloud_config.errors import UsageError
 
     try:

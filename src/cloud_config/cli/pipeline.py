@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    pass
 
 from cloud_config.cli.common import Subparsers, add_verb
 
@@ -75,6 +77,8 @@ def register(sub: Subparsers) -> None:
 
 def run_reconcile(args: argparse.Namespace) -> int:
     """reconcile."""
+    from pathlib import Path
+
     from cloud_config.gitops.reconcile import Target, default_workdir, reconcile
 
     target = Target(
@@ -93,6 +97,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     """serve."""
     import logging
+    from pathlib import Path
 
     from cloud_config.gitops.service import make_app, run_until_stopped
     from cloud_config.gitops.service_config import load_config
@@ -125,6 +130,8 @@ def run_argocd_app(args: argparse.Namespace) -> int:
 
 def run_demo(args: argparse.Namespace) -> int:
     """demo."""
+    from pathlib import Path
+
     from cloud_config.gitops.demo import run_demo as demo
 
     def say(line: str) -> None:

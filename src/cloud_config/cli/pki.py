@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import argparse
-from pathlib import Path
 
-from cloud_config.cli.common import Subparsers, add_verb, layout
+from cloud_config.cli.common import Subparsers, add_verb, layout, path_arg
 
 
 def register(sub: Subparsers) -> None:
@@ -21,14 +20,14 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--domain", required=True, help="the node's domain")
 
     p = add_verb(sub, "import-ca", "import CA", run_import_ca)
-    p.add_argument("--ca-cert", required=True, type=Path, help="the CA certificate (PEM)")
-    p.add_argument("--ca-key", required=True, type=Path, help="the CA key (PKCS#8 PEM)")
+    p.add_argument("--ca-cert", required=True, type=path_arg, help="the CA certificate (PEM)")
+    p.add_argument("--ca-key", required=True, type=path_arg, help="the CA key (PKCS#8 PEM)")
     p.add_argument("--force", action="store_true", help="replace an existing, different CA")
 
     p = add_verb(sub, "import-cert", "import cert", run_import_cert)
     p.add_argument("--domain", required=True, help="the node's domain")
-    p.add_argument("--cert", required=True, type=Path, help="the node certificate (PEM)")
-    p.add_argument("--key", required=True, type=Path, help="the node key (PKCS#8 PEM)")
+    p.add_argument("--cert", required=True, type=path_arg, help="the node certificate (PEM)")
+    p.add_argument("--key", required=True, type=path_arg, help="the node key (PKCS#8 PEM)")
 
 
 def run_create_ca(args: argparse.Namespace) -> int:
