@@ -73,7 +73,7 @@ def _escape(text: str, multiline: bool) -> str:
 
 
 def _literal_ok(text: str, quote: str) -> bool:
-    return quote not in text and all(ch == "\n" or ch == "\t" or ord(ch) >= 0x20 for ch in text)
+    return quote not in text and all(ch in "\n\t" or (ord(ch) >= 0x20 and ch != "\x7f") for ch in text)
 
 
 def render_string(text: str) -> str:
