@@ -3,10 +3,24 @@
 from __future__ import annotations
 
 import argparse
+from collections.abc import Callable
 
 from cloud_config.cli.common import Subparsers, add_verb, layout, u32, u64, warn
 
 _OBSOLETE_FLAGS = ("--kms_image", "--kms_tag")
+
+
+NODE_FORMAT = "host:port:domain[:cluster[:namespace]]"
+# verb, its help, its one flag, the flag's help; model.edits has the edit named like the verb.
+_EDITS = (
+    ("set-admin", "set admin of chain", "--admin", "the admin's address (40 hex, 0x optional)"),
+    ("set-validators", "set validators of chain", "--validators", "comma-separated addresses"),
+    ("append-validator", "append a validator into chain", "--validator", "the validator address"),
+    ("delete-validator", "delete a validator from chain", "--validator", "the address (0x optional)"),
+    ("set-nodelist", "set node list", "--nodelist", f"{NODE_FORMAT},..."),
+    ("append-node", "append a node into chain", "--node", NODE_FORMAT),
+    ("delete-node", "delete a node from chain", "--domain", "the domain of the node to delete"),
+)
 
 
 def register(sub: Subparsers) -> None:
@@ -19,27 +33,12 @@ def register(sub: Subparsers) -> None:
         "--force", action="store_true", help="start over even if admin, validators or nodes are set"
     )
 
-    p = add_verb(sub, "set-admin", "set admin of chain", run_set_admin)
-    p.add_argument("--admin", required=True, help="the admin's address (40 hex, 0x optional)")
-
-    p = add_verb(sub, "set-validators", "set validators of chain", run_set_validators)
-    p.add_argument("--validators", required=True, help="comma-separated validator addresses")
-
-    p = add_verb(sub, "append-validator", "append a validator into chain", run_append_validator)
-    p.add_argument("--validator", required=True, help="the validator address")
-
-    p = add_verb(sub, "delete-validator", "delete a validator from chain", run_delete_validator)
-    p.add_argument("--validator", required=True, help="the validator address (0x optional)")
-
-    p = add_verb(sub, "set-nodelist", "set node list", run_set_nodelist)
-    p.add_argument("--nodelist", required=True, help="host:port:domain[:cluster[:namespace]],...")
-
-    p = add_verb(sub, "append-node", "append a node into chain", run_append_node)
-    p.add_argument("--node", required=True, help="host:port:domain[:cluster[:namespace]]")
-
-    p = add_verb(sub, "delete-node", "delete a node from chain", run_delete_node)
-    p.add_argument("--domain", required=True, help="the domain of the node to delete")
-    p.add_argument("--config-name", default="config.toml", help="accepted for compatibility; unused")
+    for verb, help_text, flag, flag_help in _EDITS:
+        p = add_verb(sub, verb, help_text, run_edit)
+        p.add_argument(flag, dest="value", metavar=flag.lstrip("-").upper(), required=True, help=flag_help)
+        p.set_defaults(edit=verb.replace("-", "_"))
+        if verb == "delete-node":
+            p.add_argument("--config-name", default="config.toml", help="accepted for compatibility; unused")
 
     p = add_verb(sub, "set-stage", "set stage", run_set_stage)
     p.add_argument("--stage", default="finalize", help="init, public or finalize (default: finalize)")
@@ -123,61 +122,19 @@ def run_init_chain_config(args: argparse.Namespace) -> int:
     return 0
 
 
-def _edit(args: argparse.Namespace, change: object, *values: object) -> int:
+def _edit(args: argparse.Namespace, change: Callable[..., object], *values: object) -> int:
     from cloud_config.store import chain_files
 
     with chain_files.editing(layout(args)) as config:
-        change(config, *values)  # type: ignore[operator]
+        change(config, *values)
     return 0
 
 
-def run_set_admin(args: argparse.Namespace) -> int:
-    """set-admin."""
+def run_edit(args: argparse.Namespace) -> int:
+    """The one-flag edits: set-admin, set-validators, append-/delete-validator, set-nodelist, ..."""
     from cloud_config.model import edits
 
-    return _edit(args, edits.set_admin, args.admin)
-
-
-def run_set_validators(args: argparse.Namespace) -> int:
-    """set-validators."""
-    from cloud_config.model import edits
-
-    return _edit(args, edits.set_validators, args.validators.split(","))
-
-
-def run_append_validator(args: argparse.Namespace) -> int:
-    """append-validator."""
-    from cloud_config.model import edits
-
-    return _edit(args, edits.append_validator, args.validator)
-
-
-def run_delete_validator(args: argparse.Namespace) -> int:
-    """delete-validator."""
-    from cloud_config.model import edits
-
-    return _edit(args, edits.delete_validator, args.validator)
-
-
-def run_set_nodelist(args: argparse.Namespace) -> int:
-    """set-nodelist."""
-    from cloud_config.model import edits
-
-    return _edit(args, edits.set_nodelist, args.nodelist)
-
-
-def run_append_node(args: argparse.Namespace) -> int:
-    """append-node."""
-    from cloud_config.model import edits
-
-    return _edit(args, edits.append_node, args.node)
-
-
-def run_delete_node(args: argparse.Namespace) -> int:
-    """delete-node."""
-    from cloud_config.model import edits
-
-    return _edit(args, edits.delete_node, args.domain)
+    return _edit(args, getattr(edits, args.edit), args.value)
 
 
 def run_set_stage(args: argparse.Namespace) -> int:

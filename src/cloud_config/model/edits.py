@@ -111,10 +111,10 @@ def _validator(config: ChainConfig, value: str, flag: str) -> str:
         raise UsageError(flag, f"{str(exc).split(': ', 1)[1]} for a {config.consensus} chain") from None
 
 
-def set_validators(config: ChainConfig, values: list[str]) -> None:
-    """set-validators: replaces the list; needs Public."""
+def set_validators(config: ChainConfig, text: str) -> None:
+    """set-validators: replaces the list with the comma-separated `text`; needs Public."""
     require(config.stage, {Stage.PUBLIC}, "set-validators")
-    config.system_config.validators = [_validator(config, v, "--validators") for v in values]
+    config.system_config.validators = [_validator(config, v, "--validators") for v in text.split(",")]
 
 
 def append_validator(config: ChainConfig, value: str) -> None:
