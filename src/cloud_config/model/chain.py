@@ -84,11 +84,8 @@ class ChainConfig:
     def from_dict(cls, data: Mapping[str, Any], source: str) -> ChainConfig:
         """Build from parsed TOML, checking every field's type."""
         r = Reader(source)
-        sc = r.table(data, "system_config", "system_config", default=_MISSING_TABLE)
-        gb = r.table(data, "genesis_block", "genesis_block", default=_MISSING_TABLE)
-        if sc is _MISSING_TABLE or gb is _MISSING_TABLE:
-            missing = "system_config" if sc is _MISSING_TABLE else "genesis_block"
-            raise r.fail(missing, "is missing")
+        sc = r.table(data, "system_config", "system_config", required=True)
+        gb = r.table(data, "genesis_block", "genesis_block", required=True)
         system = SystemConfig(
             version=r.integer(sc, "version", "system_config.version", high=U32_MAX),
             chain_id=r.string(sc, "chain_id", "system_config.chain_id"),
@@ -284,6 +281,3 @@ class ChainConfig:
                 first = self.node_network_address_list[endpoints[endpoint]]
                 yield f"{path}.port", f"{node.host}:{node.port} is already used by {first}"
             endpoints.setdefault(endpoint, i)
-
-
-_MISSING_TABLE: dict[str, Any] = {}

@@ -38,9 +38,9 @@ class Reader:
             raise self.fail(path, "is missing")
         return default
 
-    def table(self, table: Mapping[str, Any], key: str, path: str, default: Any = None) -> Any:
-        """A sub-table; missing gives `default` (an empty table when None)."""
-        value = self._get(table, key, path, {} if default is None else default)
+    def table(self, table: Mapping[str, Any], key: str, path: str, required: bool = False) -> Any:
+        """A sub-table; a missing optional one reads as empty."""
+        value = self._get(table, key, path, _REQUIRED if required else {})
         if not isinstance(value, Mapping):
             raise self.fail(path, f"must be a table, got {type(value).__name__}")
         return value
