@@ -180,3 +180,40 @@ def test_parsing_the_crypto_verbs_imports_no_crypto_library() -> None:
         [sys.executable, "-c", code], env={"PYTHONPATH": str(SRC)}, capture_output=True, text=True, check=True
     )
     assert done.stdout == "[]\n"
+
+
+@pytest.mark.parametrize("line", [KEY + "\n", "  0x" + KEY + "  \r\n", KEY])
+def test_import_account_reads_the_key_from_stdin(chain, tmp_path: Path, line: str) -> None:
+    folder = chain()
+    result = run_process("import-account", "--config-dir", str(tmp_path), "--privkey", "-", input=line)
+    assert (result.code, result.err) == (0, "")
+    assert result.out == f"node_address: {NODE} validator_address: {BLS}\n"
+    assert (folder / "accounts" / NODE / "private_key").read_bytes() == KEY.encode()
+
+
+@pytest.mark.parametrize(
+    ("stdin", "expected"),
+    [
+        ("", "--privkey: standard input is empty"),
+        ("\n  \n", "--privkey: standard input is empty"),
+        (KEY + "\n" + KEY + "\n", "--privkey: standard input holds more than one line"),
+        (KEY[:-1] + "\n", "--privkey: expected 64 hex characters"),
+        ("0" * 64 + "\n", "--privkey: not a valid key"),
+        ("é" * 32, "--privkey: standard input is not ASCII"),
+        ("a" * 5000, "--privkey: standard input holds more than 4096 bytes"),
+    ],
+    ids=["empty", "blank", "two-lines", "short", "zero", "not-ascii", "huge"],
+)
+def test_bad_stdin_keys_change_nothing(chain, tmp_path: Path, stdin: str, expected: str) -> None:
+    chain()
+    before = snapshot(tmp_path)
+    result = run_process("import-account", "--config-dir", str(tmp_path), "--privkey", "-", input=stdin)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"error: {expected}") and result.err.count("\n") == 1
+    assert KEY not in result.err and KEY[:-1] not in result.err
+    assert snapshot(tmp_path) == before
+
+
+def test_privkey_help_mentions_stdin() -> None:
+    helped = run_process("import-account", "--help")
+    assert "'-' reads it from standard input" in " ".join(helped.out.split())
