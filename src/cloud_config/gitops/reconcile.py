@@ -65,8 +65,11 @@ class Outcome:
 
 
 def redact(text: str) -> str:
-    """`text` with the user:password part of any URL in it hidden (error lines, /status)."""
-    return re.sub(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1***@", text)
+    """`text` with the user:password part of any URL in it hidden (error lines, /status).
+
+    Up to the last `@` before the path, as git and curl read it: a password may hold an `@`.
+    """
+    return re.sub(r"(\b[a-z][a-z0-9+.-]*://)[^/\s]+@", r"\1***@", text, flags=re.IGNORECASE)
 
 
 def default_workdir() -> Path:
