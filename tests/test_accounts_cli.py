@@ -217,3 +217,61 @@ def test_bad_stdin_keys_change_nothing(chain, tmp_path: Path, stdin: str, expect
 def test_privkey_help_mentions_stdin() -> None:
     helped = run_process("import-account", "--help")
     assert "'-' reads it from standard input" in " ".join(helped.out.split())
+
+
+def test_privkey_dash_on_a_terminal_prompts_without_echo(chain, tmp_path: Path) -> None:
+    """stdin a real pseudo-terminal: a prompt on stderr, and the typed key is not echoed back."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import SRC
+
+    folder = chain()
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cloud_config",
+                "import-account",
+                "--config-dir",
+                str(tmp_path),
+                "--privkey",
+                "-",
+            ],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(SRC)},
+            start_new_session=True,  # no controlling terminal: getpass reads the pty on stdin
+        )
+        os.close(slave)
+        slave = -1
+        assert proc.stderr is not None
+        prompt = b""
+        while not prompt.endswith(b"private key: "):
+            byte = proc.stderr.read(1)
+            assert byte, prompt
+            prompt += byte
+        os.write(master, KEY.encode() + b"\n")
+        out, err = proc.communicate(timeout=60)
+        echoed = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            echoed += chunk
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert proc.returncode == 0, err
+    assert out.decode() == f"node_address: {NODE} validator_address: {BLS}\n"
+    assert KEY.encode() not in echoed and KEY.encode() not in prompt + err
+    assert (folder / "accounts" / NODE / "private_key").read_bytes() == KEY.encode()
