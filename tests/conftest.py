@@ -67,13 +67,17 @@ def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
     return run
 
 
-def run_process(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> Result:
-    """Run `cloud-config ARGS...` as a real process (python -m cloud_config)."""
+def run_process(
+    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, input: str | None = None
+) -> Result:
+    """Run `cloud-config ARGS...` as a real process (python -m cloud_config); `input` is its stdin."""
     full_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
     proc = subprocess.run(
         [sys.executable, "-m", "cloud_config", *args],
         cwd=cwd,
         env=full_env,
+        input=input,
+        stdin=None if input is not None else subprocess.DEVNULL,
         capture_output=True,
         text=True,
         check=False,

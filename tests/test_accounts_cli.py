@@ -180,3 +180,98 @@ def test_parsing_the_crypto_verbs_imports_no_crypto_library() -> None:
         [sys.executable, "-c", code], env={"PYTHONPATH": str(SRC)}, capture_output=True, text=True, check=True
     )
     assert done.stdout == "[]\n"
+
+
+@pytest.mark.parametrize("line", [KEY + "\n", "  0x" + KEY + "  \r\n", KEY])
+def test_import_account_reads_the_key_from_stdin(chain, tmp_path: Path, line: str) -> None:
+    folder = chain()
+    result = run_process("import-account", "--config-dir", str(tmp_path), "--privkey", "-", input=line)
+    assert (result.code, result.err) == (0, "")
+    assert result.out == f"node_address: {NODE} validator_address: {BLS}\n"
+    assert (folder / "accounts" / NODE / "private_key").read_bytes() == KEY.encode()
+
+
+@pytest.mark.parametrize(
+    ("stdin", "expected"),
+    [
+        ("", "--privkey: standard input is empty"),
+        ("\n  \n", "--privkey: standard input is empty"),
+        (KEY + "\n" + KEY + "\n", "--privkey: standard input holds more than one line"),
+        (KEY[:-1] + "\n", "--privkey: expected 64 hex characters"),
+        ("0" * 64 + "\n", "--privkey: not a valid key"),
+        ("é" * 32, "--privkey: standard input is not ASCII"),
+        ("a" * 5000, "--privkey: standard input holds more than 4096 bytes"),
+    ],
+    ids=["empty", "blank", "two-lines", "short", "zero", "not-ascii", "huge"],
+)
+def test_bad_stdin_keys_change_nothing(chain, tmp_path: Path, stdin: str, expected: str) -> None:
+    chain()
+    before = snapshot(tmp_path)
+    result = run_process("import-account", "--config-dir", str(tmp_path), "--privkey", "-", input=stdin)
+    assert result.code == 2 and result.out == ""
+    assert result.err.startswith(f"error: {expected}") and result.err.count("\n") == 1
+    assert KEY not in result.err and KEY[:-1] not in result.err
+    assert snapshot(tmp_path) == before
+
+
+def test_privkey_help_mentions_stdin() -> None:
+    helped = run_process("import-account", "--help")
+    assert "'-' reads it from standard input" in " ".join(helped.out.split())
+
+
+def test_privkey_dash_on_a_terminal_prompts_without_echo(chain, tmp_path: Path) -> None:
+    """stdin a real pseudo-terminal: a prompt on stderr, and the typed key is not echoed back."""
+    import os
+    import pty
+    import subprocess
+    import sys
+
+    from tests.conftest import SRC
+
+    folder = chain()
+    master, slave = pty.openpty()
+    try:
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "cloud_config",
+                "import-account",
+                "--config-dir",
+                str(tmp_path),
+                "--privkey",
+                "-",
+            ],
+            stdin=slave,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            env={**os.environ, "PYTHONPATH": str(SRC)},
+            start_new_session=True,  # no controlling terminal: getpass reads the pty on stdin
+        )
+        os.close(slave)
+        slave = -1
+        assert proc.stderr is not None
+        prompt = b""
+        while not prompt.endswith(b"private key: "):
+            byte = proc.stderr.read(1)
+            assert byte, prompt
+            prompt += byte
+        os.write(master, KEY.encode() + b"\n")
+        out, err = proc.communicate(timeout=60)
+        echoed = b""
+        while True:
+            try:
+                chunk = os.read(master, 4096)
+            except OSError:  # EIO: the terminal's other end is closed
+                break
+            if not chunk:
+                break
+            echoed += chunk
+    finally:
+        os.close(master)
+        if slave >= 0:
+            os.close(slave)
+    assert proc.returncode == 0, err
+    assert out.decode() == f"node_address: {NODE} validator_address: {BLS}\n"
+    assert KEY.encode() not in echoed and KEY.encode() not in prompt + err
+    assert (folder / "accounts" / NODE / "private_key").read_bytes() == KEY.encode()

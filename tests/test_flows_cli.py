@@ -140,3 +140,74 @@ def test_delete_chain_removes_every_node_folder(cli, tmp_path: Path) -> None:  #
     (tmp_path / f"{CHAIN}-b").rename(tmp_path / "moved")
     assert cli("delete-chain", "--config-dir", str(tmp_path)).code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["moved"]
+
+
+def _everything(root: Path) -> dict[str, tuple[bytes | None, int]]:
+    """Every file and folder under `root` (hidden ones too) with its bytes and mode."""
+    return {
+        p.relative_to(root).as_posix(): (p.read_bytes() if p.is_file() else None, p.stat().st_mode)
+        for p in sorted(root.rglob("*"))
+    }
+
+
+def _append(cli, tmp_path: Path, node: str = "3.3.3.3:40000:c:k8s"):  # type: ignore[no-untyped-def]
+    return cli("append", "--config-dir", str(tmp_path), "--node", node)
+
+
+def test_append_without_the_ca_key_changes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s").code == 0
+    (tmp_path / CHAIN / "ca_cert" / "key.pem").unlink()
+    before = _everything(tmp_path)
+    result = _append(cli, tmp_path)
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert result.err.startswith("error: ") and "key.pem does not exist" in result.err
+    assert _everything(tmp_path) == before
+
+
+def test_append_with_a_ca_key_of_another_ca_changes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from cloud_config.crypto import pki
+
+    assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s").code == 0
+    (tmp_path / CHAIN / "ca_cert" / "key.pem").write_text(pki.create_ca()[1])
+    before = _everything(tmp_path)
+    result = _append(cli, tmp_path)
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert result.err.startswith(f"error: {tmp_path / CHAIN / 'ca_cert'}: ")
+    assert _everything(tmp_path) == before
+
+
+def test_append_at_init_or_onto_a_left_cert_folder_changes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s").code == 0
+    (tmp_path / CHAIN / "certs" / "c").mkdir()
+    before = _everything(tmp_path)
+    result = _append(cli, tmp_path)
+    assert result.code == 1 and result.err.count("\n") == 1
+    assert (
+        result.err
+        == f"error: {tmp_path / CHAIN / 'certs' / 'c'} already exists; remove it first to append node c\n"
+    )
+    assert _everything(tmp_path) == before
+    assert cli("set-stage", "--config-dir", str(tmp_path), "--stage", "init", "--force").code == 0
+    before = _everything(tmp_path)
+    result = _append(cli, tmp_path, "3.3.3.3:40000:d:k8s")
+    assert (
+        result.code == 1
+        and result.err == "error: append-node needs stage Public or Finalize, but the chain is at Init\n"
+    )
+    assert _everything(tmp_path) == before
+
+
+def test_append_undoes_its_writes_when_a_later_step_fails(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """The account and the chain edit are written, then the CSR cannot be: certs/ is not a folder."""
+    assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s").code == 0
+    certs = tmp_path / CHAIN / "certs"
+    certs.rename(tmp_path / "certs-aside")
+    certs.write_text("not a folder\n")
+    before = _everything(tmp_path)
+    result = _append(cli, tmp_path)
+    assert result.code == 1 and result.err.count("\n") == 1 and result.err.startswith("error: ")
+    assert result.out == ""
+    assert _everything(tmp_path) == before  # no account, no chain edit, no node folder, no leftovers
+    certs.unlink()
+    (tmp_path / "certs-aside").rename(certs)
+    assert _append(cli, tmp_path).code == 0  # and the same append works once the folder is back

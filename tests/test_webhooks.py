@@ -9,15 +9,20 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import http.client
 import json
+import socket
 import threading
+import time
 from collections.abc import Iterator
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from cloud_config.gitops.service import Service, make_app
 from cloud_config.gitops.service_config import load_config
+from cloud_config.gitops.webhooks import GITEE_MAX_SKEW_SECONDS
 from tests._pipeline_repos import (
     SECRET,
     Repos,
@@ -76,6 +81,12 @@ def gitee_sign(timestamp: str) -> str:
     return base64.b64encode(digest).decode()
 
 
+def gitee_signed(offset_seconds: float = 0.0) -> dict[str, str]:
+    """Gitee's signed-mode headers for a request made `offset_seconds` from now (milliseconds)."""
+    stamp = str(int((time.time() + offset_seconds) * 1000))
+    return {"X-Gitee-Token": gitee_sign(stamp), "X-Gitee-Timestamp": stamp}
+
+
 def good_headers(forge: str, body: bytes) -> dict[str, str]:
     return {
         "github": {"X-Hub-Signature-256": "sha256=" + hex_hmac(body), "X-GitHub-Event": "push"},
@@ -83,7 +94,7 @@ def good_headers(forge: str, body: bytes) -> dict[str, str]:
         "gogs": {"X-Gogs-Signature": hex_hmac(body)},
         "gitlab": {"X-Gitlab-Token": SECRET.decode()},
         "gitee": {"X-Gitee-Token": SECRET.decode()},
-        "gitee-signed": {"X-Gitee-Token": gitee_sign("1700000000000"), "X-Gitee-Timestamp": "1700000000000"},
+        "gitee-signed": gitee_signed(),
     }[forge]
 
 
@@ -108,14 +119,27 @@ BAD = {
     "gitlab": {"X-Gitlab-Token": "wrong"},
     "gitee": {"X-Gitee-Token": "wrong"},
     "gitee-signed": {"X-Gitee-Token": gitee_sign("1"), "X-Gitee-Timestamp": "2"},
+    # Correctly signed, but replayed: outside the window either way, or not a number at all.
+    # (Timestamps relative to now are made when the test runs: see TIMED.)
+    "gitee-stale": {},
+    "gitee-2023": {"X-Gitee-Token": gitee_sign("1700000000000"), "X-Gitee-Timestamp": "1700000000000"},
+    "gitee-future": {},
+    "gitee-not-a-number": {"X-Gitee-Token": gitee_sign("12e9"), "X-Gitee-Timestamp": "12e9"},
     "none": {},
+}
+
+
+TIMED = {
+    "gitee-stale": lambda: gitee_signed(-GITEE_MAX_SKEW_SECONDS - 60),
+    "gitee-future": lambda: gitee_signed(GITEE_MAX_SKEW_SECONDS + 60),
 }
 
 
 @pytest.mark.parametrize("case", sorted(BAD))
 def test_bad_or_missing_signature_is_401_and_runs_nothing(running: Running, case: str) -> None:
+    headers = TIMED[case]() if case in TIMED else BAD[case]
     before = running.runs()
-    code, reply = running.send(BAD[case])
+    code, reply = running.send(headers)
     assert code == 401 and "error" in reply
     assert running.service.queue.wait_idle(30)
     assert running.runs() == before
@@ -175,3 +199,83 @@ def test_health_status_and_metrics(running: Running) -> None:
     )
     assert 'cloud_config_webhooks_total{pipeline="chain",code="401"}' in metrics
     assert "# TYPE cloud_config_reconcile_duration_seconds summary" in metrics
+
+
+def test_gitee_timestamp_inside_the_window_is_accepted(running: Running) -> None:
+    assert GITEE_MAX_SKEW_SECONDS == 300
+    for offset in (-GITEE_MAX_SKEW_SECONDS + 30, GITEE_MAX_SKEW_SECONDS - 30):
+        code, reply = running.send(gitee_signed(offset))
+        assert code == 202 and reply["forge"] == "gitee"
+    assert running.service.queue.wait_idle(30)
+
+
+def test_stale_gitee_timestamp_says_why(running: Running) -> None:
+    code, reply = running.send(gitee_signed(-3600))
+    assert code == 401 and "X-Gitee-Timestamp is 36" in reply["error"]
+    assert "s behind this server's clock; more than 300 s either way is refused" in reply["error"]
+    assert SECRET.decode() not in reply["error"]
+
+
+def test_chunked_body_is_read_and_runs_a_reconcile(running: Running) -> None:
+    body = push_event("master", running.chain.head())
+    before = running.runs()
+    pieces = [body[i : i + 7] for i in range(0, len(body), 7)]
+    code, text = send_chunked(running.hook, pieces, {"X-Gitea-Signature": hex_hmac(body)})
+    assert code == 202 and json.loads(text)["forge"] == "gitea"
+    assert running.service.queue.wait_idle(30)
+    assert running.runs() > before
+
+
+def test_chunked_body_over_the_limit_is_413_and_runs_nothing(running: Running) -> None:
+    body = b"{" + b" " * 5000 + b"}"  # max_body_bytes is 4096
+    before = running.runs()
+    code, _ = send_chunked(running.hook, [body[:3000], body[3000:]], {"X-Gitea-Signature": hex_hmac(body)})
+    assert code == 413
+    assert running.service.queue.wait_idle(30)
+    assert running.runs() == before
+
+
+def send_chunked(url: str, pieces: list[bytes], headers: dict[str, str]) -> tuple[int, str]:
+    """POST with Transfer-Encoding: chunked (http.client encodes the pieces), no Content-Length."""
+    parts = urlsplit(url)
+    conn = http.client.HTTPConnection(parts.hostname or "", parts.port, timeout=10)
+    try:
+        conn.request("POST", parts.path, body=iter(pieces), headers=headers, encode_chunked=True)
+        response = conn.getresponse()
+        return response.status, response.read().decode()
+    finally:
+        conn.close()
+
+
+RAW = {
+    "no-length": (b"", 411),
+    "te-gzip": (b"Transfer-Encoding: gzip\r\n", 501),
+    "te-and-length": (b"Transfer-Encoding: chunked\r\nContent-Length: 2\r\n", 400),
+    "bad-size": (b"Transfer-Encoding: chunked\r\n", 400, b"zz\r\n{}\r\n0\r\n\r\n"),
+    "size-with-0x": (b"Transfer-Encoding: chunked\r\n", 400, b"0x2\r\n{}\r\n0\r\n\r\n"),
+    "short-chunk": (b"Transfer-Encoding: chunked\r\n", 400, b"5\r\n{}\r\n0\r\n\r\n"),
+    "huge-size": (b"Transfer-Encoding: chunked\r\n", 413, b"ffffffff\r\n{}"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(RAW))
+def test_bodies_we_do_not_read_are_refused_and_run_nothing(running: Running, case: str) -> None:
+    extra, expected, *chunks = RAW[case]
+    body = chunks[0] if chunks else b""
+    before = running.runs()
+    head = b"POST /hooks/chain HTTP/1.1\r\nHost: x\r\nX-Gitlab-Token: " + SECRET + b"\r\n" + extra
+    assert raw_status(running.server.url, head + b"\r\n" + body) == expected
+    assert running.service.queue.wait_idle(30)
+    assert running.runs() == before
+
+
+def raw_status(url: str, request: bytes) -> int:
+    """Send bytes as they are and return the response's status code."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname or "", parts.port or 80), timeout=10) as sock:
+        sock.sendall(request)
+        sock.shutdown(socket.SHUT_WR)
+        reply = b""
+        while chunk := sock.recv(4096):
+            reply += chunk
+    return int(reply.split(b" ", 2)[1])

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from typing import TYPE_CHECKING
 
 from cloud_config.cli.common import Subparsers, add_verb, layout
@@ -19,7 +20,12 @@ def register(sub: Subparsers) -> None:
     _add_crypto_flag(p)
 
     p = add_verb(sub, "import-account", "import account", run_import_account)
-    p.add_argument("--privkey", required=True, help="the 32-byte private key as 64 hex (0x optional)")
+    p.add_argument(
+        "--privkey",
+        required=True,
+        help="the 32-byte private key as 64 hex (0x optional); '-' reads it from standard input "
+        "(one line; keeps the key out of `ps` and shell history)",
+    )
     _add_crypto_flag(p)
 
 
@@ -47,7 +53,8 @@ def run_import_account(args: argparse.Namespace) -> int:
     from cloud_config.crypto.accounts import derive_account, secret_from_hex
     from cloud_config.store.chain_files import read_chain
 
-    secret = secret_from_hex(args.privkey)
+    text = _key_from_stdin() if args.privkey == "-" else args.privkey
+    secret = secret_from_hex(text)
     account = derive_account(secret, read_chain(layout(args)).consensus, args.crypto)
     return _save_and_print(args, account)
 
@@ -58,3 +65,33 @@ def _save_and_print(args: argparse.Namespace, account: Account) -> int:
     write_account(layout(args), account)
     print(f"node_address: {account.node_address} validator_address: {account.validator_address}")
     return 0
+
+
+# A key line is 66 characters at most; anything much longer is not a key.
+_STDIN_LIMIT = 4096
+
+
+def _key_from_stdin() -> str:
+    """`--privkey -`: one line from standard input (not echoed when it is a terminal)."""
+    from cloud_config.errors import UsageError
+
+    if sys.stdin is None:
+        raise UsageError("--privkey", "'-' reads the key from standard input, which is closed")
+    if sys.stdin.isatty():
+        import getpass
+
+        return getpass.getpass("private key: ")
+    raw = sys.stdin.buffer.read(_STDIN_LIMIT + 1)
+    if len(raw) > _STDIN_LIMIT:
+        raise UsageError(
+            "--privkey", f"standard input holds more than {_STDIN_LIMIT} bytes; expected one line"
+        )
+    try:
+        text = raw.decode("ascii").strip()
+    except UnicodeDecodeError:
+        raise UsageError("--privkey", "standard input is not ASCII text; expected one line of hex") from None
+    if not text:
+        raise UsageError("--privkey", "standard input is empty; expected the key as one line of hex")
+    if "\n" in text or "\r" in text:
+        raise UsageError("--privkey", "standard input holds more than one line; expected the key alone")
+    return text

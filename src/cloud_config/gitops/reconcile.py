@@ -20,7 +20,8 @@ from typing import Any
 
 from cloud_config.errors import CloudConfigError, GitError, NotFoundError
 from cloud_config.gitops import git
-from cloud_config.store.atomic import locked
+from cloud_config.store.atomic import SECRET_DIR_MODE, locked
+from cloud_config.store.sync import protect_secrets
 
 MAX_ATTEMPTS = 5
 TRAILER = "Chain-Commit"
@@ -65,8 +66,11 @@ class Outcome:
 
 
 def redact(text: str) -> str:
-    """`text` with the user:password part of any URL in it hidden (error lines, /status)."""
-    return re.sub(r"(\b[a-z][a-z0-9+.-]*://)[^/@\s]+@", r"\1***@", text)
+    """`text` with the user:password part of any URL in it hidden (error lines, /status).
+
+    Up to the last `@` before the path, as git and curl read it: a password may hold an `@`.
+    """
+    return re.sub(r"(\b[a-z][a-z0-9+.-]*://)[^/\s]+@", r"\1***@", text, flags=re.IGNORECASE)
 
 
 def default_workdir() -> Path:
@@ -127,7 +131,8 @@ def reconcile(target: Target, workdir: Path, render: RenderFn | None = None) -> 
     started = time.monotonic()
     render = render or _real_render()
     cache = _cache_dir(workdir, target)
-    cache.mkdir(parents=True, exist_ok=True)
+    cache.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
+    os.chmod(cache, SECRET_DIR_MODE)  # the node clone below holds the node's keys, in .git too
     with locked(cache), _redacted_git_errors():
         chain_dir, node_dir = cache / "chain", cache / "node"
         # The two fetches are independent network round trips: run them side by side.
@@ -136,6 +141,7 @@ def reconcile(target: Target, workdir: Path, render: RenderFn | None = None) -> 
             node_job = pool.submit(_checkout, _location(target.node_repo), target.node_branch, node_dir)
             chain_sha = chain_job.result()
             node_job.result()
+        protect_secrets(node_dir)  # a clone or reset gives the key files the umask's mode
         chain_name = _chain_name(node_dir, target)
         outcome = _render_commit_push(target, chain_dir, node_dir, chain_name, chain_sha, render)
     outcome.seconds = time.monotonic() - started
@@ -175,6 +181,7 @@ def _render_commit_push(
             )
         # Someone else pushed to the node repo meanwhile: start again from their head.
         git.reset_to_remote(node_dir, target.node_branch)
+        protect_secrets(node_dir)
     raise CloudConfigError(
         f"{target.domain}: the node repo rejected {MAX_ATTEMPTS} pushes in a row (other writers?); "
         "nothing pushed, try again"

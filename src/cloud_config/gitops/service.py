@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+import traceback
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -118,7 +119,9 @@ class Service:
             last = LastRun(
                 None, "failed", None, time.monotonic() - started, stamp, f"unexpected {type(exc).__name__}"
             )
-            log.exception("%s/%s: unexpected error", key[0], key[1])
+            # The traceback goes through redact too: a bug's message may hold a repo URL.
+            trace = "".join(traceback.format_exception(exc)).rstrip("\n")
+            log.error("%s/%s: unexpected error\n%s", key[0], key[1], redact(trace))
         else:
             result = "committed" if outcome.committed else "up to date"
             last = LastRun(outcome.chain_sha, result, outcome.node_sha, outcome.seconds, stamp)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from io import BufferedIOBase
 from typing import Any
 
 from cloud_config.gitops.service import Service
@@ -52,17 +54,74 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.startswith("/hooks/"):
             self._json(404, {"error": "not found"}, close=True)
             return
-        length_text = self.headers.get("Content-Length")
-        if length_text is None or not length_text.isdigit():
-            self._json(HTTPStatus.LENGTH_REQUIRED, {"error": "Content-Length required"}, close=True)
+        try:
+            body = self._read_body(service.config.max_body_bytes)
+        except _BodyError as exc:
+            # The rest of the body is never read: answer and drop the connection.
+            self._json(exc.status, {"error": str(exc)}, close=True)
             return
-        if int(length_text) > service.config.max_body_bytes:
-            # The body is never read: answer and drop the connection.
-            self._json(413, {"error": f"body larger than {service.config.max_body_bytes} bytes"}, close=True)
-            return
-        body = self.rfile.read(int(length_text))
         code, reply = service.push(self.path.removeprefix("/hooks/").strip("/"), self.headers, body)
         self._json(code, reply)
+
+    def _read_body(self, limit: int) -> bytes:
+        """The request body, by Content-Length or chunked; _BodyError past `limit` or when malformed."""
+        coding = self.headers.get("Transfer-Encoding")
+        length_text = self.headers.get("Content-Length")
+        if coding is not None:
+            if coding.strip().lower() != "chunked":
+                raise _BodyError(HTTPStatus.NOT_IMPLEMENTED, "only Transfer-Encoding: chunked is supported")
+            if length_text is not None:
+                raise _BodyError(HTTPStatus.BAD_REQUEST, "both Content-Length and Transfer-Encoding given")
+            return _read_chunked(self.rfile, limit)
+        if length_text is None or not length_text.isascii() or not length_text.isdigit():
+            raise _BodyError(
+                HTTPStatus.LENGTH_REQUIRED, "Content-Length or Transfer-Encoding: chunked required"
+            )
+        if int(length_text) > limit:
+            raise _BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {limit} bytes")
+        return self.rfile.read(int(length_text))
+
+
+class _BodyError(Exception):
+    """A request body we will not read: its HTTP status and a one-line reason."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(reason)
+        self.status = status
+
+
+_LINE_LIMIT = 1024  # a chunk-size line or a trailer line
+_MAX_TRAILERS = 32
+_HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
+
+
+def _read_chunked(rfile: BufferedIOBase, limit: int) -> bytes:
+    """Read a chunked body (RFC 9112 §7.1), refusing it as soon as it would exceed `limit` bytes."""
+    body = bytearray()
+    while True:
+        size = _chunk_size(rfile.readline(_LINE_LIMIT + 1))
+        if size == 0:
+            break
+        if len(body) + size > limit:
+            raise _BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {limit} bytes")
+        data = rfile.read(size)
+        if len(data) != size or rfile.read(2) != b"\r\n":
+            raise _BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body (chunk truncated)")
+        body += data
+    for _ in range(_MAX_TRAILERS):
+        line = rfile.readline(_LINE_LIMIT + 1)
+        if line in (b"\r\n", b"\n"):
+            return bytes(body)
+        if not line.endswith(b"\n"):
+            raise _BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body (trailer)")
+    raise _BodyError(HTTPStatus.BAD_REQUEST, f"more than {_MAX_TRAILERS} trailer lines")
+
+
+def _chunk_size(line: bytes) -> int:
+    digits = line.split(b";", 1)[0].strip()
+    if not line.endswith(b"\n") or not _HEX.fullmatch(digits):
+        raise _BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body (chunk size line)")
+    return int(digits, 16)
 
 
 class ServiceServer(ThreadingHTTPServer):

@@ -5,7 +5,9 @@ Schemes (each forge's documented one):
 * Gitea, Gogs `X-Gitea-Signature` / `X-Gogs-Signature: <hex HMAC-SHA256(secret, body)>`
 * GitLab      `X-Gitlab-Token: <secret>`
 * Gitee       `X-Gitee-Token: <secret>`, or with `X-Gitee-Timestamp: <ms>` the token is
-              base64(HMAC-SHA256(secret, "<timestamp>\\n<secret>"))
+              base64(HMAC-SHA256(secret, "<timestamp>\\n<secret>")); a timestamp more than
+              GITEE_MAX_SKEW_SECONDS from our clock is refused, so a captured request cannot be
+              replayed later
 """
 
 from __future__ import annotations
@@ -14,9 +16,13 @@ import base64
 import hashlib
 import hmac
 import json
+import time
 from typing import Protocol
 
 from cloud_config.errors import CloudConfigError
+
+# Gitee signed mode: how far X-Gitee-Timestamp may be from our clock, either way (replay window).
+GITEE_MAX_SKEW_SECONDS = 300
 
 
 class Headers(Protocol):
@@ -75,9 +81,24 @@ def _verify_gitee(headers: Headers, secret: bytes) -> str:
         raise WebhookAuthError("no signature header (X-Hub-Signature-256, X-Gitea-Signature, ...)")
     timestamp = headers.get("X-Gitee-Timestamp")
     expected = _gitee_sign(secret, timestamp) if timestamp else secret.decode(errors="replace")
-    if _same(token, expected):
-        return "gitee"
-    raise WebhookAuthError("bad X-Gitee-Token")
+    if not _same(token, expected):
+        raise WebhookAuthError("bad X-Gitee-Token")
+    if timestamp:
+        _check_gitee_timestamp(timestamp)
+    return "gitee"
+
+
+def _check_gitee_timestamp(timestamp: str) -> None:
+    """Refuse a signed Gitee request whose timestamp (milliseconds) is outside the replay window."""
+    if not timestamp.isascii() or not timestamp.isdigit() or len(timestamp) > 16:
+        raise WebhookAuthError("X-Gitee-Timestamp: expected milliseconds since 1970")
+    skew = int(timestamp) / 1000 - time.time()
+    if abs(skew) > GITEE_MAX_SKEW_SECONDS:
+        side = "behind" if skew < 0 else "ahead of"
+        raise WebhookAuthError(
+            f"X-Gitee-Timestamp is {abs(skew):.0f} s {side} this server's clock; more than "
+            f"{GITEE_MAX_SKEW_SECONDS} s either way is refused (a replayed request, or a clock to fix)"
+        )
 
 
 def sign(forge: str, secret: bytes, body: bytes, timestamp: str = "") -> dict[str, str]:

@@ -1,8 +1,8 @@
 """The one-shot flows `create`, `append` and `delete` (reference §7), with the reference's gaps fixed.
 
-Every input is checked before the first write: node list, port offsets, admin, node settings. `create`
-undoes its folders if a later step fails; `append` and `delete` re-render every other node from the
-chain folder's current configuration.
+Every input is checked before the first write: node list, port offsets, admin, node settings, the CA.
+`create` and `append` undo what they wrote if a later step fails; `append` and `delete` re-render
+every other node from the chain folder's current configuration.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from cloud_config.model.network_address import NodeNetworkAddress
 from cloud_config.model.node import GRPC_DEFAULTS, METRICS_DEFAULTS, NodeConfig
 from cloud_config.model.stage import Stage
 from cloud_config.store import account_files, chain_files, pki_files
+from cloud_config.store.atomic import write_bytes
 from cloud_config.store.chain_dirs import init_chain
 from cloud_config.store.layout import NODE_CONFIG, ChainLayout
 from cloud_config.store.node_files import init_node, refresh_node
@@ -129,7 +130,11 @@ def create(
 
 
 def append(layout: ChainLayout, node_text: str, settings: NodeSettings) -> FlowResult:
-    """append: a new node (a validator too while the chain is Public), its account, certificate and folder."""
+    """append: a new node (a validator too while the chain is Public), its account, certificate and folder.
+
+    Everything that can be checked is checked first; if a later step still fails, what was written
+    (account, chain_config.toml, certificate folder, node folder) is undone.
+    """
     planned = chain_files.read_chain(layout).copy()
     node = edits.append_node(planned, node_text)
     check_port_offsets(planned.node_network_address_list, "--node")
@@ -139,20 +144,20 @@ def append(layout: ChainLayout, node_text: str, settings: NodeSettings) -> FlowR
         edits.append_validator(planned, account.validator_address)
     planned.validate(layout.chain_name, str(layout.chain_config))
     node_config = _checked_settings(settings, account, node)
-    if not (layout.ca_dir / pki_files.KEY).is_file():
-        raise NotFoundError(
-            f"{layout.ca_dir / pki_files.KEY} does not exist: only the CA holder can append a node"
-        )
-    if layout.node_dir(node.domain).exists():
-        raise ConflictError(f"node folder {layout.node_dir(node.domain)} already exists")
-    account_files.write_account(layout, account)
-    with chain_files.editing(layout) as config:
-        edits.append_node(config, node_text)
-        if validator:
-            edits.append_validator(config, account.validator_address)
-    pki_files.create_csr(layout, node.domain)
-    pki_files.sign_csr(layout, node.domain)
-    init_node(layout, node.domain, node_config, frozenset({Stage.PUBLIC, Stage.FINALIZE}))
+    _check_appendable(layout, node.domain)
+    chain_before = layout.chain_config.read_bytes()
+    try:
+        account_files.write_account(layout, account)
+        with chain_files.editing(layout) as config:
+            edits.append_node(config, node_text)
+            if validator:
+                edits.append_validator(config, account.validator_address)
+        pki_files.create_csr(layout, node.domain)
+        pki_files.sign_csr(layout, node.domain)
+        init_node(layout, node.domain, node_config, frozenset({Stage.PUBLIC, Stage.FINALIZE}))
+    except BaseException:
+        _undo_append(layout, node.domain, account.node_address, chain_before)
+        raise
     result = FlowResult(accounts=[account])
     if not validator:
         result.warnings.append(
@@ -161,6 +166,27 @@ def append(layout: ChainLayout, node_text: str, settings: NodeSettings) -> FlowR
         )
     result.warnings.extend(refresh_all(layout))
     return result
+
+
+def _check_appendable(layout: ChainLayout, domain: str) -> None:
+    """What append's later steps need: a usable CA key, a valid certificate name, free folders."""
+    pki_files.checked_cert_name(layout, domain)
+    if not (layout.ca_dir / pki_files.KEY).is_file():
+        raise NotFoundError(
+            f"{layout.ca_dir / pki_files.KEY} does not exist: only the CA holder can append a node"
+        )
+    pki_files.read_ca(layout)
+    for folder in (layout.node_dir(domain), layout.cert_dir(domain)):
+        if folder.exists():
+            raise ConflictError(f"{folder} already exists; remove it first to append node {domain}")
+
+
+def _undo_append(layout: ChainLayout, domain: str, address: str, chain_before: bytes) -> None:
+    """Remove what a failed append wrote (every folder was checked absent first) and restore the chain."""
+    for folder in (layout.node_dir(domain), layout.cert_dir(domain), layout.account_dir(address)):
+        shutil.rmtree(folder, ignore_errors=True)
+    if layout.chain_config.read_bytes() != chain_before:
+        write_bytes(layout.chain_config, chain_before)
 
 
 def delete(layout: ChainLayout, domain: str) -> FlowResult:

@@ -28,7 +28,7 @@ from cloud_config.store.atomic import (
     write_many,
 )
 from cloud_config.store.layout import CHAIN_CONFIG, NODE_CONFIG, ChainLayout
-from cloud_config.store.sync import Changes, sync_tree
+from cloud_config.store.sync import Changes, protect_secrets, sync_tree
 
 __all__ = [
     "Changes",
@@ -163,6 +163,7 @@ def update_node_config(
             f"node folder {node_dir} does not exist; run `cloud-config init-node --domain {domain}` first"
         )
     with locked(node_dir):
+        protect_secrets(node_dir)
         inputs = load_inputs(chain_dir, node_dir, chain_name, domain)
         if edit is not None:
             _, old_text = load_node_config(node_dir, domain)
@@ -227,4 +228,5 @@ def init_node(
     files = {node_dir / p: (t.encode("utf-8"), PUBLIC_MODE) for p, t in public.items()}
     files.update({node_dir / p: (t.encode("utf-8"), SECRET_MODE) for p, t in secret.items()})
     write_many(files)
+    protect_secrets(node_dir)  # certs/<domain>/ was made by write_many, with the umask's mode
     return node_dir

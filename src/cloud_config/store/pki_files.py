@@ -58,12 +58,8 @@ def sign_csr(layout: ChainLayout, domain: str) -> Path:
     require_chain_dir(layout)
     folder = layout.cert_dir(domain)
     with locked(layout.chain_dir):
-        ca_cert = _read(layout.ca_dir / CERT, "run `cloud-config create-ca` or `import-ca` first")
-        ca_key = _read(layout.ca_dir / KEY, "only the holder of the CA key can sign")
+        ca_cert, ca_key = read_ca(layout)
         csr = _read(folder / CSR, f"run `cloud-config create-csr --domain {domain}` first")
-        problems = pki.ca_problems(ca_cert, ca_key)
-        if problems:
-            raise ConfigError(str(layout.ca_dir), None, "; ".join(problems))
         problem = pki.csr_problem(csr, name)
         if problem:
             raise ConfigError(str(folder / CSR), None, problem)
@@ -73,6 +69,16 @@ def sign_csr(layout: ChainLayout, domain: str) -> Path:
         cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name)
         _write(layout, folder, {CERT: (cert_pem, PUBLIC_MODE)})
     return folder / CERT
+
+
+def read_ca(layout: ChainLayout) -> tuple[str, str]:
+    """The CA certificate and key that can sign, or the error that says why not."""
+    ca_cert = _read(layout.ca_dir / CERT, "run `cloud-config create-ca` or `import-ca` first")
+    ca_key = _read(layout.ca_dir / KEY, "only the holder of the CA key can sign")
+    problems = pki.ca_problems(ca_cert, ca_key)
+    if problems:
+        raise ConfigError(str(layout.ca_dir), None, "; ".join(problems))
+    return ca_cert, ca_key
 
 
 def _certified_key_conflict(folder: Path) -> str | None:

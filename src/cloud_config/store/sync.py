@@ -8,12 +8,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import stat
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from cloud_config.render.node import PATCH_FILES, is_secret
-from cloud_config.store.atomic import PUBLIC_MODE, SECRET_MODE, write_bytes, write_many
+from cloud_config.render.node import PATCH_FILES, SECRET_FILES, is_secret
+from cloud_config.store.atomic import PUBLIC_MODE, SECRET_DIR_MODE, SECRET_MODE, write_bytes, write_many
 
 MANIFEST = ".cloud-config-generated"
 # Never pruned, whatever a (hand-edited) manifest says.
@@ -101,6 +102,7 @@ def sync_tree(node_dir: Path, tree: Mapping[str, bytes]) -> Changes:
     manifest = "".join(f"{p}\n" for p in sorted(tree)).encode("utf-8")
     if not _unchanged(node_dir / MANIFEST, manifest, PUBLIC_MODE):
         write_bytes(node_dir / MANIFEST, manifest)
+    protect_secrets(node_dir)  # write_many made any new folder with the umask's mode
     written = sorted(p.relative_to(node_dir).as_posix() for p in pending)
     return Changes(written=written, removed=removed)
 
@@ -111,3 +113,34 @@ def _remove_empty_dirs(node_dir: Path, removed: Iterable[str]) -> None:
         if parent.parts:
             with contextlib.suppress(OSError):
                 (node_dir / parent).rmdir()
+
+
+def protect_secrets(node_dir: Path) -> None:
+    """Make the node folder and every folder holding its secrets 0700, every secret file 0600.
+
+    A git clone, reset or checkout gives each file the umask's mode (0644 as a rule), and the node's
+    account key, TLS key and the generated files embedding them would be readable by anyone.
+    Symbolic links are left alone (a chmod would follow them out of the folder).
+    """
+    files = [node_dir / name for name in SECRET_FILES if (node_dir / name).is_file()]
+    folders = [node_dir, *(p for f in files for p in f.parents if p.is_relative_to(node_dir))]
+    accounts = node_dir / "accounts"
+    if accounts.is_dir() and not accounts.is_symlink():
+        for top, dirs, names in os.walk(accounts):
+            folders.append(Path(top))
+            files.extend(Path(top) / n for n in names)
+            folders.extend(Path(top) / d for d in dirs)
+    for key in node_dir.glob("certs/*/key.pem"):
+        folders += [key.parent.parent, key.parent]
+        files.append(key)
+    for path, mode in [*((f, SECRET_DIR_MODE) for f in folders), *((f, SECRET_MODE) for f in files)]:
+        _restrict(path, mode)
+
+
+def _restrict(path: Path, mode: int) -> None:
+    try:
+        info = path.lstat()
+    except FileNotFoundError:
+        return
+    if not stat.S_ISLNK(info.st_mode) and stat.S_IMODE(info.st_mode) != mode:
+        os.chmod(path, mode)
