@@ -298,8 +298,8 @@ def run_demo(workdir: Path | None, keep: bool, say: Say) -> int:
         world.close()
         if keep or workdir is not None or not finished:
             say(
-                f"files: {root} (forge/ bare repos; people/<who>/ clones and node folders; "
-                "people/participant*/pipeline/ serve config and log; argocd/ Applications)"
+                f"files: {root} (forge/ bare repos; people/<who>/ clones, node folders, ssh/ signing "
+                "keys; people/participant*/pipeline/ serve config and log; argocd/ Applications)"
             )
         else:
             shutil.rmtree(root, ignore_errors=True)
