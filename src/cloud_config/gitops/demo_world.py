@@ -88,10 +88,11 @@ class Person:
         key = self.home / "ssh" / "id_ed25519"
         if not key.exists():
             key.parent.mkdir(mode=0o700, exist_ok=True)
-            subprocess.run(
-                ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{self.name}@demo", "-f", str(key)],
-                capture_output=True, timeout=STEP_TIMEOUT, check=True,
-            )  # fmt: skip
+            argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{self.name}@demo", "-f", str(key)]
+            try:
+                subprocess.run(argv, capture_output=True, timeout=STEP_TIMEOUT, check=True)
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise DemoError(f"ssh-keygen could not make {self.name}'s key: {exc}") from None
         return key
 
     @property
