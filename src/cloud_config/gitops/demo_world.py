@@ -194,10 +194,12 @@ class World:
     def review(self, pr: PullRequest) -> bool:
         """The scripted reviewer fetches the PR and runs the gate on it; whether it passed."""
         reviewer = self.person("reviewer")
-        self.pull(reviewer)
-        git.run(reviewer.chain_dir, "fetch", "-q", "origin", pr.branch)
+        if not (reviewer.chain_dir / ".git").is_dir():
+            self.pull(reviewer)
+        git.run(reviewer.chain_dir, "fetch", "-q", "origin", "master", pr.branch)  # one round trip
+        git.run(reviewer.chain_dir, "checkout", "-q", "-B", "master", "origin/master")
         pr.base = git.rev_parse(reviewer.chain_dir, "master")
-        pr.head = git.rev_parse(reviewer.chain_dir, "FETCH_HEAD")
+        pr.head = git.rev_parse(reviewer.chain_dir, f"origin/{pr.branch}")
         proc = run_tool(
             "verify", "--repo", str(reviewer.chain_dir), "--base", pr.base, "--head", pr.head,
             "--chain-name", CHAIN, "--format", "json",
