@@ -1,8 +1,10 @@
 """The walkthrough end to end: real verbs, real git over HTTP, real `serve` processes, real webhooks.
 
 One long scenario (its steps depend on each other, so it is one test): participant 3 adds node2,
-node0's and node1's repos get exactly one commit each; a repeated webhook changes nothing;
-node1 is deleted, node0 loses it, node1's reconcile refuses and pushes nothing.
+node0's and node1's repos get exactly one commit each; an impostor's PR is refused by the gate and
+never reaches master; a repeated webhook changes nothing; node1 is deleted, node0 loses it,
+node1's reconcile refuses and pushes nothing. Every merged PR passed the gate with members.toml
+at its base, and every commit on the chain's master carries its author's registered signature.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ from pathlib import Path
 
 from cloud_config.gitops import git
 from cloud_config.gitops.demo import Demo
-from cloud_config.gitops.demo_world import CHAIN, World, wait_for_new_commit
+from cloud_config.gitops.demo_world import CHAIN, PullRequest, World, wait_for_new_commit
+from cloud_config.model.members import MEMBERS_FILE, Members
 from tests._pipeline_repos import get, gitea_headers, post, push_event
 from tests.conftest import run_process
 
@@ -70,6 +73,55 @@ def check_node2_arrived(world: World, demo: Demo, chain_sha: str) -> None:
     assert external is not None and "www.node2.com" in external
 
 
+def signatures(world: World, tmp_path: Path, members_at: str, *revs: str) -> list[tuple[str, str, str]]:
+    """(%G? status, principal, author name) of the commits `revs` (git log arguments) of the chain
+    repo, checked by git against the keys of members.toml at revision `members_at`."""
+    bare = world.forge.path(CHAIN)
+    text = git.show(bare, members_at, MEMBERS_FILE)
+    assert text is not None, f"no {MEMBERS_FILE} at {members_at}"
+    allowed = tmp_path / f"allowed-{members_at[:12]}"
+    allowed.write_text(Members.loads(text.decode(), MEMBERS_FILE).allowed_signers())
+    out = git.run(
+        bare, "-c", "gpg.format=ssh", "-c", f"gpg.ssh.allowedSignersFile={allowed}",
+        "log", "--format=%G?%x00%GS%x00%an", *revs,
+    )  # fmt: skip
+    return [tuple(line.split("\0")) for line in out.splitlines()]  # type: ignore[misc]
+
+
+def check_gate(world: World, tmp_path: Path) -> PullRequest:
+    """Every merged PR passed the gate with members.toml at its base, signed by its author's
+    registered key, and was merged as reviewed; one PR, the impostor's, was refused. Returns it."""
+    bare = world.forge.path(CHAIN)
+    merged = [pr for pr in world.prs if pr.merged]
+    assert len(merged) == 14, [pr.title for pr in world.prs]
+    for pr in merged:
+        assert pr.report["passed"] and pr.report["errors"] == 0, pr
+        assert (pr.report["base"], pr.report["head"]) == (pr.base, pr.head)
+        assert git.run(bare, "log", "-1", "--format=%P", pr.merged).split() == [pr.base, pr.head]
+        # The gate's signature rules were active: members.toml at the base, and git itself finds
+        # each commit of the PR signed by the author's key as registered there.
+        assert signatures(world, tmp_path, pr.base, "--no-merges", f"{pr.base}..{pr.head}") == [
+            ("G", pr.author, pr.author)
+        ], pr
+    # Every non-merge commit of master, the bootstrap included, is signed by its author's key.
+    history = signatures(world, tmp_path, "master", "--no-merges", "master")
+    assert history and all(status == "G" and who == author for status, who, author in history), history
+    root = git.run(bare, "rev-list", "--max-parents=0", "master")  # init-chain + members.toml
+    assert signatures(world, tmp_path, "master", "-1", root) == [("G", "initiator", "initiator")]
+
+    refused = [pr for pr in world.prs if not pr.merged]
+    assert [pr.author for pr in refused] == ["impostor"], refused
+    impostor = refused[0]
+    assert not impostor.report["passed"]
+    assert {f["rule"] for f in impostor.errors} == {"unknown-signer"}, impostor.report
+    assert git.show(bare, impostor.base, MEMBERS_FILE) is not None
+    assert git.rev_parse(bare, impostor.branch) == impostor.head  # pushed to the forge...
+    assert not git.is_ancestor(bare, impostor.head, "master")  # ...never merged
+    # The impostor wrote participant1's name on the commit; the signature is not a member's.
+    assert signatures(world, tmp_path, impostor.base, "-1", impostor.head) == [("U", "", "participant1")]
+    return impostor
+
+
 def test_walkthrough_end_to_end(tmp_path: Path) -> None:
     world = World.create(tmp_path)
     narrative: list[str] = []
@@ -122,9 +174,13 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
             "nothing pushed\n"
         )
         assert git.rev_parse(world.forge.path(f"{CHAIN}-node1"), "master") == heads["node1"]
+        impostor = check_gate(world, tmp_path)
     finally:
         world.close()
     assert any(line.startswith("[12] participant3") and "gate passed" in line for line in narrative)
+    finding = impostor.errors[0]
+    line = next(line for line in narrative if line.startswith("[14] impostor"))
+    assert f"PR refused (unknown-signer: {finding['message']}; not merged, pipelines idle)" in line, line
 
 
 def test_demo_command(tmp_path: Path) -> None:
@@ -133,8 +189,12 @@ def test_demo_command(tmp_path: Path) -> None:
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0].startswith("cloud-config demo:")
-    for number in range(1, 14):
+    for number in range(1, 15):
         assert any(line.startswith(f"[{number:>2}]") for line in lines), (number, r.out)
     assert sum("'s repo got" in line for line in lines) == 2
+    assert sum("PR merged (" in line and "gate passed" in line for line in lines) == 13, r.out
+    refused = [line for line in lines if line.startswith("[14] impostor")]
+    assert len(refused) == 1 and "PR refused (unknown-signer: signed by key SHA256:" in refused[0], r.out
+    assert "PRIVATE KEY" not in r.out + r.err
     assert lines[-1].startswith(f"files: {tmp_path / 'demo'}")
     assert (tmp_path / "demo" / "argocd" / f"{CHAIN}-node0.yaml").is_file()

@@ -1,9 +1,12 @@
 """`cloud-config demo`: the "Blockchain and GitOps" walkthrough, end to end, on a local forge.
 
-Steps 1-8 build the chain repo through reviewed pull requests; step 9 creates node0's and
-node1's private node repos; step 10 starts each participant's pipeline (`serve`, woken by the
-chain repo's webhooks); step 11 writes their Argo CD Applications; step 12 participant 3 adds
-node2; step 13 node0's and node1's repos receive their new commits from the pipelines.
+Step 1 creates the chain repo with its `members.toml` (who may sign, who owns which node); steps
+2-8 build the chain through pull requests, every commit SSH-signed by its author and every PR
+merged only when `cloud-config verify` passes; step 9 creates node0's and node1's private node
+repos; step 10 starts each participant's pipeline (`serve`, woken by the chain repo's webhooks);
+step 11 writes their Argo CD Applications; step 12 an admin registers participant 3, who adds
+node2; step 13 node0's and node1's repos receive their new commits from the pipelines; step 14
+an impostor signing as participant 1 with an unregistered key is refused by the gate.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from cloud_config.gitops.demo_world import (
     World,
     push_new_repo,
     wait_for_new_commit,
+    wait_pipelines_idle,
 )
 
 Say = Callable[[str], None]
@@ -35,6 +39,7 @@ NODES = {
     "participant2": ("node1", "www.node1.com:40000:node1:k8s"),
 }
 NODE2 = "www.node2.com:60000:node2:k8s"  # as in the walkthrough
+EVIL_HOST = "www.evil.example"
 
 
 def _address(new_account_output: str) -> tuple[str, str]:
@@ -75,17 +80,35 @@ class Demo:
 
     def phases(self) -> list[Callable[[], None]]:
         """The walkthrough's phases, in order."""
-        return [self.init_step, self.chain_steps, self.pki_steps, self.node_steps, self.join_node2]
+        return [
+            self.init_step,
+            self.chain_steps,
+            self.pki_steps,
+            self.node_steps,
+            self.join_node2,
+            self.impostor_step,
+        ]
 
     def init_step(self) -> None:
-        """Step 1: the initiator creates the chain repo."""
-        self.step(1, "initiator", "init-chain, init-chain-config; push master", self.s1_init)
+        """Step 1: the initiator creates the chain repo and registers the members."""
+        owners = ", ".join(f"{who}: {domain}" for who, (domain, _) in self.nodes.items())
+        what = f"init-chain, init-chain-config, member add (admins initiator, admin; {owners}); push master"
+        self.step(1, "initiator", what, self.s1_init)
 
     def chain_steps(self) -> None:
         """Steps 2-5: the chain configuration, through pull requests."""
         self.step(2, "admin", "new-account, set-admin; PR merged", self.s2_admin)
         for who in self.nodes:
-            self.step(3, who, "new-account, append-validator; PR merged", partial(self.s3_validator, who))
+            self.step(
+                3,
+                who,
+                "new-account; sends the validator address to the admins",
+                partial(self.s3_account, who),
+            )
+        owners = ", ".join(self.nodes)
+        self.step(3, "admin", f"member add --validator for {owners}; PR merged", self.s3_register)
+        for who in self.nodes:
+            self.step(3, who, "append-validator; PR merged", partial(self.s3_validator, who))
         self.step(4, "initiator", "set-stage (finalize); PR merged", self.s4_stage)
         for who, (_, node) in self.nodes.items():
             self.step(5, who, f"append-node {node}; PR merged", partial(self.s5_node, who, node))
@@ -95,8 +118,14 @@ class Demo:
         me.cc("init-chain")
         tags = [arg for t in TAGS for arg in (f"--{t}_tag", "v6.7.4")]
         me.cc("init-chain-config", *tags)
-        push_new_repo(me.chain_dir, self.w.forge.url(CHAIN), "init gitops-test-chain")
-        return self.w.forge.url(CHAIN)
+        for admin in ("initiator", "admin"):
+            key = str(self.p(admin).public_key)
+            me.cc("member add", "--name", admin, "--role", "admin", "--ssh-key-file", key)
+        for who, (domain, _) in self.nodes.items():
+            key = str(self.p(who).public_key)
+            me.cc("member add", "--name", who, "--ssh-key-file", key, "--domain", domain)
+        push_new_repo(me.chain_dir, self.w.forge.url(CHAIN), "init gitops-test-chain", signer=me)
+        return f"{self.w.forge.url(CHAIN)}, signed"
 
     def s2_admin(self) -> str:
         admin = self.p("admin")
@@ -105,13 +134,20 @@ class Demo:
         self.w.pull_request(admin, "set admin", [("set-admin", "--admin", address)])
         return f"admin {address[:10]}..."
 
-    def s3_validator(self, who: str) -> str:
+    def s3_account(self, who: str) -> str:
         me = self.p(who)
         self.w.pull(me)
         node_address, validator = _address(me.cc("new-account"))
         self.accounts[who] = (node_address, validator)
-        self.w.pull_request(me, f"{who} validator", [("append-validator", "--validator", validator)])
-        return f"account {node_address[:10]}..."
+        return f"account {node_address[:10]}..., validator {validator[:10]}..."
+
+    def s3_register(self) -> None:
+        edits = [("member add", "--name", who, "--validator", v) for who, (_, v) in self.accounts.items()]
+        self.w.pull_request(self.p("admin"), "register validators", edits)
+
+    def s3_validator(self, who: str) -> None:
+        edit = [("append-validator", "--validator", self.accounts[who][1])]
+        self.w.pull_request(self.p(who), f"{who} validator", edit)
 
     def s4_stage(self) -> None:
         self.w.pull_request(self.p("initiator"), "finalize", [("set-stage",)])
@@ -162,7 +198,7 @@ class Demo:
         me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
         node_dir = me.home / f"{CHAIN}-{domain}"
         url = self.w.forge.create(f"{CHAIN}-{domain}")
-        push_new_repo(node_dir, url, f"init {domain}")
+        push_new_repo(node_dir, url, f"init {domain}", signer=me)
         self.node_repos[domain] = url
         return url
 
@@ -183,6 +219,13 @@ class Demo:
         heads = {d: git.rev_parse(self.w.forge.path(f"{CHAIN}-{d}"), "master") for d in self.node_repos}
         self.heads_before_node2 = dict(heads)
         merged: list[float] = []
+        domain = self.node2.split(":")[2]
+        self.step(
+            12,
+            "admin",
+            f"member add participant3 (key, {domain}); PR merged",
+            partial(self.s12_register, domain),
+        )
 
         def s12() -> str:
             edit = [("append-node", "--node", self.node2)]
@@ -199,6 +242,34 @@ class Demo:
             self.say(
                 f"[13] pipeline      {domain}'s repo got {sha[:12]} {took:.2f}s after the merge: {summary}"
             )
+
+    def s12_register(self, domain: str) -> None:
+        p3 = self.p("participant3")
+        edit = [("member add", "--name", p3.name, "--ssh-key-file", str(p3.public_key), "--domain", domain)]
+        self.w.pull_request(self.p("admin"), "register participant3", edit)
+
+    def impostor_step(self) -> None:
+        """Step 14: someone signs as participant 1 with a key no member registered; the gate refuses."""
+        victim, (domain, spec) = next(iter(self.nodes.items()))
+        moved = ":".join([EVIL_HOST, *spec.split(":")[1:]])
+        what = f"commits as {victim}, moves {domain} to {EVIL_HOST}; PR refused"
+        self.step(14, "impostor", what, partial(self.s14_impostor, victim, domain, moved))
+
+    def s14_impostor(self, victim: str, domain: str, moved: str) -> str:
+        runs = wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
+        chain = self.w.forge.path(CHAIN)
+        master = git.rev_parse(chain, "master")
+        impostor = self.p("impostor")
+        impostor.git_name = victim  # anyone can write any name; only a registered key signs as the victim
+        specs = [moved if d == domain else spec for d, spec in self.nodes.values()] + [self.node2]
+        pr = self.w.open_pr(impostor, f"move {domain}", [("set-nodelist", "--nodelist", ",".join(specs))])
+        if self.w.review(pr) or not pr.errors:
+            raise DemoError(f"the PR gate let the impostor's PR {pr.title!r} through")
+        after = wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
+        if git.rev_parse(chain, "master") != master or after != runs:
+            raise DemoError("the refused PR reached master or the pipelines")
+        first = pr.errors[0]
+        return f"{first['rule']}: {first['message']}; not merged, pipelines idle"
 
     def _summary(self, sha: str, domain: str) -> str:
         bare = self.w.forge.path(f"{CHAIN}-{domain}")
@@ -227,8 +298,8 @@ def run_demo(workdir: Path | None, keep: bool, say: Say) -> int:
         world.close()
         if keep or workdir is not None or not finished:
             say(
-                f"files: {root} (forge/ bare repos; people/<who>/ clones and node folders; "
-                "people/participant*/pipeline/ serve config and log; argocd/ Applications)"
+                f"files: {root} (forge/ bare repos; people/<who>/ clones, node folders, ssh/ signing "
+                "keys; people/participant*/pipeline/ serve config and log; argocd/ Applications)"
             )
         else:
             shutil.rmtree(root, ignore_errors=True)

@@ -1,9 +1,10 @@
 """The demo's world: a local forge, people with their own clones, pull requests, and `serve` pipelines.
 
-Everyone runs the real `cloud-config` command as a process; the forge is `git http-backend` on
-loopback; a pull request is a branch pushed to the forge and merged by a scripted reviewer; each
-participant's pipeline is a real `cloud-config serve` process woken by the chain repo's
-post-receive hook.
+Everyone runs the real `cloud-config` command as a process and signs their commits with their own
+SSH key (`git commit -S`, gpg.format=ssh); the forge is `git http-backend` on loopback; a pull
+request is a branch pushed to the forge, checked by `cloud-config verify` and merged by a scripted
+reviewer only when the gate passes; each participant's pipeline is a real `cloud-config serve`
+process woken by the chain repo's post-receive hook.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from cloud_config.errors import CloudConfigError
 from cloud_config.gitops import git
@@ -67,19 +69,71 @@ def cloud_config(*args: str) -> str:
 
 @dataclass
 class Person:
-    """Someone with a shell: a folder holding their clone of the chain repo (their --config-dir)."""
+    """Someone with a shell: a folder holding their clone of the chain repo (their --config-dir)
+    and their SSH signing key. `git_name` is the name they put on their commits (anyone can
+    claim any name there; only the signature tells who committed)."""
 
     name: str
     home: Path
+    git_name: str = ""
 
     @property
     def chain_dir(self) -> Path:
         """Their clone of the chain repo (cloud-config's chain folder)."""
         return self.home / CHAIN
 
+    @property
+    def key(self) -> Path:
+        """Their SSH signing key (ed25519, private, 0600), made by ssh-keygen on first use."""
+        key = self.home / "ssh" / "id_ed25519"
+        if not key.exists():
+            key.parent.mkdir(mode=0o700, exist_ok=True)
+            argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{self.name}@demo", "-f", str(key)]
+            try:
+                subprocess.run(argv, capture_output=True, timeout=STEP_TIMEOUT, check=True)
+            except (OSError, subprocess.SubprocessError) as exc:
+                raise DemoError(f"ssh-keygen could not make {self.name}'s key: {exc}") from None
+        return key
+
+    @property
+    def public_key(self) -> Path:
+        """The `.pub` file of their signing key (what they hand to the admins)."""
+        return self.key.with_name(self.key.name + ".pub")
+
+    @property
+    def git_env(self) -> dict[str, str]:
+        """The author and committer identity they put on their commits."""
+        who = self.git_name or self.name
+        ident = {"NAME": who, "EMAIL": f"{who}@{CHAIN}.example"}
+        return {f"GIT_{role}_{k}": v for role in ("AUTHOR", "COMMITTER") for k, v in ident.items()}
+
+    def commit(self, repo: Path, message: str) -> str | None:
+        """Commit everything in `repo`, signed with their key, under their git name; the sha."""
+        return git.commit_all_signed(repo, message, self.key, env=self.git_env)
+
     def cc(self, verb: str, *args: str) -> str:
-        """`cloud-config VERB --chain-name CHAIN --config-dir HOME ARGS` in their folder."""
-        return cloud_config(verb, "--chain-name", CHAIN, "--config-dir", str(self.home), *args)
+        """`cloud-config VERB --chain-name CHAIN --config-dir HOME ARGS` in their folder (VERB may
+        be two words: "member add")."""
+        return cloud_config(*verb.split(), "--chain-name", CHAIN, "--config-dir", str(self.home), *args)
+
+
+@dataclass
+class PullRequest:
+    """A proposed change of the chain repo, and what the gate said about it."""
+
+    number: int
+    title: str
+    author: str
+    branch: str
+    base: str = ""  # chain master when the gate ran
+    head: str = ""  # the PR's head commit
+    report: dict[str, Any] = field(default_factory=dict)  # `verify --format json`
+    merged: str | None = None  # the merge commit, once merged
+
+    @property
+    def errors(self) -> list[dict[str, str]]:
+        """The gate's error findings."""
+        return [f for f in self.report.get("findings", []) if f["severity"] == "error"]
 
 
 @dataclass
@@ -91,7 +145,7 @@ class World:
     secret_file: Path
     people: dict[str, Person] = field(default_factory=dict)
     pipelines: list[subprocess.Popen[str]] = field(default_factory=list)
-    pr_count: int = 0
+    prs: list[PullRequest] = field(default_factory=list)
     gate: list[str] = field(default_factory=list)
 
     @classmethod
@@ -120,42 +174,55 @@ class World:
         git.run(who.chain_dir, "pull", "-q", "--ff-only", "origin", "master")
 
     def pull_request(self, who: Person, title: str, edit: Sequence[Sequence[str]]) -> str:
-        """Branch, run the commands, commit, push the branch; a reviewer merges it. The merge sha."""
+        """Open a PR with the commands' changes; the reviewer merges it if the gate passes. The merge sha."""
+        return self.merge(self.open_pr(who, title, edit))
+
+    def open_pr(self, who: Person, title: str, edit: Sequence[Sequence[str]]) -> PullRequest:
+        """Branch from master, run the commands, commit (signed), push the branch."""
         self.pull(who)
-        self.pr_count += 1
-        branch = f"pr-{self.pr_count}-{who.name}"
-        git.run(who.chain_dir, "checkout", "-q", "-b", branch)
+        pr = PullRequest(len(self.prs) + 1, title, who.name, f"pr-{len(self.prs) + 1}-{who.name}")
+        git.run(who.chain_dir, "checkout", "-q", "-b", pr.branch)
         for verb, *args in edit:
             who.cc(verb, *args)
-        if git.commit_all(who.chain_dir, title) is None:
+        if who.commit(who.chain_dir, title) is None:
             raise DemoError(f"PR {title!r}: the commands changed nothing")
-        git.run(who.chain_dir, "push", "-q", "origin", branch)
+        git.run(who.chain_dir, "push", "-q", "origin", pr.branch)
         git.run(who.chain_dir, "checkout", "-q", "master")
-        return self.merge(branch, title)
+        self.prs.append(pr)
+        return pr
 
-    def merge(self, branch: str, title: str) -> str:
-        """The scripted reviewer runs the PR gate, then merges `branch` into master (firing the webhooks)."""
+    def review(self, pr: PullRequest) -> bool:
+        """The scripted reviewer fetches the PR and runs the gate on it; whether it passed."""
         reviewer = self.person("reviewer")
-        self.pull(reviewer)
-        git.run(reviewer.chain_dir, "fetch", "-q", "origin", branch)
-        self.gate.append(self._verify(reviewer.chain_dir, title))
-        message = f"Merge PR #{self.pr_count}: {title}"
-        git.run(reviewer.chain_dir, "merge", "-q", "--no-ff", "-m", message, "FETCH_HEAD")
-        git.run(reviewer.chain_dir, "push", "-q", "origin", "master")
-        return git.rev_parse(reviewer.chain_dir, "HEAD")
-
-    def _verify(self, repo: Path, title: str) -> str:
-        """`cloud-config verify` of the PR; its verdict in a few words, or DemoError if it blocks."""
+        if not (reviewer.chain_dir / ".git").is_dir():
+            self.pull(reviewer)
+        git.run(reviewer.chain_dir, "fetch", "-q", "origin", "master", pr.branch)  # one round trip
+        git.run(reviewer.chain_dir, "checkout", "-q", "-B", "master", "origin/master")
+        pr.base = git.rev_parse(reviewer.chain_dir, "master")
+        pr.head = git.rev_parse(reviewer.chain_dir, f"origin/{pr.branch}")
         proc = run_tool(
-            "verify", "--repo", str(repo), "--base", "master", "--head", "FETCH_HEAD",
+            "verify", "--repo", str(reviewer.chain_dir), "--base", pr.base, "--head", pr.head,
             "--chain-name", CHAIN, "--format", "json",
         )  # fmt: skip
-        if proc.returncode != 0:
-            lines = (proc.stdout + proc.stderr).strip().splitlines()
-            raise DemoError(f"the PR gate blocked {title!r}: {' '.join(lines[-3:])}")
-        report = json.loads(proc.stdout)
-        warnings = {f["rule"] for f in report["findings"]}
-        return "gate passed" + (f", warnings: {', '.join(sorted(warnings))}" if warnings else "")
+        if proc.returncode not in (0, 1):
+            raise DemoError(f"verify of PR {pr.title!r} failed ({proc.returncode}): {proc.stderr.strip()}")
+        pr.report = json.loads(proc.stdout)
+        return proc.returncode == 0
+
+    def merge(self, pr: PullRequest) -> str:
+        """Merge a PR into master (firing the webhooks) once the gate passes; the merge sha."""
+        if not self.review(pr):
+            found = "; ".join(f"{f['rule']}: {f['message']}" for f in pr.errors)
+            raise DemoError(f"the PR gate blocked {pr.title!r}: {found}")
+        warnings = sorted({f["rule"] for f in pr.report["findings"]})
+        self.gate.append("gate passed" + (f", warnings: {', '.join(warnings)}" if warnings else ""))
+        reviewer = self.person("reviewer")
+        message = f"Merge PR #{pr.number}: {pr.title}"
+        git.run(reviewer.chain_dir, *git.ssh_signing(reviewer.key), "merge", "-q", "-S", "--no-ff",
+                "-m", message, pr.head, env=reviewer.git_env)  # fmt: skip
+        git.run(reviewer.chain_dir, "push", "-q", "origin", "master")
+        pr.merged = git.rev_parse(reviewer.chain_dir, "HEAD")
+        return pr.merged
 
     def start_pipeline(self, who: Person, domain: str, node_repo: str) -> str:
         """Write `who`'s serve config, start `cloud-config serve`, hook it to the chain repo; its URL."""
@@ -221,6 +288,23 @@ def wait_for_new_commit(repo: Path, branch: str, old: str, timeout: float) -> tu
     raise DemoError(f"{repo.name} got no new commit within {timeout:.0f}s")
 
 
+def wait_pipelines_idle(urls: Sequence[str], timeout: float) -> dict[str, int]:
+    """Poll each `serve`'s /status until every node is idle; runs so far, per node domain."""
+    import urllib.request
+
+    deadline = time.monotonic() + timeout
+    while True:
+        nodes: dict[str, Any] = {}
+        for url in urls:
+            with urllib.request.urlopen(f"{url}/status", timeout=10) as response:
+                nodes.update(json.loads(response.read())[CHAIN])
+        if all(n["state"] == "idle" for n in nodes.values()):
+            return {domain: n["runs"] for domain, n in nodes.items()}
+        if time.monotonic() > deadline:
+            raise DemoError(f"pipelines still busy after {timeout:.0f}s")
+        time.sleep(0.02)
+
+
 def quick_chain(world: World, nodelist: Sequence[str], domain: str = "node0") -> tuple[Person, str]:
     """Without pull requests: a finalized chain listing `nodelist` pushed to the forge, and `domain`'s
     node repo made by init-node/update-node/update-yaml; (the person who did it, the node repo URL).
@@ -245,9 +329,13 @@ def quick_chain(world: World, nodelist: Sequence[str], domain: str = "node0") ->
     return me, url
 
 
-def push_new_repo(folder: Path, url: str, message: str) -> None:
-    """`git init` a folder, commit everything, push it as master of the (empty) repo at `url`."""
+def push_new_repo(folder: Path, url: str, message: str, signer: Person | None = None) -> None:
+    """`git init` a folder, commit everything (signed by `signer`, if any), push it as master of
+    the (empty) repo at `url`."""
     git.init(folder)
-    git.commit_all(folder, message)
+    if signer is None:
+        git.commit_all(folder, message)
+    else:
+        signer.commit(folder, message)
     git.run(folder, "remote", "add", "origin", url)
     git.run(folder, "push", "-q", "origin", "master")

@@ -189,3 +189,18 @@ def ls_tree_ids(repo: Path, rev: str) -> dict[str, str]:
 def is_ancestor(repo: Path, older: str, newer: str) -> bool:
     """Whether commit `older` is an ancestor of (or equal to) `newer`."""
     return run_bytes(repo, "merge-base", "--is-ancestor", older, newer, check=False).returncode == 0
+
+
+def ssh_signing(key: Path) -> list[str]:
+    """Options (before the git sub-command) making `commit -S` / `merge -S` sign with the SSH
+    private key file `key`."""
+    return ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key}"]
+
+
+def commit_all_signed(repo: Path, message: str, key: Path, env: dict[str, str] | None = None) -> str | None:
+    """Stage everything and commit, SSH-signed with `key`; the new sha, or None when nothing changed."""
+    run(repo, "add", "-A")
+    if run_bytes(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:
+        return None
+    run(repo, *ssh_signing(key), "commit", "-q", "-S", "-m", message, env=env)
+    return rev_parse(repo, "HEAD")
