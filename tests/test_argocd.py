@@ -1,12 +1,14 @@
 """`cloud-config argocd-app`: Argo CD / Flux objects, checked against the published CRD schemas.
 
 The schemas come from npm (@kubernetes-models/argo-cd 2.7.2, @kubernetes-models/flux-cd 2.3.4),
-installed by `npm ci --prefix tests/schemas`; without them these checks are skipped, saying why.
+installed by `npm ci --prefix tests/schemas` (.ci/run does it). Without them these checks are skipped,
+saying why, except under CI (CI=true), where a missing schema is a failure: CI must not pass unchecked.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 from pathlib import Path
@@ -18,11 +20,17 @@ import yaml
 SCHEMAS = Path(__file__).parent / "schemas"
 
 
+def _unavailable(reason: str) -> None:
+    if os.environ.get("CI"):
+        pytest.fail(f"{reason} (CI=true: these checks must run)")
+    pytest.skip(reason)
+
+
 def schema_check(docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
     if shutil.which("node") is None:
-        pytest.skip("node is not installed: cannot run the Argo CD / Flux schema checks")
+        _unavailable("node is not installed: cannot run the Argo CD / Flux schema checks")
     if not (SCHEMAS / "node_modules" / "@kubernetes-models" / "argo-cd").is_dir():
-        pytest.skip("schemas not installed: run `npm ci --prefix tests/schemas`")
+        _unavailable("schemas not installed: run `npm ci --prefix tests/schemas`")
     return subprocess.run(
         ["node", str(SCHEMAS / "validate.js")],
         input=json.dumps(docs),
