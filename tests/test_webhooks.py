@@ -169,10 +169,12 @@ def test_branch_deletion_runs_nothing(running: Running) -> None:
     assert running.runs() == before
 
 
-def test_oversized_body_is_413(running: Running) -> None:
+def test_oversized_body_is_413_and_counted(running: Running) -> None:
     body = b"{" + b" " * 5000 + b"}"
     code, _ = running.send(good_headers("github", body), body)
     assert code == 413
+    _, metrics = get(f"{running.server.url}/metrics")
+    assert 'cloud_config_webhooks_total{pipeline="chain",code="413"}' in metrics
 
 
 def test_unknown_pipeline_is_404(running: Running) -> None:

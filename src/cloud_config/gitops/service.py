@@ -97,6 +97,10 @@ class Service:
         )
         return self._hook(pipeline, 202, {"queued": queued, "forge": forge})
 
+    def refuse(self, pipeline: str, code: int, reason: str) -> tuple[int, dict[str, Any]]:
+        """Count a webhook refused before it reached `push` (its body was not read)."""
+        return self._hook(pipeline, code, {"error": reason})
+
     def _hook(self, pipeline: str, code: int, reply: dict[str, Any]) -> tuple[int, dict[str, Any]]:
         known = pipeline if pipeline in self.config.pipelines else "-"
         with self._lock:

@@ -54,13 +54,15 @@ class _Handler(BaseHTTPRequestHandler):
         if not self.path.startswith("/hooks/"):
             self._json(404, {"error": "not found"}, close=True)
             return
+        pipeline = self.path.removeprefix("/hooks/").strip("/")
         try:
             body = self._read_body(service.config.max_body_bytes)
         except _BodyError as exc:
             # The rest of the body is never read: answer and drop the connection.
-            self._json(exc.status, {"error": str(exc)}, close=True)
+            code, reply = service.refuse(pipeline, exc.status, str(exc))
+            self._json(code, reply, close=True)
             return
-        code, reply = service.push(self.path.removeprefix("/hooks/").strip("/"), self.headers, body)
+        code, reply = service.push(pipeline, self.headers, body)
         self._json(code, reply)
 
     def _read_body(self, limit: int) -> bytes:
