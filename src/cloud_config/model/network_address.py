@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-import ipaddress
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from cloud_config.model.names import dns_label_problem
+
+if TYPE_CHECKING:
+    import ipaddress
 
 DEFAULT_NAMESPACE = "default"
 
@@ -28,6 +31,8 @@ class NodeNetworkAddress:
     @property
     def host_ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
         """The host as an IP address, or None when it is a name."""
+        import ipaddress  # only renderers ask; chain edits stay lighter without it
+
         try:
             return ipaddress.ip_address(self.host)
         except ValueError:
@@ -83,6 +88,8 @@ def parse(text: str) -> NodeNetworkAddress:
             raise ValueError(f"expected [ipv6]:port:domain[:cluster[:namespace]], got {text!r}")
         host_part = text[1:close]
         try:
+            import ipaddress
+
             ipaddress.IPv6Address(host_part)
         except ValueError:
             raise ValueError(f"{host_part!r} in brackets is not an IPv6 address") from None
