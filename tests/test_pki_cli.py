@@ -164,66 +164,22 @@ def test_import_ca_and_cert_accept_matching_material(run, chain_dir: Path, tmp_p
     assert _openssl_verify(chain_dir / "ca_cert" / "cert.pem", folder / "cert.pem").returncode == 0
 
 
+# (domain, certificate, key, what the one error line says); names refer to _material's files
+_TAMPERED_IMPORTS = (
+    ("node0", "foreign_cert", "node_key", "not issued by the chain's CA"),
+    ("node0", "node_cert", "other_key", "does not match the certificate"),
+    ("node1", "node_cert", "node_key", "expected CN and DNS name 'test-chain-node1'"),
+    ("node0", "node_key", "node_key", "not a PEM certificate"),
+    ("node0", "missing", "node_key", "does not exist"),
+)
+
+
 def test_import_cert_refuses_tampered_inputs(run, chain_dir: Path, tmp_path: Path) -> None:
-    m = _material(tmp_path)
+    m = {**_material(tmp_path), "missing": tmp_path / "nope.pem"}
     assert run("import-ca", "--ca-cert", str(m["ca_cert"]), "--ca-key", str(m["ca_key"])).code == 0
-    node = ("--domain", "node0", "--key", str(m["node_key"]))
-    _fails_cleanly(
-        run,
-        chain_dir,
-        "import-cert",
-        *node,
-        "--cert",
-        str(m["foreign_cert"]),
-        code=2,
-        says="not issued by the chain's CA",
-    )
-    _fails_cleanly(
-        run,
-        chain_dir,
-        "import-cert",
-        "--domain",
-        "node0",
-        "--cert",
-        str(m["node_cert"]),
-        "--key",
-        str(m["other_key"]),
-        code=2,
-        says="does not match the certificate",
-    )
-    _fails_cleanly(
-        run,
-        chain_dir,
-        "import-cert",
-        "--domain",
-        "node1",
-        "--cert",
-        str(m["node_cert"]),
-        "--key",
-        str(m["node_key"]),
-        code=2,
-        says="expected CN and DNS name 'test-chain-node1'",
-    )
-    _fails_cleanly(
-        run,
-        chain_dir,
-        "import-cert",
-        *node,
-        "--cert",
-        str(m["node_key"]),
-        code=2,
-        says="not a PEM certificate",
-    )
-    _fails_cleanly(
-        run,
-        chain_dir,
-        "import-cert",
-        *node,
-        "--cert",
-        str(tmp_path / "nope.pem"),
-        code=2,
-        says="does not exist",
-    )
+    for domain, cert, key, says in _TAMPERED_IMPORTS:
+        args = ("--domain", domain, "--cert", str(m[cert]), "--key", str(m[key]))
+        _fails_cleanly(run, chain_dir, "import-cert", *args, code=2, says=says)
 
 
 def test_import_ca_refuses_a_non_ca_or_a_wrong_key(run, chain_dir: Path, tmp_path: Path) -> None:
