@@ -11,12 +11,12 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from pathlib import Path
 from urllib.parse import quote
 
 from cloud_config.gitops import git
+from cloud_config.gitops.service import start_serve_process
 from tests._pipeline_repos import Repos, build_template, get, gitea_headers, post, push_event
 from tests.conftest import SRC
 
@@ -83,27 +83,11 @@ def test_serve_never_shows_the_webhook_secret_url_password_or_keys(tmp_path: Pat
     try:
         config = _write_config(tmp_path, repos)
         env = {**os.environ, "PYTHONPATH": str(SRC), "CC_TEST_HOOK_SECRET": HOOK_SECRET.decode()}
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cloud_config",
-                "serve",
-                "--config",
-                str(config),
-                "--listen",
-                "127.0.0.1:0",
-            ],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
+        proc, url = start_serve_process(config, env, subprocess.PIPE)
         assert proc.stdout is not None
-        first = proc.stdout.readline()
+        first = f"listening on {url}\n"
         try:
-            assert first.startswith("listening on http://127.0.0.1:"), first
-            url = first.split()[-1]
+            assert url is not None and url.startswith("http://127.0.0.1:"), first
             hook = f"{url}/hooks/chain"
             seen: list[str] = [first]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import threading
 import time
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 
 from cloud_config.gitops import git
 from cloud_config.gitops.reconcile import Outcome, Target, reconcile
-from cloud_config.gitops.service import make_app
+from cloud_config.gitops.service import make_app, start_serve_process
 from cloud_config.gitops.service_config import load_config
 from tests._pipeline_repos import (
     SECRET,
@@ -104,19 +103,9 @@ def test_burst_coalesces_to_two_runs_the_last_at_the_newest_head(tmp_path: Path)
 
 
 def _start_serve(config: Path) -> tuple[subprocess.Popen[str], str]:
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "cloud_config", "serve", "--config", str(config), "--listen", "127.0.0.1:0"],
-        env={**os.environ, "PYTHONPATH": str(SRC)},
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    assert line.startswith("listening on http://127.0.0.1:"), (
-        line + proc.stderr.read() if proc.stderr else line
-    )
-    return proc, line.split()[-1]
+    proc, url = start_serve_process(config, {**os.environ, "PYTHONPATH": str(SRC)}, subprocess.PIPE)
+    assert url is not None and url.startswith("http://127.0.0.1:"), proc.stderr.read() if proc.stderr else ""
+    return proc, url
 
 
 def test_serve_process_answers_and_stops_on_sigterm(tmp_path: Path) -> None:

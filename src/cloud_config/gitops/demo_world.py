@@ -234,30 +234,13 @@ class World:
             f'branch = "master"\nsecret_file = "{self.secret_file}"\n\n'
             f'[[pipeline.node]]\ndomain = "{domain}"\nrepo = "{node_repo}"\n'
         )
-        log = (folder / "serve.log").open("w")
-        proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "cloud_config",
-                "serve",
-                "--config",
-                str(config),
-                "--listen",
-                "127.0.0.1:0",
-            ],
-            env=tool_env(),
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-        )
-        log.close()
+        from cloud_config.gitops.service import start_serve_process
+
+        with (folder / "serve.log").open("w") as log:
+            proc, url = start_serve_process(config, tool_env(), log)
         self.pipelines.append(proc)
-        assert proc.stdout is not None
-        line = proc.stdout.readline()
-        if not line.startswith("listening on "):
+        if url is None:
             raise DemoError(f"serve for {domain} did not start; see {folder / 'serve.log'}")
-        url = line.split()[-1]
         self.forge.add_webhook(CHAIN, f"{url}/hooks/{CHAIN}", self.secret_file)
         return url
 
