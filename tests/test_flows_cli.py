@@ -119,6 +119,8 @@ def test_delete_removes_node_validator_and_folders(cli, tmp_path: Path) -> None:
     _, address_b, _, validator_b = result.out.splitlines()[1].split()
     deleted = cli("delete", "--config-dir", str(tmp_path), "--domain", "b")
     assert deleted.code == 0, deleted.err
+    assert "warning: b's validator left system_config.validators after Finalize" in deleted.err
+    assert "validators-frozen" in deleted.err
     chain = _chain(tmp_path)
     assert [n["domain"] for n in chain["node_network_address_list"]] == ["a", "c"]
     assert (

@@ -197,7 +197,13 @@ def delete(layout: ChainLayout, domain: str) -> FlowResult:
     validator = _validator_of(layout, node_dir, account)
     with chain_files.editing(layout) as config:
         edits.delete_node(config, domain)
-        _drop_validator(config, validator)
+        if _drop_validator(config, validator) and config.stage is Stage.FINALIZE:
+            result.warnings.append(
+                f"{domain}'s validator left system_config.validators after Finalize: that is the genesis, "
+                "so nodes started from the old one will not accept this chain_config.toml and "
+                "`cloud-config verify` refuses it (validators-frozen); on a running chain change "
+                "validators through the admin instead"
+            )
     if account is None:
         result.warnings.append(
             f"{node_dir} has no node_config.toml: its account and validator are left as they are"
@@ -229,10 +235,12 @@ def _validator_of(layout: ChainLayout, node_dir: Path, account: str | None) -> s
     return None
 
 
-def _drop_validator(config: ChainConfig, validator: str | None) -> None:
+def _drop_validator(config: ChainConfig, validator: str | None) -> bool:
+    """Remove `validator`; whether it was listed."""
     # Not delete-validator: that needs stage Public, while a departed node must leave consensus at any stage.
     validators = config.system_config.validators
     config.system_config.validators = [v for v in validators if v.lower() != validator]
+    return len(config.system_config.validators) != len(validators)
 
 
 def refresh_all(layout: ChainLayout) -> list[str]:
