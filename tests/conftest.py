@@ -53,7 +53,7 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
 
 
 @pytest.fixture
-def cli(capsys: pytest.CaptureFixture[str]):  # type: ignore[no-untyped-def]
+def cli(capsys: pytest.CaptureFixture[str]):
     """Run `cloud-config ARGS...` in-process; returns Result(code, out, err)."""
 
     def run(*args: str) -> Result:

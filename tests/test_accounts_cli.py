@@ -27,7 +27,7 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.fixture(name="chain")
-def _chain(cli, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _chain(cli, tmp_path: Path):
     """A chain folder with chain_config.toml; call it with extra init-chain-config flags."""
 
     def make(*flags: str) -> Path:

@@ -6,8 +6,8 @@ import secrets
 
 import gmalg
 import pytest
-from py_ecc.bls import G2ProofOfPossession
-from py_ecc.optimized_bls12_381 import curve_order
+from py_ecc.bls import G2ProofOfPossession  # type: ignore[attr-defined]
+from py_ecc.optimized_bls12_381 import curve_order  # type: ignore[attr-defined]
 from py_ecc.secp256k1 import secp256k1
 
 from cloud_config.crypto import accounts

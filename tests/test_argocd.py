@@ -41,7 +41,7 @@ def schema_check(docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]
     )
 
 
-def test_argocd_app_is_valid_and_syncs_automatically(cli):  # type: ignore[no-untyped-def]
+def test_argocd_app_is_valid_and_syncs_automatically(cli):
     r = cli(
         "argocd-app",
         "--chain-name",
@@ -76,7 +76,7 @@ def test_argocd_app_is_valid_and_syncs_automatically(cli):  # type: ignore[no-un
     assert check.stdout.strip() == "ok Application/gitops-test-chain-node0"
 
 
-def test_flux_objects_are_valid(cli):  # type: ignore[no-untyped-def]
+def test_flux_objects_are_valid(cli):
     r = cli("argocd-app", "--domain", "node1", "--repo-url", "https://git.example.com/n1.git", "--flux")
     assert r.code == 0, r.err
     repo, kustomization = list(yaml.safe_load_all(r.out))
@@ -89,7 +89,7 @@ def test_flux_objects_are_valid(cli):  # type: ignore[no-untyped-def]
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_schema_check_rejects_a_broken_application(cli):  # type: ignore[no-untyped-def]
+def test_schema_check_rejects_a_broken_application(cli):
     """The schema check itself can fail: a wrongly typed field is caught."""
     r = cli("argocd-app", "--domain", "node0", "--repo-url", "https://x/n0.git")
     (app,) = list(yaml.safe_load_all(r.out))
@@ -99,7 +99,7 @@ def test_schema_check_rejects_a_broken_application(cli):  # type: ignore[no-unty
     assert "prune" in check.stdout
 
 
-def test_flux_refuses_another_cluster(cli):  # type: ignore[no-untyped-def]
+def test_flux_refuses_another_cluster(cli):
     r = cli(
         "argocd-app",
         "--domain",

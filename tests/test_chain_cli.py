@@ -19,16 +19,17 @@ RAFT_V = "ff8456931c10a9b02ec4a657ee05e724ecad9372"
 
 
 @pytest.fixture
-def chain(cli, tmp_path: Path):  # type: ignore[no-untyped-def]
+def chain(cli, tmp_path: Path):
     """Run a verb on the gitops-test-chain under tmp_path; returns (run, config path)."""
 
     def run(*args: str) -> Result:
-        return cli(*args, "--chain-name", CHAIN, "--config-dir", str(tmp_path))
+        result: Result = cli(*args, "--chain-name", CHAIN, "--config-dir", str(tmp_path))
+        return result
 
     return run, tmp_path / CHAIN / "chain_config.toml"
 
 
-def walkthrough_1_to_5(run) -> None:  # type: ignore[no-untyped-def]
+def walkthrough_1_to_5(run) -> None:
     """Steps 1-5 exactly as the walkthrough writes them (addresses chosen by us)."""
     assert run("init-chain").code == 0
     r = run(
@@ -46,7 +47,7 @@ def walkthrough_1_to_5(run) -> None:  # type: ignore[no-untyped-def]
     assert run("append-node", "--node", "www.node1.com:40001:node1:k8s").code == 0
 
 
-def test_walkthrough_steps_1_to_5_match_golden(chain) -> None:  # type: ignore[no-untyped-def]
+def test_walkthrough_steps_1_to_5_match_golden(chain) -> None:
     run, path = chain
     before = int(time.time() * 1000)
     walkthrough_1_to_5(run)
@@ -57,7 +58,7 @@ def test_walkthrough_steps_1_to_5_match_golden(chain) -> None:  # type: ignore[n
     assert text.replace(f"timestamp = {stamp}", "timestamp = 1709695109593") == golden
 
 
-def test_init_chain_layout(chain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_chain_layout(chain, tmp_path: Path) -> None:
     run, _ = chain
     assert run("init-chain").code == 0
     root = tmp_path / CHAIN
@@ -68,7 +69,7 @@ def test_init_chain_layout(chain, tmp_path: Path) -> None:  # type: ignore[no-un
     assert again.code == 1 and "already exists" in again.err
 
 
-def test_default_chain_id_is_sm3_of_name(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_default_chain_id_is_sm3_of_name(cli, tmp_path: Path) -> None:
     args = ("--config-dir", str(tmp_path))
     assert cli("init-chain", *args).code == 0
     assert cli("init-chain-config", *args, "--timestamp", "1709695109593").code == 0
@@ -97,7 +98,7 @@ def refused(result: Result, *words: str) -> None:
 
 
 @pytest.fixture
-def public_chain(chain):  # type: ignore[no-untyped-def]
+def public_chain(chain):
     run, path = chain
     assert run("init-chain").code == 0
     assert run("init-chain-config", "--timestamp", "1").code == 0
@@ -131,14 +132,14 @@ def public_chain(chain):  # type: ignore[no-untyped-def]
         (("delete-node", "--domain", "nodex"), ("--domain", "nodex")),
     ],
 )
-def test_public_chain_refusals_leave_file_unchanged(public_chain, args, words) -> None:  # type: ignore[no-untyped-def]
+def test_public_chain_refusals_leave_file_unchanged(public_chain, args, words) -> None:
     run, path = public_chain
     before = path.read_bytes()
     refused(run(*args), *words)
     assert path.read_bytes() == before
 
 
-def test_duplicate_domain_and_endpoint_name_the_existing_entry(public_chain) -> None:  # type: ignore[no-untyped-def]
+def test_duplicate_domain_and_endpoint_name_the_existing_entry(public_chain) -> None:
     run, path = public_chain
     assert run("append-node", "--node", "www.node0.com:40000:node0:k8s").code == 0
     before = path.read_bytes()
@@ -147,7 +148,7 @@ def test_duplicate_domain_and_endpoint_name_the_existing_entry(public_chain) -> 
     assert path.read_bytes() == before
 
 
-def test_init_stage_refusals(chain) -> None:  # type: ignore[no-untyped-def]
+def test_init_stage_refusals(chain) -> None:
     run, path = chain
     assert run("init-chain").code == 0
     assert run("init-chain-config").code == 0
@@ -159,7 +160,7 @@ def test_init_stage_refusals(chain) -> None:  # type: ignore[no-untyped-def]
     assert path.read_bytes() == before
 
 
-def test_finalize_refuses_validator_changes(public_chain) -> None:  # type: ignore[no-untyped-def]
+def test_finalize_refuses_validator_changes(public_chain) -> None:
     run, path = public_chain
     assert run("set-stage").code == 0
     before = path.read_bytes()
@@ -170,7 +171,7 @@ def test_finalize_refuses_validator_changes(public_chain) -> None:  # type: igno
     assert run("append-node", "--node", "h:40000:node0").code == 0
 
 
-def test_stage_moves_back_only_with_force_and_reinit_needs_force(public_chain) -> None:  # type: ignore[no-untyped-def]
+def test_stage_moves_back_only_with_force_and_reinit_needs_force(public_chain) -> None:
     run, path = public_chain
     assert run("set-stage", "--stage", "init", "--force").code == 0
     before = path.read_bytes()
@@ -180,7 +181,7 @@ def test_stage_moves_back_only_with_force_and_reinit_needs_force(public_chain) -
     assert 'admin = ""' in path.read_text()
 
 
-def test_admin_accepts_upper_0x_and_stores_lowercase(chain) -> None:  # type: ignore[no-untyped-def]
+def test_admin_accepts_upper_0x_and_stores_lowercase(chain) -> None:
     run, path = chain
     assert run("init-chain").code == 0
     assert run("init-chain-config").code == 0
@@ -189,7 +190,7 @@ def test_admin_accepts_upper_0x_and_stores_lowercase(chain) -> None:  # type: ig
     assert 'stage = "Public"' in path.read_text()
 
 
-def test_raft_chain_takes_40_hex_validators(chain) -> None:  # type: ignore[no-untyped-def]
+def test_raft_chain_takes_40_hex_validators(chain) -> None:
     run, path = chain
     assert run("init-chain").code == 0
     assert run("init-chain-config", "--consensus_image", "consensus_raft").code == 0
@@ -200,20 +201,20 @@ def test_raft_chain_takes_40_hex_validators(chain) -> None:  # type: ignore[no-u
     assert run("append-validator", "--validator", RAFT_V).code == 0
 
 
-def test_unknown_image_is_refused(chain) -> None:  # type: ignore[no-untyped-def]
+def test_unknown_image_is_refused(chain) -> None:
     run, path = chain
     assert run("init-chain").code == 0
     refused(run("init-chain-config", "--consensus_image", "consensus_bft"), "consensus_bft", "image")
     assert not path.exists()
 
 
-def test_delete_validator_with_0x(public_chain) -> None:  # type: ignore[no-untyped-def]
+def test_delete_validator_with_0x(public_chain) -> None:
     run, path = public_chain
     assert run("delete-validator", "--validator", "0x" + V1.upper()).code == 0
     assert "validators = []" in path.read_text()
 
 
-def test_ipv6_node_round_trips(public_chain) -> None:  # type: ignore[no-untyped-def]
+def test_ipv6_node_round_trips(public_chain) -> None:
     run, path = public_chain
     assert run("append-node", "--node", "[2001:db8::1]:40000:node5:k8s:cita").code == 0
     text = path.read_text()
@@ -221,24 +222,24 @@ def test_ipv6_node_round_trips(public_chain) -> None:  # type: ignore[no-untyped
     refused(run("append-node", "--node", "[nothex]:40000:node6"), "IPv6")
 
 
-def test_bad_chain_names_are_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_chain_names_are_refused(cli, tmp_path: Path) -> None:
     for name in ("Bad_Name", "x" * 64, "-lead"):
         refused(cli("init-chain", f"--chain-name={name}", "--config-dir", str(tmp_path)), "--chain-name")
     assert list(tmp_path.iterdir()) == []
 
 
-def test_missing_chain_is_a_clear_error(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_chain_is_a_clear_error(cli, tmp_path: Path) -> None:
     refused(cli("set-admin", "--admin", ADMIN, "--config-dir", str(tmp_path)), "init-chain")
     assert cli("init-chain", "--config-dir", str(tmp_path)).code == 0
     refused(cli("set-admin", "--admin", ADMIN, "--config-dir", str(tmp_path)), "init-chain-config")
 
 
-def test_usage_error_exits_2(cli) -> None:  # type: ignore[no-untyped-def]
+def test_usage_error_exits_2(cli) -> None:
     result = cli("set-admin")
     assert result.code == 2 and "--admin" in result.err
 
 
-def test_delete_chain_without_node_folders(public_chain, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_delete_chain_without_node_folders(public_chain, tmp_path: Path) -> None:
     run, _ = public_chain
     assert run("append-node", "--node", "h:40000:node0").code == 0
     assert run("append-node", "--node", "h:40001:node1").code == 0
@@ -248,7 +249,7 @@ def test_delete_chain_without_node_folders(public_chain, tmp_path: Path) -> None
     assert sorted(p.name for p in tmp_path.iterdir()) == ["other-chain-node1"]
 
 
-def test_broken_file_names_file_and_field(public_chain) -> None:  # type: ignore[no-untyped-def]
+def test_broken_file_names_file_and_field(public_chain) -> None:
     run, path = public_chain
     path.write_text(path.read_text().replace("block_limit = 100", 'block_limit = "many"'))
     refused(run("append-validator", "--validator", V2), "chain_config.toml", "system_config.block_limit")
@@ -262,7 +263,7 @@ REFERENCE_VERBS = [
 ]
 
 
-def test_help_lists_every_reference_verb(cli) -> None:  # type: ignore[no-untyped-def]
+def test_help_lists_every_reference_verb(cli) -> None:
     helped = cli("--help")
     assert helped.code == 0
     commands = helped.out.split("commands:\n")[1].splitlines()

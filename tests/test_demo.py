@@ -95,6 +95,7 @@ def check_gate(world: World, tmp_path: Path) -> PullRequest:
     merged = [pr for pr in world.prs if pr.merged]
     assert len(merged) == 14, [pr.title for pr in world.prs]
     for pr in merged:
+        assert pr.merged is not None
         assert pr.report["passed"] and pr.report["errors"] == 0, pr
         assert (pr.report["base"], pr.report["head"]) == (pr.base, pr.head)
         assert git.run(bare, "log", "-1", "--format=%P", pr.merged).split() == [pr.base, pr.head]

@@ -22,11 +22,11 @@ def _config(tmp_path: Path, domain: str) -> dict[str, Any]:
     return tomllib.loads((tmp_path / f"{CHAIN}-{domain}" / "config.toml").read_text())
 
 
-def _create(cli, tmp_path: Path, nodelist: str = FIVE_NODES, *extra: str):  # type: ignore[no-untyped-def]
+def _create(cli, tmp_path: Path, nodelist: str = FIVE_NODES, *extra: str):
     return cli("create", "--config-dir", str(tmp_path), "--admin", ADMIN, "--nodelist", nodelist, *extra)
 
 
-def test_create_five_node_example(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_create_five_node_example(cli, tmp_path: Path) -> None:
     result = _create(cli, tmp_path)
     assert result.code == 0, result.err
     lines = result.out.splitlines()
@@ -67,7 +67,7 @@ def test_create_five_node_example(cli, tmp_path: Path) -> None:  # type: ignore[
     )
 
 
-def test_create_refuses_bad_port_offsets_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_create_refuses_bad_port_offsets_and_writes_nothing(cli, tmp_path: Path) -> None:
     for nodelist, needle in [
         ("1.1.1.1:40100:a", "node a (port 40100, not k8s) would get service ports"),
         ("h:40050:c,h:39950:d", "node d would use port 55000 on h, as c does"),
@@ -83,7 +83,7 @@ def test_create_refuses_bad_port_offsets_and_writes_nothing(cli, tmp_path: Path)
     assert not list(tmp_path.iterdir())
 
 
-def test_append_at_finalize_refreshes_old_nodes(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_append_at_finalize_refreshes_old_nodes(cli, tmp_path: Path) -> None:
     assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s,2.2.2.2:40000:b:k8s").code == 0
     result = cli("append", "--config-dir", str(tmp_path), "--node", "3.3.3.3:40000:c:other")
     assert result.code == 0, result.err
@@ -96,7 +96,7 @@ def test_append_at_finalize_refreshes_old_nodes(cli, tmp_path: Path) -> None:  #
     assert len(_config(tmp_path, "c")["network_zenoh"]["peers"]) == 2
 
 
-def test_append_while_public_makes_a_validator(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_append_while_public_makes_a_validator(cli, tmp_path: Path) -> None:
     assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s").code == 0
     assert cli("set-stage", "--config-dir", str(tmp_path), "--stage", "public", "--force").code == 0
     result = cli("append", "--config-dir", str(tmp_path), "--node", "2.2.2.2:40000:b:k8s")
@@ -105,7 +105,7 @@ def test_append_while_public_makes_a_validator(cli, tmp_path: Path) -> None:  # 
     assert _chain(tmp_path)["system_config"]["validators"][-1] == validator
 
 
-def test_append_refuses_a_colliding_offset_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_append_refuses_a_colliding_offset_and_writes_nothing(cli, tmp_path: Path) -> None:
     assert _create(cli, tmp_path, "h:40050:a").code == 0
     before = snapshot(tmp_path)
     result = cli("append", "--config-dir", str(tmp_path), "--node", "h:39950:b")
@@ -113,7 +113,7 @@ def test_append_refuses_a_colliding_offset_and_writes_nothing(cli, tmp_path: Pat
     assert snapshot(tmp_path) == before
 
 
-def test_delete_removes_node_validator_and_folders(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_delete_removes_node_validator_and_folders(cli, tmp_path: Path) -> None:
     result = _create(cli, tmp_path, "1.1.1.1:40000:a:k8s,2.2.2.2:40000:b:k8s,3.3.3.3:40000:c:k8s")
     assert result.code == 0
     _, address_b, _, validator_b = result.out.splitlines()[1].split()
@@ -137,7 +137,7 @@ def test_delete_removes_node_validator_and_folders(cli, tmp_path: Path) -> None:
     assert snapshot(tmp_path) == before
 
 
-def test_delete_chain_removes_every_node_folder(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_delete_chain_removes_every_node_folder(cli, tmp_path: Path) -> None:
     assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s,rivtower.com:40003:b").code == 0
     (tmp_path / f"{CHAIN}-b").rename(tmp_path / "moved")
     assert cli("delete-chain", "--config-dir", str(tmp_path)).code == 0
@@ -152,11 +152,11 @@ def _everything(root: Path) -> dict[str, tuple[bytes | None, int]]:
     }
 
 
-def _append(cli, tmp_path: Path, node: str = "3.3.3.3:40000:c:k8s"):  # type: ignore[no-untyped-def]
+def _append(cli, tmp_path: Path, node: str = "3.3.3.3:40000:c:k8s"):
     return cli("append", "--config-dir", str(tmp_path), "--node", node)
 
 
-def test_append_without_the_ca_key_changes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_append_without_the_ca_key_changes_nothing(cli, tmp_path: Path) -> None:
     assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s").code == 0
     (tmp_path / CHAIN / "ca_cert" / "key.pem").unlink()
     before = _everything(tmp_path)
@@ -166,7 +166,7 @@ def test_append_without_the_ca_key_changes_nothing(cli, tmp_path: Path) -> None:
     assert _everything(tmp_path) == before
 
 
-def test_append_with_a_ca_key_of_another_ca_changes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_append_with_a_ca_key_of_another_ca_changes_nothing(cli, tmp_path: Path) -> None:
     from cloud_config.crypto import pki
 
     assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s").code == 0
@@ -178,7 +178,7 @@ def test_append_with_a_ca_key_of_another_ca_changes_nothing(cli, tmp_path: Path)
     assert _everything(tmp_path) == before
 
 
-def test_append_at_init_or_onto_a_left_cert_folder_changes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_append_at_init_or_onto_a_left_cert_folder_changes_nothing(cli, tmp_path: Path) -> None:
     assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s").code == 0
     (tmp_path / CHAIN / "certs" / "c").mkdir()
     before = _everything(tmp_path)
@@ -199,7 +199,7 @@ def test_append_at_init_or_onto_a_left_cert_folder_changes_nothing(cli, tmp_path
     assert _everything(tmp_path) == before
 
 
-def test_append_undoes_its_writes_when_a_later_step_fails(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_append_undoes_its_writes_when_a_later_step_fails(cli, tmp_path: Path) -> None:
     """The account and the chain edit are written, then the CSR cannot be: certs/ is not a folder."""
     assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s").code == 0
     certs = tmp_path / CHAIN / "certs"

@@ -10,7 +10,7 @@ from cloud_config.store.layout import ChainLayout
 from tests.render_support import CHAIN, account, make_chain, make_node, snapshot
 
 
-def _init(cli, layout: ChainLayout, domain: str, *extra: str):  # type: ignore[no-untyped-def]
+def _init(cli, layout: ChainLayout, domain: str, *extra: str):
     return cli(
         "init-node",
         "--config-dir",
@@ -23,11 +23,11 @@ def _init(cli, layout: ChainLayout, domain: str, *extra: str):  # type: ignore[n
     )
 
 
-def _verb(cli, layout: ChainLayout, verb: str, domain: str, *extra: str):  # type: ignore[no-untyped-def]
+def _verb(cli, layout: ChainLayout, verb: str, domain: str, *extra: str):
     return cli(verb, "--config-dir", str(layout.config_dir), "--domain", domain, *extra)
 
 
-def test_init_node_copies_only_the_nodes_own_material(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_node_copies_only_the_nodes_own_material(cli, tmp_path: Path) -> None:
     layout = make_chain(tmp_path)
     result = _init(cli, layout, "node0")
     assert result.code == 0, result.err
@@ -50,7 +50,7 @@ def test_init_node_copies_only_the_nodes_own_material(cli, tmp_path: Path) -> No
     assert node["account"] == mine and node["exporter"]["chain_name"] == CHAIN
 
 
-def test_init_node_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_init_node_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> None:
     layout = make_chain(tmp_path)
     before = snapshot(tmp_path)
     cases = [
@@ -83,7 +83,7 @@ def test_init_node_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> 
     assert snapshot(tmp_path) == before
 
 
-def test_update_node_renders_from_the_current_chain_config(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_update_node_renders_from_the_current_chain_config(cli, tmp_path: Path) -> None:
     layout = make_chain(tmp_path)
     assert _init(cli, layout, "node0").code == 0
     assert _verb(cli, layout, "update-node", "node0").code == 0
@@ -106,7 +106,7 @@ def test_update_node_renders_from_the_current_chain_config(cli, tmp_path: Path) 
     assert (node_dir / "chain_config.toml").read_bytes() == layout.chain_config.read_bytes()
 
 
-def test_update_node_refuses_a_node_no_longer_listed(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_update_node_refuses_a_node_no_longer_listed(cli, tmp_path: Path) -> None:
     layout = make_chain(tmp_path)
     make_node(layout, "node1")
     assert cli("delete-node", "--config-dir", str(tmp_path), "--domain", "node1").code == 0
@@ -117,7 +117,7 @@ def test_update_node_refuses_a_node_no_longer_listed(cli, tmp_path: Path) -> Non
     assert snapshot(tmp_path) == before
 
 
-def test_update_yaml_saves_settings_and_flags_override(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_update_yaml_saves_settings_and_flags_override(cli, tmp_path: Path) -> None:
     layout = make_chain(tmp_path)
     node_dir = make_node(layout, "node0")
     result = _verb(cli, layout, "update-yaml", "node0", "--storage-class", "nfs-client", "--enable-debug")
@@ -148,7 +148,7 @@ def test_update_yaml_saves_settings_and_flags_override(cli, tmp_path: Path) -> N
     assert snapshot(node_dir) == before
 
 
-def test_update_yaml_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_update_yaml_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> None:
     layout = make_chain(tmp_path)
     make_node(layout, "node0")
     make_node(layout, "node3")
@@ -164,7 +164,7 @@ def test_update_yaml_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -
         assert snapshot(tmp_path) == before
 
 
-def test_update_node_refuses_mismatched_key_material(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_update_node_refuses_mismatched_key_material(cli, tmp_path: Path) -> None:
     layout = make_chain(tmp_path)
     node_dir = make_node(layout, "node0")
     (layout.cert_dir("node0") / "cert.pem").write_bytes((layout.cert_dir("node1") / "cert.pem").read_bytes())

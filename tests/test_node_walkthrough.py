@@ -13,7 +13,7 @@ from tests.conftest import run_process
 CHAIN = "gitops-test-chain"
 
 
-def test_walkthrough_step_9_as_typed(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_walkthrough_step_9_as_typed(cli, tmp_path: Path) -> None:
     def run(*args: str) -> str:
         result = cli(*args, "--chain-name", CHAIN, "--config-dir", str(tmp_path))
         assert result.code == 0, (args, result.err)
@@ -94,7 +94,7 @@ def test_walkthrough_step_9_as_typed(cli, tmp_path: Path) -> None:  # type: igno
     assert "config.toml" not in chain_files and "yamls" not in chain_files
 
 
-def test_update_node_as_a_real_process(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_update_node_as_a_real_process(cli, tmp_path: Path) -> None:
     nodes = "1.1.1.1:40000:a:k8s,2.2.2.2:40001:b"
     assert cli("create", "--config-dir", str(tmp_path), "--admin", "ab" * 20, "--nodelist", nodes).code == 0
     config = tmp_path / "test-chain-b" / "config.toml"

@@ -24,12 +24,12 @@ def snapshot(root: Path) -> dict[str, tuple[bytes, int]]:
 
 
 @pytest.fixture(name="run")
-def _run(cli, tmp_path: Path):  # type: ignore[no-untyped-def]
+def _run(cli, tmp_path: Path):
     """`run(verb, flags...)` in a fresh chain folder under tmp_path/cfg."""
     config_dir = tmp_path / "cfg"
     assert cli("init-chain", "--config-dir", str(config_dir)).code == 0
 
-    def run(verb: str, *flags: str):  # type: ignore[no-untyped-def]
+    def run(verb: str, *flags: str):
         return cli(verb, "--config-dir", str(config_dir), *flags)
 
     return run
@@ -46,7 +46,7 @@ def _openssl_verify(ca: Path, cert: Path) -> subprocess.CompletedProcess[str]:
     )
 
 
-def _fails_cleanly(run, root: Path, verb: str, *flags: str, code: int = 1, says: str = "") -> str:  # type: ignore[no-untyped-def]
+def _fails_cleanly(run, root: Path, verb: str, *flags: str, code: int = 1, says: str = "") -> str:
     before = snapshot(root)
     result = run(verb, *flags)
     assert result.code == code, result.err

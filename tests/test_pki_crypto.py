@@ -56,9 +56,10 @@ def test_ca_has_the_reference_shape(ca: tuple[str, str]) -> None:
     assert cert.issuer == cert.subject
     assert cert.not_valid_before_utc.isoformat() == "1975-01-01T00:00:00+00:00"
     assert cert.not_valid_after_utc.isoformat() == "4096-01-01T00:00:00+00:00"
-    assert isinstance(cert.public_key(), ec.EllipticCurvePublicKey)
-    assert cert.public_key().curve.name == "secp256r1"
-    assert cert.serial_number == _expected_serial(cert.public_key())
+    public = cert.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    assert public.curve.name == "secp256r1"
+    assert cert.serial_number == _expected_serial(public)
     ski, basic = list(cert.extensions)
     spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
@@ -88,7 +89,9 @@ def test_signed_cert_has_the_reference_shape(ca: tuple[str, str], node: tuple[st
     ca_cert = x509.load_pem_x509_certificate(ca[0].encode())
     assert cert.issuer == ca_cert.subject
     assert cert.subject == x509.load_pem_x509_csr(node[0].encode()).subject
-    assert cert.serial_number == _expected_serial(cert.public_key())
+    public = cert.public_key()
+    assert isinstance(public, ec.EllipticCurvePublicKey)
+    assert cert.serial_number == _expected_serial(public)
     (san,) = list(cert.extensions)
     assert san.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME and not san.critical
     assert san.value.get_values_for_type(x509.DNSName) == [NAME]

@@ -45,7 +45,7 @@ def known_flags(cli: Any, verb: str) -> set[str]:
 
 
 @pytest.mark.parametrize("name", ["Jenkinsfile", "github-actions.yml", "gitlab-ci.yml"])
-def test_pipeline_calls_reconcile_with_known_flags(cli, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_pipeline_calls_reconcile_with_known_flags(cli, name: str) -> None:
     flags = command_flags(load_text(name), "reconcile")
     known = known_flags(cli, "reconcile")
     assert flags <= known, flags - known
@@ -53,7 +53,7 @@ def test_pipeline_calls_reconcile_with_known_flags(cli, name: str) -> None:  # t
 
 
 @pytest.mark.parametrize("name", GATES)
-def test_pr_gate_calls_verify_and_diff_with_known_flags(cli, name: str) -> None:  # type: ignore[no-untyped-def]
+def test_pr_gate_calls_verify_and_diff_with_known_flags(cli, name: str) -> None:
     text = load_text(name)
     for verb in ("verify", "diff"):
         flags = command_flags(text, verb)

@@ -223,7 +223,7 @@ def test_rendering_twice_gives_identical_trees_and_no_writes(five: ChainLayout) 
     assert snapshot(node_dir) == before
 
 
-def test_deleting_a_peer_prunes_its_external_files(five: ChainLayout, cli) -> None:  # type: ignore[no-untyped-def]
+def test_deleting_a_peer_prunes_its_external_files(five: ChainLayout, cli) -> None:
     node_dir = five.node_dir("node0")
     (node_dir / "yamls").mkdir()
     (node_dir / "yamls" / "mine.yaml").write_text("kept: true\n")  # a user's file is never pruned
@@ -321,7 +321,7 @@ def test_kubectl_kustomize_builds_every_generated_resource(tmp_path: Path) -> No
         assert "patchesStrategicMerge" not in kustomization and kustomization["patches"]
 
 
-def test_a_grpc_port_on_the_p2p_port_is_refused_before_writing(five: ChainLayout, cli) -> None:  # type: ignore[no-untyped-def]
+def test_a_grpc_port_on_the_p2p_port_is_refused_before_writing(five: ChainLayout, cli) -> None:
     node_dir = make_node(five, "node0", grpc_ports={**GRPC_DEFAULTS, "storage_port": 40000})
     before = snapshot(five.config_dir)
     result = cli("update-node", "--config-dir", str(five.config_dir), "--domain", "node0")

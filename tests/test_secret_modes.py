@@ -74,7 +74,7 @@ def _key_texts(node_dir: Path, domain: str) -> list[str]:
     return [(account / "private_key").read_text(), max(pem, key=len)]
 
 
-def test_secret_modes_after_every_writer(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_secret_modes_after_every_writer(cli, tmp_path: Path) -> None:
     def run(*args: str) -> str:
         result = cli(*args, "--chain-name", CHAIN, "--config-dir", str(tmp_path))
         assert result.code == 0, (args, result.err)

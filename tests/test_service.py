@@ -29,7 +29,7 @@ from tests._pipeline_repos import (
 from tests.conftest import SRC
 
 
-def test_inline_secret_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_inline_secret_is_refused(cli, tmp_path: Path) -> None:
     path = write_service_file(tmp_path, "http://127.0.0.1:1/c.git", {"node0": "http://127.0.0.1:1/n.git"})
     path.write_text(path.read_text().replace('secret_file = "hook-secret"', 'secret = "hunter2"'))
     r = cli("serve", "--config", str(path))
@@ -41,7 +41,7 @@ def test_inline_secret_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[
     assert "hunter2" not in r.err
 
 
-def test_missing_secret_env_is_refused(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_missing_secret_env_is_refused(cli, tmp_path: Path) -> None:
     path = write_service_file(tmp_path, "http://x/c.git", {"node0": "http://x/n.git"})
     text = path.read_text().replace('secret_file = "hook-secret"', 'secret_env = "CC_TEST_UNSET_SECRET"')
     path.write_text(text)
@@ -161,7 +161,7 @@ def test_max_parallel_bounds_concurrent_reconciles(tmp_path: Path) -> None:
     assert all(n["last"]["result"] == "failed" and "git clone" in n["last"]["error"] for n in status.values())
 
 
-def test_max_parallel_must_be_positive(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_max_parallel_must_be_positive(cli, tmp_path: Path) -> None:
     path = write_service_file(tmp_path, "http://x/c.git", {"node0": "http://x/n.git"}, max_parallel="0")
     r = cli("serve", "--config", str(path))
     assert r.code == 1 and r.err == f"error: {path}: max_parallel: must be a positive whole number\n"

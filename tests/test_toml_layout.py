@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import difflib
+import os
 import tomllib
 from pathlib import Path
 
@@ -92,7 +93,7 @@ def test_written_by_6_7_4_loads_and_redumps_identically() -> None:
     assert config.dumps() == WRITTEN_BY_6_7_4
 
 
-def test_append_node_changes_only_the_new_nodes_lines(cli, chain_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_append_node_changes_only_the_new_nodes_lines(cli, chain_dir: Path) -> None:
     result = cli("append-node", "--node", "9.9.9.9:40004:node4", "--config-dir", str(chain_dir.parent))
     assert result.code == 0, result.err
     diff = _diff(WRITTEN_BY_6_7_4, (chain_dir / "chain_config.toml").read_text())
@@ -109,7 +110,7 @@ def test_append_node_changes_only_the_new_nodes_lines(cli, chain_dir: Path) -> N
     )
 
 
-def test_user_comments_survive_edits(cli, chain_dir: Path) -> None:  # type: ignore[no-untyped-def]
+def test_user_comments_survive_edits(cli, chain_dir: Path) -> None:
     path = chain_dir / "chain_config.toml"
     commented = "# Shared by the consortium; edit through pull requests only.\n" + WRITTEN_BY_6_7_4.replace(
         "[system_config]\n", "# genesis settings: frozen\n[system_config]\n"
@@ -169,7 +170,7 @@ def test_nested_tables_and_implicit_headers() -> None:
     assert toml_format.dumps(data) == "z = 0\n\n[[a.list]]\nx = 1\n\n[[a.list]]\nx = 2\n\n[a.b]\nc = 1\n\n"
 
 
-def test_interrupted_write_leaves_the_old_file(cli, chain_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
+def test_interrupted_write_leaves_the_old_file(cli, chain_dir: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     path = chain_dir / "chain_config.toml"
     before = path.read_bytes()
 
@@ -177,7 +178,7 @@ def test_interrupted_write_leaves_the_old_file(cli, chain_dir: Path, monkeypatch
         assert Path(str(src)).read_bytes() != before  # the new content was fully written to the temp file
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(atomic.os, "replace", crash)
+    monkeypatch.setattr(os, "replace", crash)  # the os.replace that store.atomic calls
     result = cli("append-node", "--node", "9.9.9.9:40004:node4", "--config-dir", str(chain_dir.parent))
     assert result.code == 130
     assert path.read_bytes() == before

@@ -12,7 +12,7 @@ from cloud_config.model import toml_edit, toml_format
 
 KEYS = st.from_regex(r"[a-z][a-z0-9_]{0,8}", fullmatch=True)
 # Any text TOML can hold: quotes, backslashes, newlines, tabs, control characters, non-ASCII.
-TEXT = st.text(st.characters(blacklist_categories=("Cs",), blacklist_characters="\r"), max_size=30)
+TEXT = st.text(st.characters(exclude_categories=["Cs"], exclude_characters="\r"), max_size=30)
 SCALARS = st.one_of(TEXT, st.integers(0, 2**63 - 1), st.booleans())
 PLAIN = st.one_of(SCALARS, st.lists(st.one_of(TEXT, st.integers(0, 10**6)), max_size=4))
 
