@@ -14,14 +14,21 @@ if TYPE_CHECKING:
 Subparsers = Any  # argparse's _SubParsersAction is private
 
 
-def add_verb(sub: Subparsers, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
-    """A sub-command with cloud-config's common flags `--chain-name` and `--config-dir`."""
+def add_command(sub: Subparsers, name: str, help_text: str, run: Any = None) -> argparse.ArgumentParser:
+    """A sub-command with no flags yet; `run(args)` is what it runs (None for a group of verbs)."""
     parser: argparse.ArgumentParser = sub.add_parser(
         name, help=help_text, description=help_text, allow_abbrev=False
     )
+    if run is not None:
+        parser.set_defaults(run=run)
+    return parser
+
+
+def add_verb(sub: Subparsers, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
+    """A sub-command with cloud-config's common flags `--chain-name` and `--config-dir`."""
+    parser = add_command(sub, name, help_text, run)
     parser.add_argument("--chain-name", default="test-chain", help="set chain name (default: %(default)s)")
     parser.add_argument("--config-dir", default=".", help="set config file directory (default: %(default)s)")
-    parser.set_defaults(run=run)
     return parser
 
 

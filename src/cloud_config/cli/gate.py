@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from cloud_config.cli.common import Subparsers, add_verb, layout
+from cloud_config.cli.common import Subparsers, add_command, add_verb, layout
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -22,9 +22,7 @@ def register(sub: Subparsers) -> None:
     p = _revisions(sub, "diff", "describe a change of the chain repo in words", run_diff)
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format")
 
-    member: argparse.ArgumentParser = sub.add_parser(
-        "member", help="edit members.toml", description="edit members.toml", allow_abbrev=False
-    )
+    member = add_command(sub, "member", "edit members.toml")
     verbs = member.add_subparsers(dest="member_command", metavar="<add|remove|list>")
     verbs.required = True
     p = add_verb(
@@ -61,16 +59,13 @@ def _items(args: argparse.Namespace) -> Member:
 
 
 def _revisions(sub: Subparsers, name: str, help_text: str, run: object) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=help_text, description=help_text, allow_abbrev=False
-    )
+    parser = add_command(sub, name, help_text, run)
     parser.add_argument("--repo", default=".", help="the chain repo (default: the current folder)")
     parser.add_argument("--base", required=True, help="the revision the change starts from (the PR's target)")
     parser.add_argument("--head", required=True, help="the revision of the proposed change")
     parser.add_argument(
         "--chain-name", default=None, help="the chain's name (default: the repo folder's name)"
     )
-    parser.set_defaults(run=run)
     return parser
 
 

@@ -3,25 +3,13 @@
 from __future__ import annotations
 
 import argparse
-from typing import TYPE_CHECKING, Any
 
-if TYPE_CHECKING:
-    pass
-
-from cloud_config.cli.common import Subparsers, add_verb
-
-
-def _verb(sub: Subparsers, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
-    parser: argparse.ArgumentParser = sub.add_parser(
-        name, help=help_text, description=help_text, allow_abbrev=False
-    )
-    parser.set_defaults(run=run)
-    return parser
+from cloud_config.cli.common import Subparsers, add_command, add_verb
 
 
 def register(sub: Subparsers) -> None:
     """Add this group's verbs."""
-    p = _verb(
+    p = add_command(
         sub,
         "reconcile",
         "re-render a node repo from the chain repo's head; commit and push on change",
@@ -39,7 +27,7 @@ def register(sub: Subparsers) -> None:
         "--workdir", default=None, help="where clones are cached (default: ~/.cache/cloud-config/reconcile)"
     )
 
-    p = _verb(sub, "serve", "webhook service: reconcile node repos on chain pushes", run_serve)
+    p = add_command(sub, "serve", "webhook service: reconcile node repos on chain pushes", run_serve)
     p.add_argument("--config", required=True, help="the service's TOML file")
     p.add_argument("--listen", default=None, help="host:port to listen on (default: the file's `listen`)")
 
@@ -65,7 +53,7 @@ def register(sub: Subparsers) -> None:
     )
     p.add_argument("--flux", action="store_true", help="print a Flux GitRepository + Kustomization instead")
 
-    p = _verb(
+    p = add_command(
         sub,
         "demo",
         "replay the walkthrough on a local forge (git over HTTP, webhooks)",
