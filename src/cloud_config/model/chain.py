@@ -8,7 +8,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from cloud_config.errors import ConfigError
-from cloud_config.model import toml_edit, toml_format
+from cloud_config.model import toml_edit
 from cloud_config.model.names import cert_name_problem, dns_label_problem, hex_problem
 from cloud_config.model.network_address import DEFAULT_NAMESPACE, NodeNetworkAddress
 from cloud_config.model.schema import U32_MAX, Reader, parse_toml
@@ -100,12 +100,7 @@ class ChainConfig:
             prevhash=r.string(gb, "prevhash", "genesis_block.prevhash"),
         )
         nodes = []
-        for i, entry in enumerate(
-            r.array(data, "node_network_address_list", "node_network_address_list", [])
-        ):
-            path = f"node_network_address_list[{i}]"
-            if not isinstance(entry, Mapping):
-                raise r.fail(path, "must be a table")
+        for path, entry in r.tables(data, "node_network_address_list", "node_network_address_list", []):
             nodes.append(
                 NodeNetworkAddress(
                     host=r.string(entry, "host", f"{path}.host"),
@@ -116,10 +111,7 @@ class ChainConfig:
                 )
             )
         services = []
-        for i, entry in enumerate(r.array(data, "micro_service_list", "micro_service_list")):
-            path = f"micro_service_list[{i}]"
-            if not isinstance(entry, Mapping):
-                raise r.fail(path, "must be a table")
+        for path, entry in r.tables(data, "micro_service_list", "micro_service_list"):
             services.append(
                 MicroService(
                     image=r.string(entry, "image", f"{path}.image"),
@@ -157,10 +149,7 @@ class ChainConfig:
 
     def dumps(self, old_text: str | None = None) -> str:
         """The file text: canonical when fresh, or `old_text` edited in place (comments kept)."""
-        data = self.to_dict()
-        if old_text is None:
-            return toml_format.dumps(data)
-        return toml_edit.update(old_text, data)
+        return toml_edit.update(old_text, self.to_dict())
 
     def copy(self) -> ChainConfig:
         """A deep copy to edit."""

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloud_config.errors import ConfigError, ConflictError, NotFoundError
-from cloud_config.model import toml_edit, toml_format
+from cloud_config.model import toml_edit
 from cloud_config.model.names import dns_label_problem, hex_problem, strip_0x
 from cloud_config.model.schema import Reader, parse_toml
 
@@ -103,10 +103,7 @@ class Members:
         """Build from parsed TOML, checking every field's type."""
         r = Reader(source)
         out = []
-        for i, entry in enumerate(r.array(data, "member", "member", [])):
-            path = f"member[{i}]"
-            if not isinstance(entry, Mapping):
-                raise r.fail(path, "must be a table")
+        for path, entry in r.tables(data, "member", "member", []):
             out.append(
                 Member(
                     name=r.string(entry, "name", f"{path}.name"),
@@ -124,8 +121,6 @@ class Members:
 
     def dumps(self, old_text: str | None = None) -> str:
         """The file text: canonical when fresh, or `old_text` edited in place (comments kept)."""
-        if old_text is None:
-            return toml_format.dumps(self.to_dict())
         return toml_edit.update(old_text, self.to_dict())
 
     # ---- questions ---------------------------------------------------------------------

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
-from cloud_config.model import toml_edit, toml_format
+from cloud_config.model import toml_edit
 from cloud_config.model.schema import Reader, parse_toml
 
 GRPC_DEFAULTS = {
@@ -174,10 +174,7 @@ class NodeConfig:
 
     def dumps(self, old_text: str | None = None) -> str:
         """The file text: canonical when fresh, or `old_text` edited in place (comments kept)."""
-        data = self.to_dict()
-        if old_text is None:
-            return toml_format.dumps(data)
-        return toml_edit.update(old_text, data)
+        return toml_edit.update(old_text, self.to_dict())
 
     def problems(self) -> list[tuple[str, str]]:
         """Every (field, reason) the services would reject."""

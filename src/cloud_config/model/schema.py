@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
 from typing import Any, TypeVar
 
 from cloud_config.errors import ConfigError
@@ -82,6 +82,15 @@ class Reader:
         if not isinstance(value, list):
             raise self.fail(path, f"must be an array, got {_kind(value)}")
         return value
+
+    def tables(
+        self, table: Mapping[str, Any], key: str, path: str, default: Any = None
+    ) -> Iterator[tuple[str, Mapping[str, Any]]]:
+        """(dotted path, entry) for each table of an array of tables; `default=None` makes it required."""
+        for i, entry in enumerate(self.array(table, key, path, default)):
+            if not isinstance(entry, Mapping):
+                raise self.fail(f"{path}[{i}]", "must be a table")
+            yield f"{path}[{i}]", entry
 
     def strings(self, table: Mapping[str, Any], key: str, path: str) -> list[str]:
         """A required array of strings."""

@@ -185,9 +185,14 @@ def _leading_trivia(lines: list[str]) -> list[str]:
     return lead
 
 
-def update(old_text: str, data: Mapping[str, Any]) -> str:
-    """`old_text` rewritten to hold `data`, keeping comments and untouched formatting."""
+def update(old_text: str | None, data: Mapping[str, Any]) -> str:
+    """`old_text` rewritten to hold `data`, keeping comments and untouched formatting.
+
+    With no old text (a file written fresh) the result is the canonical layout.
+    """
     canonical = toml_format.dumps(data)
+    if old_text is None:
+        return canonical
     try:
         old_blocks, trailing = _parse(old_text)
     except (tomllib.TOMLDecodeError, ValueError):
