@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -28,9 +29,9 @@ class NodeNetworkAddress:
         """Whether the node runs on Kubernetes."""
         return self.cluster != ""
 
-    @property
+    @functools.cached_property
     def host_ip(self) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
-        """The host as an IP address, or None when it is a name."""
+        """The host as an IP address, or None when it is a name (cached: renderers ask once per node)."""
         import ipaddress  # only renderers ask; chain edits stay lighter without it
 
         try:

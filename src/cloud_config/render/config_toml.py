@@ -6,8 +6,6 @@ appends them (every section ends with one empty line).
 
 from __future__ import annotations
 
-import functools
-import ipaddress
 from typing import Any
 
 from cloud_config.model import toml_format
@@ -50,19 +48,9 @@ def peer_endpoint(inputs: NodeInputs, peer: NodeNetworkAddress) -> tuple[str, in
     me = inputs.me
     if not me.is_k8s:
         return peer.host, peer.port
-    if peer.cluster == me.cluster or is_ip(peer.host):
+    if peer.cluster == me.cluster or peer.host_ip is not None:
         return inputs.peer_name(peer), K8S_P2P_PORT
     return inputs.peer_name(peer), peer.port
-
-
-@functools.lru_cache(maxsize=65536)
-def is_ip(host: str) -> bool:
-    """Whether `host` is an IPv4 or IPv6 address (cached: every node asks about every peer)."""
-    try:
-        ipaddress.ip_address(host)
-    except ValueError:
-        return False
-    return True
 
 
 def peers(inputs: NodeInputs) -> list[NodeNetworkAddress]:

@@ -102,7 +102,8 @@ def check_tls(chain_name: str, domain: str, tls: dict[str, tuple[Path, str]]) ->
 
 def _check_p2p_port(chain: ChainConfig, domain: str, node: NodeConfig, source: Path) -> None:
     """The network service's p2p port must not be one of the node's gRPC or metrics ports."""
-    me = [n for n in chain.node_network_address_list if n.domain == domain][-1]
+    me = chain.node(domain)
+    assert me is not None  # load_inputs checked it
     p2p = p2p_port(me)
     for table, ports in (("grpc_ports", node.grpc_ports), ("metrics_ports", node.metrics_ports)):
         for name, port in ports.items():
@@ -166,7 +167,7 @@ def update_node_config(
         protect_secrets(node_dir)
         inputs = load_inputs(chain_dir, node_dir, chain_name, domain)
         if edit is not None:
-            _, old_text = load_node_config(node_dir, domain)
+            old_text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")  # load_inputs just parsed it
             edit(inputs)
             for field, reason in inputs.node.problems():
                 raise ConfigError(str(node_dir / NODE_CONFIG), field, reason)
