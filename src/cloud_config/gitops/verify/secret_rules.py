@@ -30,13 +30,18 @@ def content_secret(data: bytes) -> str | None:
     return "a PEM private key" if _PEM_PRIVATE.search(data) else None
 
 
+def _secret_in(path: str, data: bytes | None) -> str | None:
+    """What secret a file holds, judged by its path, then by its content; None when none."""
+    return path_secret(path) or content_secret(data or b"")
+
+
 def secret_findings(repo: Path, base: str, head: Snapshot) -> Iterator[Finding]:
     """Secrets in the head tree, then secrets only in the PR's intermediate commits."""
     head_tree = head.tree
     contents: dict[str, bytes | None] = {head_tree[p]: data for p, data in head.blobs.items()}
     contents.update(git.read_objects(repo, sorted(set(head_tree.values()) - contents.keys())))
     for path, blob in sorted(head_tree.items()):
-        what = path_secret(path) or content_secret(contents.get(blob) or b"")
+        what = _secret_in(path, contents.get(blob))
         if what:
             yield Finding(
                 "secret-committed", ERROR, path,
@@ -47,7 +52,7 @@ def secret_findings(repo: Path, base: str, head: Snapshot) -> Iterator[Finding]:
     history = [(b, p) for b, p in git.new_blobs(repo, base, head.rev) if b not in in_head]
     old = git.read_objects(repo, sorted({b for b, _ in history}))
     for blob, path in history:
-        what = path_secret(path) or content_secret(old.get(blob) or b"")
+        what = _secret_in(path, old.get(blob))
         if what:
             yield Finding(
                 "secret-committed", ERROR, path,
