@@ -76,8 +76,7 @@ def _parse(text: str) -> tuple[list[_RawBlock], list[str]]:
     i = 0
     while i < len(lines):
         line = lines[i]
-        stripped = line.strip()
-        if not stripped or stripped.startswith("#"):
+        if _is_trivia(line):
             pending.append(line)
             i += 1
             continue
@@ -140,46 +139,45 @@ def _match(old: list[_RawBlock], new: list[Block]) -> dict[int, int]:
     return pairs
 
 
-def _place(order: list[int], n: int) -> int:
-    """Where new item n goes in an output holding the new indices `order`: after its predecessor."""
-    pos = 0
-    for idx, item in enumerate(order):
-        if item < n:
-            pos = idx + 1
-    return pos
+def _interleave(kept: list[tuple[int, list[str]]], added: list[tuple[int, list[str]]]) -> list[str]:
+    """The lines of `kept` chunks (new index, lines), in the old file's order, with each `added`
+    chunk placed right after the chunk that precedes it in the new order."""
+    order = [n for n, _ in kept]
+    chunks = [lines for _, lines in kept]
+    for n, lines in added:
+        at = max((i + 1 for i, item in enumerate(order) if item < n), default=0)
+        order.insert(at, n)
+        chunks.insert(at, lines)
+    return [ln for chunk in chunks for ln in chunk]
 
 
 def _merge_entries(old: _RawBlock, new: Block) -> list[str]:
     old_by_key = {e.key: e for e in old.entries}
-    order: list[int] = []
-    chunks: list[list[str]] = []
+    old_pos = {e.key: i for i, e in enumerate(old.entries)}
+    kept: list[tuple[int, list[str]]] = []
+    added: list[tuple[int, list[str]]] = []
     for n, entry in enumerate(new.entries):
         prev = old_by_key.get(entry.key)
         if prev is None:
-            continue
-        if same(prev.value, entry.value):
-            chunk = prev.lines
+            added.append((n, entry.text.split("\n")))
+        elif same(prev.value, entry.value):
+            kept.append((n, prev.lines))
         else:
-            chunk = [*_leading_trivia(prev.lines), *entry.text.split("\n")]
-        order.append(n)
-        chunks.append(chunk)
-    old_pos = {e.key: i for i, e in enumerate(old.entries)}
-    paired = sorted(zip(order, chunks, strict=True), key=lambda p: old_pos[new.entries[p[0]].key])
-    order = [p[0] for p in paired]
-    chunks = [p[1] for p in paired]
-    for n, entry in enumerate(new.entries):
-        if entry.key in old_by_key:
-            continue
-        at = _place(order, n)
-        order.insert(at, n)
-        chunks.insert(at, entry.text.split("\n"))
-    return [*old.lines, *(ln for chunk in chunks for ln in chunk)]
+            kept.append((n, [*_leading_trivia(prev.lines), *entry.text.split("\n")]))
+    kept.sort(key=lambda item: old_pos[new.entries[item[0]].key])
+    return [*old.lines, *_interleave(kept, added)]
+
+
+def _is_trivia(line: str) -> bool:
+    """A blank or comment line: it belongs to the entry or header below it."""
+    stripped = line.strip()
+    return not stripped or stripped.startswith("#")
 
 
 def _leading_trivia(lines: list[str]) -> list[str]:
     lead = []
     for ln in lines:
-        if ln.strip() and not ln.strip().startswith("#"):
+        if not _is_trivia(ln):
             break
         lead.append(ln)
     return lead
@@ -190,26 +188,30 @@ def update(old_text: str | None, data: Mapping[str, Any]) -> str:
 
     With no old text (a file written fresh) the result is the canonical layout.
     """
-    canonical = toml_format.dumps(data)
+    new_blocks = toml_format.blocks(data)
     if old_text is None:
-        return canonical
+        return toml_format.join_blocks(new_blocks)
     try:
         old_blocks, trailing = _parse(old_text)
     except (tomllib.TOMLDecodeError, ValueError):
-        return canonical
-    new_blocks = toml_format.blocks(data)
+        return toml_format.join_blocks(new_blocks)
     pairs = _match(old_blocks, new_blocks)
-    by_old = sorted(pairs.items(), key=lambda p: p[1])
-    order = [n for n, _ in by_old]
-    chunks = [_merge_entries(old_blocks[o], new_blocks[n]) for n, o in by_old]
-    for n, block in enumerate(new_blocks):
-        if n in pairs:
-            continue
-        at = _place(order, n)
-        header = [] if block.header is None else ["", block.header]
-        order.insert(at, n)
-        chunks.insert(at, [*header, *(ln for e in block.entries for ln in e.text.split("\n"))])
-    lines = [ln for chunk in chunks for ln in chunk]
+    kept = [
+        (n, _merge_entries(old_blocks[o], new_blocks[n]))
+        for n, o in sorted(pairs.items(), key=lambda p: p[1])
+    ]
+    added = [
+        (
+            n,
+            [
+                *([] if b.header is None else ["", b.header]),
+                *(ln for e in b.entries for ln in e.text.split("\n")),
+            ],
+        )
+        for n, b in enumerate(new_blocks)
+        if n not in pairs
+    ]
+    lines = _interleave(kept, added)
     if not old_text.startswith(("\n", "\r")):
         while lines and not lines[0].strip():
             lines.pop(0)
@@ -219,7 +221,7 @@ def update(old_text: str | None, data: Mapping[str, Any]) -> str:
             return text
     except tomllib.TOMLDecodeError:
         pass
-    return canonical
+    return toml_format.join_blocks(new_blocks)
 
 
 def _plain(value: Any) -> Any:
