@@ -15,8 +15,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 from cloud_config.crypto import accounts, pki
+from cloud_config.model.paths import ChainLayout
 from cloud_config.store.account_files import write_account
-from cloud_config.store.layout import ChainLayout
 
 
 def timed(label: str, count: int, work: Callable[[int], object]) -> None:

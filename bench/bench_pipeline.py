@@ -21,8 +21,8 @@ import tempfile
 import time
 from pathlib import Path
 
-from cloud_config.gitops import git
-from cloud_config.gitops.demo_world import CHAIN, World, quick_chain
+from cloud_config import git
+from cloud_config.demo.world import CHAIN, World, quick_chain
 
 RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
 TAGS = [

@@ -16,6 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from cloud_config.app.chain import fresh_chain_config
 from cloud_config.model import edits
 from cloud_config.model.network_address import NodeNetworkAddress
 from cloud_config.model.node import Deployment, NodeConfig
@@ -37,7 +38,7 @@ def chain_inputs(size: int) -> list[NodeInputs]:
 
     A third of the hosts are names (ExternalName Services), the rest IPs (Service + EndpointSlice).
     """
-    config = edits.new_chain_config(CHAIN, edits.GenesisOptions(timestamp=1), 0)
+    config = fresh_chain_config(CHAIN, edits.GenesisOptions(timestamp=1), 0)
     config.system_config.admin = "ab" * 20
     config.stage = Stage.FINALIZE
     nodes = []

@@ -10,9 +10,9 @@ import urllib.error
 import urllib.request
 from pathlib import Path
 
-from cloud_config.gitops import git
-from cloud_config.gitops.demo_world import CHAIN, World, quick_chain
-from cloud_config.gitops.forge import Forge
+from cloud_config import git
+from cloud_config.demo.forge import Forge
+from cloud_config.demo.world import CHAIN, World, quick_chain
 
 # node0 in cluster k8s; node1 in another cluster, reached through an ExternalName Service.
 NODES = ["www.node0.com:40000:node0:k8s", "www.node1.com:40001:node1:k8s-b"]

@@ -10,13 +10,14 @@ import functools
 import hashlib
 from pathlib import Path
 
+from cloud_config.app.chain import fresh_chain_config
 from cloud_config.crypto import pki
 from cloud_config.crypto.accounts import BLS_ORDER, derive_account
 from cloud_config.model import edits
 from cloud_config.model.network_address import parse_list
 from cloud_config.model.node import NodeConfig
+from cloud_config.model.paths import ChainLayout
 from cloud_config.model.stage import Stage
-from cloud_config.store.layout import ChainLayout
 
 FIVE_NODES = (
     "8.8.8.8:40000:node0:k8s,8.8.8.8:40001:node1:k8s,8.8.8.8:40002:node2:k8s:cita,"
@@ -54,7 +55,7 @@ def make_chain(
     """A chain folder at Finalize with the given node list, a CA cert and every node's certificate."""
     layout = ChainLayout(config_dir, name)
     opts = edits.GenesisOptions(timestamp=1709695109593, consensus_image=consensus)
-    config = edits.new_chain_config(name, opts, 0)
+    config = fresh_chain_config(name, opts, 0)
     edits.set_admin(config, hexof("admin", 40))
     domains = [node.domain for node in parse_list(nodelist)]
     config.system_config.validators = [account(d, consensus)["validator_address"] for d in domains]

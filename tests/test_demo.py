@@ -13,10 +13,11 @@ import json
 import time
 from pathlib import Path
 
-from cloud_config.gitops import git
-from cloud_config.gitops.demo import Demo
-from cloud_config.gitops.demo_world import CHAIN, PullRequest, World, wait_for_new_commit
-from cloud_config.model.members import MEMBERS_FILE, Members
+from cloud_config import git
+from cloud_config.demo.walkthrough import Demo
+from cloud_config.demo.world import CHAIN, PullRequest, World, wait_for_new_commit
+from cloud_config.model.members import Members
+from cloud_config.model.paths import MEMBERS_FILE
 from tests._pipeline_repos import get, gitea_headers, post, push_event
 from tests.conftest import run_process
 

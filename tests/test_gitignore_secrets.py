@@ -6,8 +6,8 @@ import stat
 import subprocess
 from pathlib import Path
 
+from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import write_secret
-from cloud_config.store.layout import ChainLayout
 from cloud_config.store.pki_files import stage_key
 from tests.conftest import run_process
 

@@ -6,7 +6,7 @@ import stat
 import tomllib
 from pathlib import Path
 
-from cloud_config.store.layout import ChainLayout
+from cloud_config.model.paths import ChainLayout
 from tests.render_support import CHAIN, account, make_chain, make_node, snapshot
 
 

@@ -285,9 +285,9 @@ def test_import_cert_refuses_the_ca_certificate_as_a_node_certificate(run, chain
 
 
 def test_read_node_tls_returns_checked_material(run, chain_dir: Path, tmp_path: Path) -> None:
+    from cloud_config.app.pki import read_node_tls
     from cloud_config.errors import ConfigError, NotFoundError
-    from cloud_config.store.layout import ChainLayout
-    from cloud_config.store.pki_files import read_node_tls
+    from cloud_config.model.paths import ChainLayout
 
     where = ChainLayout(tmp_path / "cfg", CHAIN)
     assert run("create-ca").code == 0

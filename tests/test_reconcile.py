@@ -13,10 +13,10 @@ from typing import Any
 
 import pytest
 
+from cloud_config import git
+from cloud_config.app.node import refresh_node
 from cloud_config.errors import CloudConfigError
-from cloud_config.gitops import git
-from cloud_config.gitops.reconcile import Target, reconcile
-from cloud_config.store.node_files import refresh_node
+from cloud_config.pipeline.reconcile import Target, reconcile
 from tests._pipeline_repos import Repos, Writer, build_template, remote_log
 from tests.conftest import Result, run_process
 

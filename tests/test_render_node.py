@@ -14,10 +14,11 @@ import kubernetes_validate
 import pytest
 import yaml
 
+from cloud_config.app.node import load_inputs, refresh_node
 from cloud_config.model.node import GRPC_DEFAULTS, METRICS_DEFAULTS, Deployment
+from cloud_config.model.paths import ChainLayout
 from cloud_config.render.node import render_node
-from cloud_config.store.layout import ChainLayout
-from cloud_config.store.node_files import load_inputs, refresh_node, sync_tree
+from cloud_config.store.sync import sync_tree
 from tests.render_support import CHAIN, account, make_chain, make_node, snapshot
 
 OFFSET_300: dict[str, Any] = {

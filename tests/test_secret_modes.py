@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from cloud_config.gitops import git
+from cloud_config import git
 from tests.conftest import run_process
 
 CHAIN = "modes-chain"

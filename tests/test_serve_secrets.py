@@ -15,8 +15,8 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
-from cloud_config.gitops import git
-from cloud_config.gitops.service import start_serve_process
+from cloud_config import git
+from cloud_config.demo.serve_process import start_serve_process
 from tests._pipeline_repos import Repos, build_template, get, gitea_headers, post, push_event
 from tests.conftest import SRC
 

@@ -12,10 +12,11 @@ from typing import Any
 
 import pytest
 
-from cloud_config.gitops import git
-from cloud_config.gitops.reconcile import Outcome, Target, reconcile
-from cloud_config.gitops.service import make_app, start_serve_process
-from cloud_config.gitops.service_config import load_config
+from cloud_config import git
+from cloud_config.demo.serve_process import start_serve_process
+from cloud_config.pipeline.reconcile import Outcome, Target, reconcile
+from cloud_config.pipeline.service_config import load_config
+from cloud_config.pipeline.service_http import make_app
 from tests._pipeline_repos import (
     SECRET,
     Repos,

@@ -5,9 +5,10 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
-from cloud_config.gitops import git
-from cloud_config.gitops.change_summary import node_file
-from cloud_config.gitops.verify.secret_rules import content_secret, path_secret
+from cloud_config import git
+from cloud_config.gate.change_summary import node_file
+from cloud_config.gate.rules.secrets import content_secret
+from cloud_config.model.paths import key_material as path_secret
 from tests import gate_corpus
 from tests.gate_corpus import ChainRepo, Cli, assert_fails_with
 

@@ -20,9 +20,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from cloud_config.gitops.service import Service, make_app
-from cloud_config.gitops.service_config import load_config
-from cloud_config.gitops.webhooks import GITEE_MAX_SKEW_SECONDS
+from cloud_config.pipeline.service import Service
+from cloud_config.pipeline.service_config import load_config
+from cloud_config.pipeline.service_http import make_app
+from cloud_config.pipeline.webhooks import GITEE_MAX_SKEW_SECONDS
 from tests._pipeline_repos import (
     SECRET,
     Repos,

@@ -4,8 +4,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from cloud_config.cli.common import Subparsers, add_verb, layout, u32, u64, warn
+
+if TYPE_CHECKING:
+    from cloud_config.model.edits import GenesisOptions
 
 _OBSOLETE_FLAGS = ("--kms_image", "--kms_tag")
 
@@ -69,7 +73,7 @@ def add_genesis_flags(p: argparse.ArgumentParser) -> None:
         p.add_argument(flag, default=None, help=argparse.SUPPRESS)
 
 
-def genesis_options(args: argparse.Namespace) -> object:
+def genesis_options(args: argparse.Namespace) -> GenesisOptions:
     """GenesisOptions from the parsed flags; warns about the 6.4-era kms flags."""
     from cloud_config.model.edits import GenesisOptions
 
@@ -104,21 +108,9 @@ def run_init_chain_config(args: argparse.Namespace) -> int:
     """init-chain-config."""
     import time
 
-    from cloud_config.model import edits
-    from cloud_config.model.chain import ChainConfig
-    from cloud_config.store import chain_files
-    from cloud_config.store.atomic import locked
+    from cloud_config.app.chain import init_chain_config
 
-    where = layout(args)
-    opts = genesis_options(args)
-    chain_files.require_chain_dir(where)
-    with locked(where.chain_dir):
-        old_text = None
-        if where.chain_config.exists():
-            old_text = chain_files.read_chain_text(where)
-            edits.check_reinit(ChainConfig.loads(old_text, str(where.chain_config)), args.force)
-        config = edits.new_chain_config(args.chain_name, opts, int(time.time() * 1000))  # type: ignore[arg-type]
-        chain_files.write_chain(where, config, None)
+    init_chain_config(layout(args), genesis_options(args), int(time.time() * 1000), args.force)
     return 0
 
 

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from pathlib import Path
 
-    from cloud_config.store.layout import ChainLayout
+    from cloud_config.model.paths import ChainLayout
 
 Subparsers = Any  # argparse's _SubParsersAction is private
 
@@ -36,7 +36,7 @@ def layout(args: argparse.Namespace) -> ChainLayout:
     """The chain's paths from `--config-dir` and `--chain-name`."""
     from pathlib import Path
 
-    from cloud_config.store.layout import ChainLayout
+    from cloud_config.model.paths import ChainLayout
 
     return ChainLayout(Path(args.config_dir), args.chain_name)
 

@@ -42,22 +42,22 @@ def run_create(args: argparse.Namespace) -> int:
     """create."""
     import time
 
-    from cloud_config.store import flows
+    from cloud_config.app import flows
 
     opts = genesis_options(args)
     now_ms = int(time.time() * 1000)
-    return _report(flows.create(layout(args), opts, args.admin, args.nodelist, _settings(args), now_ms))  # type: ignore[arg-type]
+    return _report(flows.create(layout(args), opts, args.admin, args.nodelist, _settings(args), now_ms))
 
 
 def run_append(args: argparse.Namespace) -> int:
     """append."""
-    from cloud_config.store import flows
+    from cloud_config.app import flows
 
     return _report(flows.append(layout(args), args.node, _settings(args)))
 
 
 def run_delete(args: argparse.Namespace) -> int:
     """delete."""
-    from cloud_config.store import flows
+    from cloud_config.app import flows
 
     return _report(flows.delete(layout(args), args.domain))

@@ -78,8 +78,8 @@ def _repo_and_chain(args: argparse.Namespace) -> tuple[Path, str]:
 
 def run_verify(args: argparse.Namespace) -> int:
     """verify: print the findings; exit 1 when one is an error."""
-    from cloud_config.gitops.verify import verify
-    from cloud_config.gitops.verify.findings import FORMATS as RENDER
+    from cloud_config.gate.findings import FORMATS as RENDER
+    from cloud_config.gate.verify import verify
 
     repo, chain_name = _repo_and_chain(args)
     report = verify(repo, args.base, args.head, chain_name)
@@ -89,7 +89,7 @@ def run_verify(args: argparse.Namespace) -> int:
 
 def run_diff(args: argparse.Namespace) -> int:
     """diff: print what the change does."""
-    from cloud_config.gitops.change_summary import render_markdown, render_text, summarize
+    from cloud_config.gate.change_summary import render_markdown, render_text, summarize
 
     repo, _ = _repo_and_chain(args)
     found = summarize(repo, args.base, args.head)

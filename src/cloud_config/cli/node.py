@@ -113,8 +113,8 @@ def node_config(args: argparse.Namespace, account: str, offset: int = 0) -> Any:
 
 def run_init_node(args: argparse.Namespace) -> int:
     """init-node."""
+    from cloud_config.app.node import init_node
     from cloud_config.model.edits import normalize_address
-    from cloud_config.store.node_files import init_node
 
     account = normalize_address(args.account, "--account", 40)
     init_node(layout(args), args.domain, node_config(args, account))
@@ -128,7 +128,7 @@ def _config_name(args: argparse.Namespace) -> None:
 
 def run_update_node(args: argparse.Namespace) -> int:
     """update-node: render config.toml and the key-file copies from the chain folder's current config."""
-    from cloud_config.store.node_files import refresh_node
+    from cloud_config.app.node import refresh_node
 
     _config_name(args)
     where = layout(args)
@@ -138,37 +138,15 @@ def run_update_node(args: argparse.Namespace) -> int:
 
 def run_update_yaml(args: argparse.Namespace) -> int:
     """update-yaml: save the deployment settings given, then render everything (manifests included)."""
-    from cloud_config.store.node_files import update_node_config
+    from cloud_config.app.node import update_deployment
 
     _config_name(args)
     where = layout(args)
     given = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in DEPLOYMENT_FLAGS}
     given.update({field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in DEPLOYMENT_SWITCHES})
     changes = {k: v for k, v in given.items() if v is not None}
-    update_node_config(
-        where.chain_dir,
-        where.node_dir(args.domain),
-        args.chain_name,
-        args.domain,
-        lambda inputs: apply_deployment(inputs, changes),
+    flags = {name: flag for flag, name, *_ in (*DEPLOYMENT_FLAGS, *DEPLOYMENT_SWITCHES)}
+    update_deployment(
+        where.chain_dir, where.node_dir(args.domain), args.chain_name, args.domain, changes, flags
     )
     return 0
-
-
-def apply_deployment(inputs: Any, changes: dict[str, Any]) -> None:
-    """Merge flag values over the saved deployment settings; refuse non-k8s nodes and bad values."""
-    from cloud_config.errors import CloudConfigError, UsageError
-    from cloud_config.model.node import Deployment
-
-    me = inputs.me
-    if not me.is_k8s:
-        raise CloudConfigError(f"--domain: node {me.domain} is not a k8s node ({me} has no cluster)")
-    deployment = inputs.node.deployment or Deployment()
-    for field, value in changes.items():
-        setattr(deployment, field, value)
-    if not deployment.storage_class:
-        raise UsageError("--storage-class", "is required (no storage class is saved in node_config.toml yet)")
-    for field, reason in deployment.problems():
-        flag = next((f for f, name, *_ in (*DEPLOYMENT_FLAGS, *DEPLOYMENT_SWITCHES) if name == field), field)
-        raise UsageError(flag, reason)
-    inputs.node.deployment = deployment

@@ -67,7 +67,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
     """reconcile."""
     from pathlib import Path
 
-    from cloud_config.gitops.reconcile import Target, default_workdir, reconcile
+    from cloud_config.pipeline.reconcile import Target, default_workdir, reconcile
 
     target = Target(
         chain_repo=args.chain_repo,
@@ -87,8 +87,8 @@ def run_serve(args: argparse.Namespace) -> int:
     import logging
     from pathlib import Path
 
-    from cloud_config.gitops.service import make_app, run_until_stopped
-    from cloud_config.gitops.service_config import load_config
+    from cloud_config.pipeline.service_config import load_config
+    from cloud_config.pipeline.service_http import make_app, run_until_stopped
 
     config = load_config(Path(args.config))
     server = make_app(config, listen=args.listen)
@@ -120,7 +120,7 @@ def run_demo(args: argparse.Namespace) -> int:
     """demo."""
     from pathlib import Path
 
-    from cloud_config.gitops.demo import run_demo as demo
+    from cloud_config.demo.walkthrough import run_demo as demo
 
     def say(line: str) -> None:
         print(line, flush=True)

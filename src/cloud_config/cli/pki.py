@@ -32,39 +32,39 @@ def register(sub: Subparsers) -> None:
 
 def run_create_ca(args: argparse.Namespace) -> int:
     """create-ca."""
-    from cloud_config.store import pki_files
+    from cloud_config.app import pki
 
-    pki_files.create_ca(layout(args), args.force)
+    pki.create_ca(layout(args), args.force)
     return 0
 
 
 def run_create_csr(args: argparse.Namespace) -> int:
     """create-csr."""
-    from cloud_config.store import pki_files
+    from cloud_config.app import pki
 
-    pki_files.create_csr(layout(args), args.domain, args.force)
+    pki.create_csr(layout(args), args.domain, args.force)
     return 0
 
 
 def run_sign_csr(args: argparse.Namespace) -> int:
     """sign-csr."""
-    from cloud_config.store import pki_files
+    from cloud_config.app import pki
 
-    pki_files.sign_csr(layout(args), args.domain)
+    pki.sign_csr(layout(args), args.domain)
     return 0
 
 
 def run_import_ca(args: argparse.Namespace) -> int:
     """import-ca."""
-    from cloud_config.store import pki_files
+    from cloud_config.app import pki
 
-    pki_files.import_ca(layout(args), args.ca_cert, args.ca_key, args.force)
+    pki.import_ca(layout(args), args.ca_cert, args.ca_key, args.force)
     return 0
 
 
 def run_import_cert(args: argparse.Namespace) -> int:
     """import-cert."""
-    from cloud_config.store import pki_files
+    from cloud_config.app import pki
 
-    pki_files.import_cert(layout(args), args.domain, args.cert, args.key)
+    pki.import_cert(layout(args), args.domain, args.cert, args.key)
     return 0

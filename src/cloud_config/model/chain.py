@@ -11,6 +11,7 @@ from cloud_config.errors import ConfigError
 from cloud_config.model import toml_edit
 from cloud_config.model.names import cert_name_problem, dns_label_problem, hex_problem
 from cloud_config.model.network_address import DEFAULT_NAMESPACE, NodeNetworkAddress
+from cloud_config.model.paths import node_name
 from cloud_config.model.schema import U32_MAX, Reader, parse_toml
 from cloud_config.model.stage import Stage
 
@@ -260,7 +261,7 @@ class ChainConfig:
                 continue
             reason = cert_name_problem(chain_name, node.domain)
             if reason:
-                yield f"{path}.domain", f"{chain_name}-{node.domain} {reason}"
+                yield f"{path}.domain", f"{node_name(chain_name, node.domain)} {reason}"
             if node.domain in domains:
                 first = self.node_network_address_list[domains[node.domain]]
                 yield f"{path}.domain", f"duplicate domain {node.domain!r}: already listed as {first}"

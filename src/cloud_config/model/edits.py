@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from cloud_config.crypto.hashes import sm3_hex
 from cloud_config.errors import ConflictError, NotFoundError, UsageError
 from cloud_config.model import network_address
 from cloud_config.model.chain import (
@@ -44,9 +43,10 @@ class GenesisOptions:
     controller_tag: str = "latest"
 
 
-def new_chain_config(chain_name: str, opts: GenesisOptions, now_ms: int) -> ChainConfig:
-    """A fresh configuration at stage Init (init-chain-config)."""
-    chain_id = strip_0x(opts.chain_id) if opts.chain_id else sm3_hex(chain_name.encode())
+def new_chain_config(opts: GenesisOptions, now_ms: int, default_chain_id: str) -> ChainConfig:
+    """A fresh configuration at stage Init (init-chain-config); `default_chain_id` serves when
+    `--chain_id` is not given (cloud-config's is the SM3 of the chain name: `app.chain`)."""
+    chain_id = strip_0x(opts.chain_id) if opts.chain_id else default_chain_id
     reason = hex_problem(chain_id, (64,))
     if reason:
         raise UsageError("--chain_id", reason)

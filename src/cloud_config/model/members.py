@@ -23,9 +23,9 @@ from typing import Any
 from cloud_config.errors import ConfigError, ConflictError, NotFoundError
 from cloud_config.model import toml_edit
 from cloud_config.model.names import dns_label_problem, hex_problem, strip_0x
+from cloud_config.model.paths import MEMBERS_FILE
 from cloud_config.model.schema import Reader, parse_toml
 
-MEMBERS_FILE = "members.toml"
 ROLES = ("admin", "member")
 KEY_TYPES = (
     "ssh-ed25519",

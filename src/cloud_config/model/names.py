@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import re
 
+from cloud_config.model.paths import node_name
+
 _DNS_LABEL = re.compile(r"^[a-z0-9]([a-z0-9-]*[a-z0-9])?$")
 _HEX = re.compile(r"^[0-9a-fA-F]*$")
 DNS_LABEL_MAX = 63
@@ -22,7 +24,7 @@ def dns_label_problem(name: str) -> str | None:
 
 def cert_name_problem(chain_name: str, domain: str) -> str | None:
     """Why `{chain}-{domain}` cannot name a node's certificate and Kubernetes objects, or None."""
-    return dns_label_problem(f"{chain_name}-{domain}")
+    return dns_label_problem(node_name(chain_name, domain))
 
 
 def strip_0x(value: str) -> str:

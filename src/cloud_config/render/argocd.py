@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from cloud_config.errors import UsageError
+from cloud_config.model.paths import node_name
 
 DEFAULT_SERVER = "https://kubernetes.default.svc"
 ARGOCD_NAMESPACE = "argocd"
@@ -38,7 +39,7 @@ class AppSpec:
     @property
     def name(self) -> str:
         """The object name: the node's name in the chain, as in the walkthrough."""
-        return f"{self.chain_name}-{self.domain}"
+        return node_name(self.chain_name, self.domain)
 
     def labels(self) -> dict[str, str]:
         """Labels shared by every object."""

@@ -8,6 +8,7 @@ from functools import cached_property
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.network_address import NodeNetworkAddress
 from cloud_config.model.node import NodeConfig
+from cloud_config.model.paths import node_name
 
 
 @dataclass
@@ -37,8 +38,8 @@ class NodeInputs:
     @property
     def node_name(self) -> str:
         """`{chain}-{domain}`: the node's certificate name and the name of its Kubernetes objects."""
-        return f"{self.chain_name}-{self.domain}"
+        return node_name(self.chain_name, self.domain)
 
     def peer_name(self, peer: NodeNetworkAddress) -> str:
         """The Service name of another node."""
-        return f"{self.chain_name}-{peer.domain}"
+        return node_name(self.chain_name, peer.domain)

@@ -14,6 +14,7 @@ from typing import Any
 from cloud_config.model.chain import RAFT
 from cloud_config.model.network_address import NodeNetworkAddress
 from cloud_config.model.node import Deployment
+from cloud_config.model.paths import node_name
 from cloud_config.render.config_toml import K8S_P2P_PORT
 from cloud_config.render.inputs import NodeInputs
 
@@ -304,7 +305,7 @@ def external_for(
 ) -> tuple[tuple[str, Obj], ...]:
     """(file name, object) reaching `peer` from a node in `cluster`/`name_space` (§6.4; none
     within one namespace); `cluster_domain` completes the name of a Service in another namespace."""
-    svc = f"{chain_name}-{peer.domain}"
+    svc = node_name(chain_name, peer.domain)
     svc_file = f"{peer.domain}-external-svc.yaml"
     if peer.cluster == cluster:
         if peer.name_space == name_space:

@@ -7,6 +7,7 @@ from typing import Any
 
 from cloud_config.model.network_address import NodeNetworkAddress
 from cloud_config.model.node import Deployment
+from cloud_config.model.paths import CA_CERT, PRIVATE_KEY, node_cert
 from cloud_config.render import k8s
 from cloud_config.render.config_toml import peers, render_config_toml
 from cloud_config.render.inputs import NodeInputs
@@ -14,28 +15,6 @@ from cloud_config.render.yaml_out import dump
 
 Tree = dict[str, bytes]
 KUSTOMIZATION = "kustomization.yaml"
-# Generated files holding secret material: written 0600.
-SECRET_FILES = frozenset(
-    {
-        "config.toml",
-        "private_key",
-        "yamls/secret-config.yaml",
-        "yamls/secret-account.yaml",
-        "yamls/cm-config.yaml",
-        "yamls/cm-account.yaml",
-    }
-)
-PATCH_FILES = (
-    "statefulset-pvc.yaml",
-    "statefulset-resource.yaml",
-    "statefulset-pullpolicy.yaml",
-    "statefulset-livenessprobe.yaml",
-)
-
-
-def is_secret(path: str) -> bool:
-    """Whether a generated file holds secret material (and must be 0600)."""
-    return path in SECRET_FILES
 
 
 def render_node(inputs: NodeInputs) -> Tree:
@@ -48,12 +27,12 @@ def render_node(inputs: NodeInputs) -> Tree:
     config_toml = render_config_toml(inputs)
     tree: Tree = {
         "config.toml": config_toml.encode("utf-8"),
-        "private_key": inputs.private_key.encode("ascii"),
+        PRIVATE_KEY: inputs.private_key.encode("ascii"),
         "node_address": inputs.node_address.encode("ascii"),
         "validator_address": inputs.validator_address.encode("ascii"),
         "chain_config.toml": inputs.chain_text.encode("utf-8"),
-        "ca_cert/cert.pem": inputs.ca_cert.encode("utf-8"),
-        f"certs/{inputs.domain}/cert.pem": inputs.cert.encode("utf-8"),
+        CA_CERT: inputs.ca_cert.encode("utf-8"),
+        node_cert(inputs.domain): inputs.cert.encode("utf-8"),
     }
     if inputs.me.is_k8s and inputs.node.deployment is not None:
         tree.update(render_k8s(inputs, config_toml))

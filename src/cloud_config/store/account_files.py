@@ -16,8 +16,8 @@ from pathlib import Path
 from cloud_config.crypto.accounts import OVERLORD, Account, derive_account
 from cloud_config.errors import CloudConfigError, ConfigError
 from cloud_config.model.names import hex_problem
+from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import SECRET_DIR_MODE, locked, write_secret
-from cloud_config.store.layout import ChainLayout
 
 PRIVATE_KEY = "private_key"
 VALIDATOR_ADDRESS = "validator_address"

@@ -8,8 +8,8 @@ from pathlib import Path
 
 from cloud_config.errors import ConflictError, NotFoundError
 from cloud_config.model.names import dns_label_problem
+from cloud_config.model.paths import GITIGNORE, NODE_CONFIG, ChainLayout
 from cloud_config.store.atomic import write_bytes
-from cloud_config.store.layout import GITIGNORE, NODE_CONFIG, ChainLayout
 
 
 def init_chain(layout: ChainLayout) -> None:

@@ -7,8 +7,8 @@ from collections.abc import Iterator
 
 from cloud_config.errors import NotFoundError
 from cloud_config.model.chain import ChainConfig
+from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import locked, write_bytes
-from cloud_config.store.layout import ChainLayout
 
 
 def require_chain_dir(layout: ChainLayout) -> None:

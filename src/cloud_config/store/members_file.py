@@ -5,10 +5,10 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Iterator
 
-from cloud_config.model.members import MEMBERS_FILE, Members
+from cloud_config.model.members import Members
+from cloud_config.model.paths import MEMBERS_FILE, ChainLayout
 from cloud_config.store.atomic import locked, write_bytes
 from cloud_config.store.chain_files import require_chain_dir
-from cloud_config.store.layout import ChainLayout
 
 
 def read_members(layout: ChainLayout) -> Members:

@@ -13,12 +13,19 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
-from cloud_config.render.node import PATCH_FILES, SECRET_FILES, is_secret
+from cloud_config.model.paths import (
+    ACCOUNTS,
+    GENERATED_SECRETS,
+    KEY_FILE,
+    NODE_CONFIG,
+    generated_is_secret,
+    node_key,
+)
 from cloud_config.store.atomic import PUBLIC_MODE, SECRET_DIR_MODE, SECRET_MODE, write_bytes, write_many
 
 MANIFEST = ".cloud-config-generated"
 # Never pruned, whatever a (hand-edited) manifest says.
-_PROTECTED_TOP = {"accounts", "node_config.toml", MANIFEST, ".git"}
+_PROTECTED_TOP = {ACCOUNTS, NODE_CONFIG, MANIFEST, ".git"}
 # Files cloud-config 6.7.4 generated; adopted (and so pruned when no longer produced) in a folder
 # that has no manifest yet.
 _LEGACY_NAMES = (
@@ -26,6 +33,10 @@ _LEGACY_NAMES = (
     "yamls/cm-account.yaml",
     "yamls/statefulset.yaml",
     "yamls/node-svc.yaml",
+    "statefulset-pvc.yaml",
+    "statefulset-resource.yaml",
+    "statefulset-pullpolicy.yaml",
+    "statefulset-livenessprobe.yaml",
 )
 _LEGACY_GLOBS = ("yamls/*-external-svc.yaml", "yamls/*-external-endpointslice.yaml")
 
@@ -44,7 +55,7 @@ class Changes:
 
 
 def _mode(path: str) -> int:
-    return SECRET_MODE if is_secret(path) else PUBLIC_MODE
+    return SECRET_MODE if generated_is_secret(path) else PUBLIC_MODE
 
 
 def _prunable(path: str) -> bool:
@@ -54,7 +65,7 @@ def _prunable(path: str) -> bool:
         and not PurePosixPath(path).is_absolute()
         and ".." not in parts
         and parts[0] not in _PROTECTED_TOP
-        and parts[-1] != "key.pem"
+        and parts[-1] != KEY_FILE
     )
 
 
@@ -68,7 +79,7 @@ def read_manifest(node_dir: Path) -> set[str]:
 
 
 def _legacy_files(node_dir: Path) -> set[str]:
-    found = {name for name in (*_LEGACY_NAMES, *PATCH_FILES) if (node_dir / name).is_file()}
+    found = {name for name in _LEGACY_NAMES if (node_dir / name).is_file()}
     for pattern in _LEGACY_GLOBS:
         found.update(p.relative_to(node_dir).as_posix() for p in node_dir.glob(pattern))
     return found
@@ -122,15 +133,15 @@ def protect_secrets(node_dir: Path) -> None:
     account key, TLS key and the generated files embedding them would be readable by anyone.
     Symbolic links are left alone (a chmod would follow them out of the folder).
     """
-    files = [node_dir / name for name in SECRET_FILES if (node_dir / name).is_file()]
+    files = [node_dir / name for name in GENERATED_SECRETS if (node_dir / name).is_file()]
     folders = [node_dir, *(p for f in files for p in f.parents if p.is_relative_to(node_dir))]
-    accounts = node_dir / "accounts"
+    accounts = node_dir / ACCOUNTS
     if accounts.is_dir() and not accounts.is_symlink():
         for top, dirs, names in os.walk(accounts):
             folders.append(Path(top))
             files.extend(Path(top) / n for n in names)
             folders.extend(Path(top) / d for d in dirs)
-    for key in node_dir.glob("certs/*/key.pem"):
+    for key in node_dir.glob(node_key("*")):
         folders += [key.parent.parent, key.parent]
         files.append(key)
     for path, mode in [*((f, SECRET_DIR_MODE) for f in folders), *((f, SECRET_MODE) for f in files)]:

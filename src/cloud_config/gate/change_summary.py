@@ -13,14 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
+from cloud_config import git
 from cloud_config.errors import CloudConfigError, GitError, UsageError
-from cloud_config.gitops import git
 from cloud_config.model.chain import ChainConfig
-from cloud_config.model.members import MEMBERS_FILE, Members
-from cloud_config.store.layout import CHAIN_CONFIG
+from cloud_config.model.members import Members
+from cloud_config.model.paths import CA_CERT, CHAIN_CONFIG, MEMBERS_FILE
 
 T = TypeVar("T")
-CA_CERT = "ca_cert/cert.pem"
 _NODE_FILE = re.compile(r"^certs/([^/]+)/(csr|cert)\.pem$")
 # The order changes are listed in, and their headings.
 KIND_TITLES = {

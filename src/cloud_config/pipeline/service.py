@@ -9,8 +9,6 @@ GET  /metrics            Prometheus text format
 from __future__ import annotations
 
 import logging
-import subprocess
-import sys
 import threading
 import time
 import traceback
@@ -20,10 +18,10 @@ from pathlib import Path
 from typing import Any
 
 from cloud_config.errors import CloudConfigError
-from cloud_config.gitops.coalesce import Coalescer
-from cloud_config.gitops.reconcile import Outcome, Target, reconcile, redact
-from cloud_config.gitops.service_config import ServiceConfig
-from cloud_config.gitops.webhooks import (
+from cloud_config.pipeline.coalesce import Coalescer
+from cloud_config.pipeline.reconcile import Outcome, Target, reconcile, redact
+from cloud_config.pipeline.service_config import ServiceConfig
+from cloud_config.pipeline.webhooks import (
     Headers,
     WebhookAuthError,
     WebhookPayloadError,
@@ -219,49 +217,3 @@ def parse_listen(listen: str) -> tuple[str, int]:
     if not sep or not port.isdigit() or int(port) > 65535:
         raise CloudConfigError(f"listen address {listen!r}: expected host:port, e.g. 127.0.0.1:8080")
     return host.strip("[]") or "127.0.0.1", int(port)
-
-
-def make_app(
-    config: ServiceConfig, *, reconciler: Reconciler | None = None, listen: str | None = None
-) -> Any:
-    """The service and its HTTP server (`.service`, `.url`), bound but not serving yet.
-
-    `listen` overrides the file's address; port 0 picks a free port. The caller runs
-    `serve_forever()` and, at the end, `shutdown()`, `server_close()` and `service.close()`.
-    """
-    from cloud_config.gitops.service_http import build_server
-
-    return build_server(Service(config, reconciler), *parse_listen(listen or config.listen))
-
-
-def run_until_stopped(server: Any, service: Service) -> None:
-    """Serve until SIGTERM or Ctrl-C; then stop taking webhooks and let running reconciles end."""
-    import signal
-
-    def stop(_signum: int, _frame: object) -> None:
-        raise KeyboardInterrupt
-
-    previous = signal.signal(signal.SIGTERM, stop)
-    try:
-        server.serve_forever(poll_interval=0.2)
-    except KeyboardInterrupt:
-        log.info("stopping")
-    finally:
-        signal.signal(signal.SIGTERM, previous)
-        server.server_close()
-        service.close()
-
-
-def start_serve_process(
-    config: Path, env: Mapping[str, str], stderr: Any
-) -> tuple[subprocess.Popen[str], str | None]:
-    """Start `cloud-config serve --config CONFIG` on an ephemeral loopback port as a child process.
-
-    Returns the process and its base URL, or None as the URL when it did not start (then its stderr
-    says why). `env` must carry a PYTHONPATH that finds this same code.
-    """
-    argv = [sys.executable, "-m", "cloud_config", "serve", "--config", str(config), "--listen", "127.0.0.1:0"]
-    proc = subprocess.Popen(argv, env=dict(env), stdout=subprocess.PIPE, stderr=stderr, text=True)
-    assert proc.stdout is not None
-    line = proc.stdout.readline()
-    return proc, line.split()[-1] if line.startswith("listening on ") else None

@@ -20,8 +20,8 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from cloud_config.gitops import git
-from cloud_config.gitops.demo_world import (
+from cloud_config import git
+from cloud_config.demo.world import (
     CHAIN,
     TAGS,
     DemoError,

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from io import BufferedIOBase
 from typing import Any
 
-from cloud_config.gitops.service import Service
+from cloud_config.pipeline.http_body import BodyError, read_chunked
+from cloud_config.pipeline.service import Reconciler, Service, parse_listen
+from cloud_config.pipeline.service_config import ServiceConfig
 
 log = logging.getLogger("cloud_config.serve")
 _READ_TIMEOUT = 30
@@ -57,7 +57,7 @@ class _Handler(BaseHTTPRequestHandler):
         pipeline = self.path.removeprefix("/hooks/").strip("/")
         try:
             body = self._read_body(service.config.max_body_bytes)
-        except _BodyError as exc:
+        except BodyError as exc:
             # The rest of the body is never read: answer and drop the connection.
             code, reply = service.refuse(pipeline, exc.status, str(exc))
             self._json(code, reply, close=True)
@@ -66,64 +66,22 @@ class _Handler(BaseHTTPRequestHandler):
         self._json(code, reply)
 
     def _read_body(self, limit: int) -> bytes:
-        """The request body, by Content-Length or chunked; _BodyError past `limit` or when malformed."""
+        """The request body, by Content-Length or chunked; BodyError past `limit` or when malformed."""
         coding = self.headers.get("Transfer-Encoding")
         length_text = self.headers.get("Content-Length")
         if coding is not None:
             if coding.strip().lower() != "chunked":
-                raise _BodyError(HTTPStatus.NOT_IMPLEMENTED, "only Transfer-Encoding: chunked is supported")
+                raise BodyError(HTTPStatus.NOT_IMPLEMENTED, "only Transfer-Encoding: chunked is supported")
             if length_text is not None:
-                raise _BodyError(HTTPStatus.BAD_REQUEST, "both Content-Length and Transfer-Encoding given")
-            return _read_chunked(self.rfile, limit)
+                raise BodyError(HTTPStatus.BAD_REQUEST, "both Content-Length and Transfer-Encoding given")
+            return read_chunked(self.rfile, limit)
         if length_text is None or not length_text.isascii() or not length_text.isdigit():
-            raise _BodyError(
+            raise BodyError(
                 HTTPStatus.LENGTH_REQUIRED, "Content-Length or Transfer-Encoding: chunked required"
             )
         if int(length_text) > limit:
-            raise _BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {limit} bytes")
+            raise BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {limit} bytes")
         return self.rfile.read(int(length_text))
-
-
-class _BodyError(Exception):
-    """A request body we will not read: its HTTP status and a one-line reason."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(reason)
-        self.status = status
-
-
-_LINE_LIMIT = 1024  # a chunk-size line or a trailer line
-_MAX_TRAILERS = 32
-_HEX = re.compile(rb"[0-9A-Fa-f]{1,15}")
-
-
-def _read_chunked(rfile: BufferedIOBase, limit: int) -> bytes:
-    """Read a chunked body (RFC 9112 §7.1), refusing it as soon as it would exceed `limit` bytes."""
-    body = bytearray()
-    while True:
-        size = _chunk_size(rfile.readline(_LINE_LIMIT + 1))
-        if size == 0:
-            break
-        if len(body) + size > limit:
-            raise _BodyError(HTTPStatus.REQUEST_ENTITY_TOO_LARGE, f"body larger than {limit} bytes")
-        data = rfile.read(size)
-        if len(data) != size or rfile.read(2) != b"\r\n":
-            raise _BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body (chunk truncated)")
-        body += data
-    for _ in range(_MAX_TRAILERS):
-        line = rfile.readline(_LINE_LIMIT + 1)
-        if line in (b"\r\n", b"\n"):
-            return bytes(body)
-        if not line.endswith(b"\n"):
-            raise _BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body (trailer)")
-    raise _BodyError(HTTPStatus.BAD_REQUEST, f"more than {_MAX_TRAILERS} trailer lines")
-
-
-def _chunk_size(line: bytes) -> int:
-    digits = line.split(b";", 1)[0].strip()
-    if not line.endswith(b"\n") or not _HEX.fullmatch(digits):
-        raise _BodyError(HTTPStatus.BAD_REQUEST, "malformed chunked body (chunk size line)")
-    return int(digits, 16)
 
 
 class ServiceServer(ThreadingHTTPServer):
@@ -145,3 +103,32 @@ class ServiceServer(ThreadingHTTPServer):
 def build_server(service: Service, host: str, port: int) -> ServiceServer:
     """Bind the server; the caller runs `serve_forever` and, at the end, shutdown + server_close."""
     return ServiceServer((host, port), service)
+
+
+def make_app(
+    config: ServiceConfig, *, reconciler: Reconciler | None = None, listen: str | None = None
+) -> ServiceServer:
+    """The service and its HTTP server (`.service`, `.url`), bound but not serving yet.
+
+    `listen` overrides the file's address; port 0 picks a free port. The caller runs
+    `serve_forever()` and, at the end, `shutdown()`, `server_close()` and `service.close()`.
+    """
+    return build_server(Service(config, reconciler), *parse_listen(listen or config.listen))
+
+
+def run_until_stopped(server: ServiceServer, service: Service) -> None:
+    """Serve until SIGTERM or Ctrl-C; then stop taking webhooks and let running reconciles end."""
+    import signal
+
+    def stop(_signum: int, _frame: object) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        log.info("stopping")
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+        server.server_close()
+        service.close()

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cloud_config.gitops.change_summary import CA_CERT, Snapshot, node_file
-from cloud_config.gitops.verify.findings import ERROR, Finding
+from cloud_config.gate.change_summary import Snapshot, node_file
+from cloud_config.gate.findings import ERROR, Finding
+from cloud_config.model.paths import CA_CERT, node_name
 
 # cert_problems' messages, by how they begin, to the rule each one breaks.
 _CERT_RULES = (
@@ -28,7 +29,7 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
     for path in sorted(p for p in head.tree if node_file(p)):
         domain, kind = node_file(path) or ("", "")
         pem = head.text(path) or ""
-        name = f"{chain_name}-{domain}"
+        name = node_name(chain_name, domain)
         if kind == "csr":
             problem = pki.csr_problem(pem, name)
             if problem:

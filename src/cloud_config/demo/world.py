@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from cloud_config import git
+from cloud_config.demo.forge import Forge
 from cloud_config.errors import CloudConfigError
-from cloud_config.gitops import git
-from cloud_config.gitops.forge import Forge
 
 CHAIN = "gitops-test-chain"
 TAGS = ("consensus", "controller", "executor", "network", "storage")
@@ -234,7 +234,7 @@ class World:
             f'branch = "master"\nsecret_file = "{self.secret_file}"\n\n'
             f'[[pipeline.node]]\ndomain = "{domain}"\nrepo = "{node_repo}"\n'
         )
-        from cloud_config.gitops.service import start_serve_process
+        from cloud_config.demo.serve_process import start_serve_process
 
         with (folder / "serve.log").open("w") as log:
             proc, url = start_serve_process(config, tool_env(), log)

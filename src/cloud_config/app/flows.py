@@ -12,18 +12,20 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from cloud_config.app import pki
+from cloud_config.app.chain import fresh_chain_config
+from cloud_config.app.node import init_node, refresh_node
 from cloud_config.crypto.accounts import Account, generate_account
 from cloud_config.errors import CloudConfigError, ConflictError, NotFoundError, UsageError
 from cloud_config.model import edits, network_address
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.network_address import NodeNetworkAddress
 from cloud_config.model.node import GRPC_DEFAULTS, METRICS_DEFAULTS, NodeConfig
+from cloud_config.model.paths import KEY_FILE, NODE_CONFIG, ChainLayout
 from cloud_config.model.stage import Stage
-from cloud_config.store import account_files, chain_files, pki_files
+from cloud_config.store import account_files, chain_files
 from cloud_config.store.atomic import write_bytes
 from cloud_config.store.chain_dirs import init_chain
-from cloud_config.store.layout import NODE_CONFIG, ChainLayout
-from cloud_config.store.node_files import init_node, refresh_node
 
 # (node address, port offset) -> the node's settings, built by the command line from its flags.
 NodeSettings = Callable[[str, int], NodeConfig]
@@ -99,7 +101,7 @@ def create(
         raise ConflictError(f"chain folder {layout.chain_dir} already exists")
     nodes = _parse_list(nodelist)
     check_port_offsets(nodes, "--nodelist")
-    config = edits.new_chain_config(layout.chain_name, opts, now_ms)
+    config = fresh_chain_config(layout.chain_name, opts, now_ms)
     edits.set_admin(config, admin)
     accounts = [generate_account(config.consensus) for _ in nodes]
     for account in accounts:
@@ -116,10 +118,10 @@ def create(
         chain_files.write_chain(layout, config, None)
         for account in accounts:
             account_files.write_account(layout, account)
-        pki_files.create_ca(layout)
+        pki.create_ca(layout)
         for node, node_config in zip(nodes, node_configs, strict=True):
-            pki_files.create_csr(layout, node.domain)
-            pki_files.sign_csr(layout, node.domain)
+            pki.create_csr(layout, node.domain)
+            pki.sign_csr(layout, node.domain)
             init_node(layout, node.domain, node_config)
             refresh_node(layout.chain_dir, layout.node_dir(node.domain), layout.chain_name, node.domain)
     except BaseException:
@@ -152,8 +154,8 @@ def append(layout: ChainLayout, node_text: str, settings: NodeSettings) -> FlowR
             edits.append_node(config, node_text)
             if validator:
                 edits.append_validator(config, account.validator_address)
-        pki_files.create_csr(layout, node.domain)
-        pki_files.sign_csr(layout, node.domain)
+        pki.create_csr(layout, node.domain)
+        pki.sign_csr(layout, node.domain)
         init_node(layout, node.domain, node_config, frozenset({Stage.PUBLIC, Stage.FINALIZE}))
     except BaseException:
         _undo_append(layout, node.domain, account.node_address, chain_before)
@@ -170,12 +172,12 @@ def append(layout: ChainLayout, node_text: str, settings: NodeSettings) -> FlowR
 
 def _check_appendable(layout: ChainLayout, domain: str) -> None:
     """What append's later steps need: a usable CA key, a valid certificate name, free folders."""
-    pki_files.checked_cert_name(layout, domain)
-    if not (layout.ca_dir / pki_files.KEY).is_file():
+    pki.checked_cert_name(layout, domain)
+    if not (layout.ca_dir / KEY_FILE).is_file():
         raise NotFoundError(
-            f"{layout.ca_dir / pki_files.KEY} does not exist: only the CA holder can append a node"
+            f"{layout.ca_dir / KEY_FILE} does not exist: only the CA holder can append a node"
         )
-    pki_files.read_ca(layout)
+    pki.read_ca(layout)
     for folder in (layout.node_dir(domain), layout.cert_dir(domain)):
         if folder.exists():
             raise ConflictError(f"{folder} already exists; remove it first to append node {domain}")

@@ -4,25 +4,14 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator
-from pathlib import Path, PurePosixPath
+from pathlib import Path
 
-from cloud_config.gitops import git
-from cloud_config.gitops.change_summary import Snapshot
-from cloud_config.gitops.verify.findings import ERROR, WARNING, Finding
-from cloud_config.store.layout import GITIGNORE
+from cloud_config import git
+from cloud_config.gate.change_summary import Snapshot
+from cloud_config.gate.findings import ERROR, WARNING, Finding
+from cloud_config.model.paths import SECRET_GLOBS, key_material
 
 _PEM_PRIVATE = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
-_KEY_NAMES = {"private_key": "an account private key", "key.pem": "a private key file"}
-
-
-def path_secret(path: str) -> str | None:
-    """What secret a path names by itself (account folder, key file), or None."""
-    parts = PurePosixPath(path).parts
-    if path == "ca_cert/key.pem":
-        return "the CA private key"
-    if parts[0] == "accounts" and len(parts) > 2:
-        return "an account folder (its private key must stay with its owner)"
-    return _KEY_NAMES.get(parts[-1])
 
 
 def content_secret(data: bytes) -> str | None:
@@ -32,7 +21,7 @@ def content_secret(data: bytes) -> str | None:
 
 def _secret_in(path: str, data: bytes | None) -> str | None:
     """What secret a file holds, judged by its path, then by its content; None when none."""
-    return path_secret(path) or content_secret(data or b"")
+    return key_material(path) or content_secret(data or b"")
 
 
 def secret_findings(repo: Path, base: str, head: Snapshot) -> Iterator[Finding]:
@@ -65,7 +54,7 @@ def gitignore_findings(repo: Path, head: str, head_tree: dict[str, str]) -> Iter
     """The .gitignore still keeps the tool's secret files out of the repo."""
     data = git.show(repo, head, ".gitignore") if ".gitignore" in head_tree else None
     lines = set((data or b"").decode(errors="replace").splitlines())
-    missing = [p for p in GITIGNORE.splitlines() if p not in lines]
+    missing = [p for p in SECRET_GLOBS if p not in lines]
     if missing:
         yield Finding(
             "gitignore-weakened", WARNING, ".gitignore",

@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
-from cloud_config.gitops import git
+from cloud_config import git
+from cloud_config.pipeline.http_body import read_chunked
+
+PUSH_LIMIT = 1 << 30  # the largest push the showcase forge takes
 
 _HOOK_CONFIG = "cloud-config-webhooks.json"
 _CGI_KEYS = ("PATH_INFO", "QUERY_STRING", "REQUEST_METHOD", "CONTENT_TYPE", "REMOTE_ADDR")
@@ -29,23 +32,10 @@ def http_backend() -> str:
     return str(Path(git.run(None, "--exec-path")) / "git-http-backend")
 
 
-def _read_chunked(stream: Any) -> bytes:
-    """Decode a `Transfer-Encoding: chunked` body (wsgiref passes it through undecoded)."""
-    parts: list[bytes] = []
-    while True:
-        size = int(stream.readline().split(b";")[0].strip() or b"0", 16)
-        if size == 0:
-            while stream.readline() not in (b"\r\n", b"\n", b""):
-                pass  # trailers
-            return b"".join(parts)
-        parts.append(stream.read(size))
-        stream.readline()
-
-
 def _request_body(environ: dict[str, Any]) -> bytes:
     stream = environ["wsgi.input"]
     if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-        return _read_chunked(stream)
+        return read_chunked(stream, PUSH_LIMIT)
     length = int(environ.get("CONTENT_LENGTH") or 0)
     return bytes(stream.read(length)) if length else b""
 
@@ -174,7 +164,7 @@ def _install_hook(path: Path) -> None:
         f"#!{sys.executable}\n"
         "import sys\n"
         f"sys.path.insert(0, {src!r})\n"
-        "from cloud_config.gitops.forge import post_receive\n"
+        "from cloud_config.demo.forge import post_receive\n"
         "raise SystemExit(post_receive())\n"
     )
     path.chmod(0o755)
@@ -193,7 +183,7 @@ def post_receive() -> int:
     import urllib.error
     import urllib.request
 
-    from cloud_config.gitops.webhooks import sign
+    from cloud_config.pipeline.webhooks import sign
 
     repo = Path.cwd()
     hooks = json.loads((repo / "hooks" / _HOOK_CONFIG).read_text())

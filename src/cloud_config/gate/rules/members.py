@@ -6,11 +6,11 @@ import tempfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from cloud_config.gitops import git
-from cloud_config.gitops.change_summary import CA_CERT, Change, Snapshot, changes
-from cloud_config.gitops.verify.findings import ERROR, Finding
-from cloud_config.model.members import MEMBERS_FILE, Member, Members
-from cloud_config.store.layout import CHAIN_CONFIG
+from cloud_config import git
+from cloud_config.gate.change_summary import Change, Snapshot, changes
+from cloud_config.gate.findings import ERROR, Finding
+from cloud_config.model.members import Member, Members
+from cloud_config.model.paths import CA_CERT, CHAIN_CONFIG, MEMBERS_FILE
 
 SnapshotOf = Callable[[str], Snapshot]
 # Kinds a member may make to what it owns, and how to find the owner of the subject.

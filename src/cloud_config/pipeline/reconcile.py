@@ -12,21 +12,27 @@ import os
 import re
 import shutil
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
+from cloud_config import git
+from cloud_config.app.node import Changes, refresh_node
 from cloud_config.errors import CloudConfigError, GitError, NotFoundError
-from cloud_config.gitops import git
+from cloud_config.model.node import NodeConfig
+from cloud_config.model.paths import NODE_CONFIG
 from cloud_config.store.atomic import SECRET_DIR_MODE, locked
-from cloud_config.store.sync import protect_secrets
 
 MAX_ATTEMPTS = 5
 TRAILER = "Chain-Commit"
-# render(chain_dir, node_dir, chain_name, domain) -> object with .written and .removed
-RenderFn = Callable[[Path, Path, str, str], Any]
+
+
+class Refresher(Protocol):
+    """Renders one node folder from a chain folder and syncs it: `app.node.refresh_node`."""
+
+    def __call__(self, chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Changes: ...
 
 
 class ReconcileRefused(CloudConfigError):
@@ -108,9 +114,7 @@ def _checkout(url: str, branch: str, dest: Path) -> str:
 def _chain_name(node_dir: Path, target: Target) -> str:
     if target.chain_name:
         return target.chain_name
-    from cloud_config.model.node import NodeConfig
-
-    path, repo = node_dir / "node_config.toml", redact(target.node_repo)
+    path, repo = node_dir / NODE_CONFIG, redact(target.node_repo)
     if not path.is_file():
         raise NotFoundError(
             f"node repo {repo} has no node_config.toml on {target.node_branch}; "
@@ -119,17 +123,13 @@ def _chain_name(node_dir: Path, target: Target) -> str:
     return NodeConfig.loads(path.read_text(encoding="utf-8"), f"{repo}:node_config.toml").exporter_chain_name
 
 
-def _real_render() -> RenderFn:
-    from cloud_config.store.node_files import refresh_node
+def reconcile(target: Target, workdir: Path, render: Refresher = refresh_node) -> Outcome:
+    """Bring the node repo up to date with the chain repo's head; see the module docstring.
 
-    render: RenderFn = refresh_node
-    return render
-
-
-def reconcile(target: Target, workdir: Path, render: RenderFn | None = None) -> Outcome:
-    """Bring the node repo up to date with the chain repo's head; see the module docstring."""
+    `render` secures the node folder's key files (a clone or reset gives them the umask's mode)
+    before it renders: once per attempt.
+    """
     started = time.monotonic()
-    render = render or _real_render()
     cache = _cache_dir(workdir, target)
     cache.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
     os.chmod(cache, SECRET_DIR_MODE)  # the node clone below holds the node's keys, in .git too
@@ -141,7 +141,6 @@ def reconcile(target: Target, workdir: Path, render: RenderFn | None = None) -> 
             node_job = pool.submit(_checkout, _location(target.node_repo), target.node_branch, node_dir)
             chain_sha = chain_job.result()
             node_job.result()
-        protect_secrets(node_dir)  # a clone or reset gives the key files the umask's mode
         chain_name = _chain_name(node_dir, target)
         outcome = _render_commit_push(target, chain_dir, node_dir, chain_name, chain_sha, render)
     outcome.seconds = time.monotonic() - started
@@ -157,8 +156,8 @@ def _redacted_git_errors() -> Iterator[None]:
 
 
 def _render(
-    render: RenderFn, chain_dir: Path, node_dir: Path, chain_name: str, target: Target, sha: str
-) -> Any:
+    render: Refresher, chain_dir: Path, node_dir: Path, chain_name: str, target: Target, sha: str
+) -> Changes:
     try:
         return render(chain_dir, node_dir, chain_name, target.domain)
     except CloudConfigError as exc:
@@ -166,7 +165,7 @@ def _render(
 
 
 def _render_commit_push(
-    target: Target, chain_dir: Path, node_dir: Path, chain_name: str, chain_sha: str, render: RenderFn
+    target: Target, chain_dir: Path, node_dir: Path, chain_name: str, chain_sha: str, render: Refresher
 ) -> Outcome:
     message = f"update {target.domain} config from chain {chain_sha[:7]}\n\n{TRAILER}: {chain_sha}"
     for attempt in range(1, MAX_ATTEMPTS + 1):
@@ -181,7 +180,6 @@ def _render_commit_push(
             )
         # Someone else pushed to the node repo meanwhile: start again from their head.
         git.reset_to_remote(node_dir, target.node_branch)
-        protect_secrets(node_dir)
     raise CloudConfigError(
         f"{target.domain}: the node repo rejected {MAX_ATTEMPTS} pushes in a row (other writers?); "
         "nothing pushed, try again"

@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_config.errors import ConfigError
-from cloud_config.gitops.reconcile import Target, default_workdir
+from cloud_config.pipeline.reconcile import Target, default_workdir
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_MAX_BODY = 1024 * 1024

@@ -1,17 +1,17 @@
 """The PR gate: `verify(repo, base, head)` reads both revisions from git and returns findings.
 
-Rules live by topic: config_rules (schema, stage, freeze, consensus, departed certificates),
-secret_rules, cert_rules, member_rules (signatures and ownership). findings.RULES lists every id.
+Rules live by topic in `gate/rules/`: config (schema, stage, freeze, consensus, departed
+certificates), secrets, certs, members (signatures and ownership). findings.RULES lists every id.
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from cloud_config.gitops import git
-from cloud_config.gitops.change_summary import Snapshot, load_snapshot, resolve
-from cloud_config.gitops.verify import cert_rules, config_rules, member_rules, secret_rules
-from cloud_config.gitops.verify.findings import WARNING, Finding, Report
+from cloud_config import git
+from cloud_config.gate.change_summary import Snapshot, load_snapshot, resolve
+from cloud_config.gate.findings import WARNING, Finding, Report
+from cloud_config.gate.rules import certs, config, members, secrets
 
 STALE_BRANCH = Finding(
     "stale-branch",
@@ -34,18 +34,18 @@ def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
         return cache[sha]
 
     findings: list[Finding] = [
-        *config_rules.schema_findings(head, chain_name),
-        *secret_rules.secret_findings(repo, base_sha, head),
-        *secret_rules.gitignore_findings(repo, head_sha, head.tree),
-        *cert_rules.cert_findings(base, head, chain_name),
-        *config_rules.departed_findings(base, head),
-        *member_rules.members_file_findings(base, head),
-        *member_rules.signature_findings(repo, base, head, snapshot_of),
+        *config.schema_findings(head, chain_name),
+        *secrets.secret_findings(repo, base_sha, head),
+        *secrets.gitignore_findings(repo, head_sha, head.tree),
+        *certs.cert_findings(base, head, chain_name),
+        *config.departed_findings(base, head),
+        *members.members_file_findings(base, head),
+        *members.signature_findings(repo, base, head, snapshot_of),
     ]
     if not git.is_ancestor(repo, base_sha, head_sha):
         findings.append(STALE_BRANCH)
     if head.chain is not None:
-        findings += config_rules.consensus_findings(base.chain, head.chain)
+        findings += config.consensus_findings(base.chain, head.chain)
         if base.chain is not None:
-            findings += config_rules.stage_findings(base.chain, head.chain)
+            findings += config.stage_findings(base.chain, head.chain)
     return Report(base_sha, head_sha, chain_name, findings)

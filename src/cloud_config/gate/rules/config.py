@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 
-from cloud_config.gitops.change_summary import Snapshot, node_file
-from cloud_config.gitops.verify.findings import ERROR, WARNING, Finding
+from cloud_config.gate.change_summary import Snapshot, node_file
+from cloud_config.gate.findings import ERROR, WARNING, Finding
 from cloud_config.model.chain import OVERLORD, ChainConfig
+from cloud_config.model.paths import CHAIN_CONFIG
 from cloud_config.model.stage import Stage
-from cloud_config.store.layout import CHAIN_CONFIG
 
 MIN_OVERLORD_VALIDATORS = 4
 

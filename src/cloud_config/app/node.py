@@ -1,0 +1,225 @@
+"""A node's use cases: init-node, and the refresh every render runs through (load + render + sync).
+
+Public facts (chain_config.toml, the CA certificate, the node's certificate) come from the chain
+folder, always its current version; the node's settings and its own secrets from the node folder.
+`update-node`, `update-yaml`, `create`/`append`/`delete` and the pipeline's reconcile all call
+`refresh_node` (or `update_deployment`), so a node renders the same whoever asks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from pathlib import Path
+
+from cloud_config.app.pki import read_node_tls
+from cloud_config.crypto import pki
+from cloud_config.errors import CloudConfigError, ConfigError, NotFoundError, UsageError
+from cloud_config.model.chain import ChainConfig
+from cloud_config.model.node import Deployment, NodeConfig
+from cloud_config.model.paths import (
+    ACCOUNTS,
+    CA_CERT,
+    CHAIN_CONFIG,
+    NODE_CONFIG,
+    ChainLayout,
+    node_cert,
+    node_csr,
+    node_key,
+    node_name,
+)
+from cloud_config.model.stage import Stage, require
+from cloud_config.render.config_toml import p2p_port
+from cloud_config.render.inputs import NodeInputs
+from cloud_config.render.node import render_node
+from cloud_config.store.atomic import (
+    PUBLIC_MODE,
+    SECRET_DIR_MODE,
+    SECRET_MODE,
+    locked,
+    write_bytes,
+    write_many,
+)
+from cloud_config.store.files import read_text
+from cloud_config.store.node_files import load_chain, load_node_config, read_keys
+from cloud_config.store.sync import Changes, protect_secrets, sync_tree
+
+__all__ = ["Changes", "init_node", "load_inputs", "refresh_node", "update_deployment"]
+
+
+def check_tls(chain_name: str, domain: str, tls: dict[str, tuple[Path, str]]) -> None:
+    """The node's certificate must be issued by the CA, name the node and match its TLS key."""
+    key_path, key = tls["key"]
+    problem = pki.private_key_problem(key)
+    if problem:
+        raise ConfigError(str(key_path), None, problem)
+    cert_path, cert = tls["cert"]
+    problems = pki.cert_problems(cert, tls["ca_cert"][1], node_name(chain_name, domain), public_of=key)
+    if problems:
+        raise ConfigError(str(cert_path), None, "; ".join(problems))
+
+
+def _check_p2p_port(chain: ChainConfig, domain: str, node: NodeConfig, source: Path) -> None:
+    """The network service's p2p port must not be one of the node's gRPC or metrics ports."""
+    me = chain.node(domain)
+    assert me is not None  # load_inputs checked it
+    p2p = p2p_port(me)
+    for table, ports in (("grpc_ports", node.grpc_ports), ("metrics_ports", node.metrics_ports)):
+        for name, port in ports.items():
+            if port == p2p:
+                raise ConfigError(
+                    str(source), f"{table}.{name}", f"port {port} is the node's network (p2p) port"
+                )
+
+
+def load_inputs(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> NodeInputs:
+    """Everything `render_node` needs for one node, checked before anything is rendered."""
+    chain, chain_text = load_chain(chain_dir, chain_name)
+    if chain.node(domain) is None:
+        raise NotFoundError(f"node {domain} is no longer in the chain's node list")
+    if not node_dir.is_dir():
+        raise NotFoundError(
+            f"node folder {node_dir} does not exist; run `cloud-config init-node --domain {domain}` first"
+        )
+    node, _ = load_node_config(node_dir, domain)
+    _check_p2p_port(chain, domain, node, node_dir / NODE_CONFIG)
+    keys = read_keys(node_dir / ACCOUNTS / node.account, chain, node.account)
+    signed = "the chain's admin signs it with `cloud-config sign-csr`"
+    paths = {
+        "ca_cert": (chain_dir / CA_CERT, "run `cloud-config create-ca` first"),
+        "cert": (chain_dir / node_cert(domain), signed),
+        "key": (node_dir / node_key(domain), "init-node copies it from the chain folder"),
+    }
+    tls = {name: (path, read_text(path, hint)) for name, (path, hint) in paths.items()}
+    check_tls(chain_name, domain, tls)
+    return NodeInputs(
+        chain_name=chain_name,
+        domain=domain,
+        chain=chain,
+        node=node,
+        chain_text=chain_text,
+        ca_cert=tls["ca_cert"][1],
+        cert=tls["cert"][1],
+        node_address=keys["node_address"],
+        validator_address=keys["validator_address"],
+        private_key=keys["private_key"],
+        key=tls["key"][1],
+    )
+
+
+NodeEdit = Callable[[NodeInputs], None]
+
+
+def _require_node_dir(node_dir: Path, domain: str) -> None:
+    if not node_dir.is_dir():
+        raise NotFoundError(
+            f"node folder {node_dir} does not exist; run `cloud-config init-node --domain {domain}` first"
+        )
+
+
+def _refresh(chain_dir: Path, node_dir: Path, chain_name: str, domain: str, edit: NodeEdit | None) -> Changes:
+    """Load, optionally edit node_config.toml, render and sync: every refresh runs through here.
+
+    The edited settings are rendered before anything is written, so a bad edit changes nothing.
+    """
+    _require_node_dir(node_dir, domain)
+    with locked(node_dir):
+        protect_secrets(node_dir)  # a clone, reset or copy gives the key files the umask's mode
+        inputs = load_inputs(chain_dir, node_dir, chain_name, domain)
+        if edit is not None:
+            old_text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")  # load_inputs just parsed it
+            edit(inputs)
+            for field, reason in inputs.node.problems():
+                raise ConfigError(str(node_dir / NODE_CONFIG), field, reason)
+            tree = render_node(inputs)
+            new_text = inputs.node.dumps(old_text)
+            if new_text != old_text:
+                write_bytes(node_dir / NODE_CONFIG, new_text.encode("utf-8"))
+        else:
+            tree = render_node(inputs)
+        return sync_tree(node_dir, tree)
+
+
+def refresh_node(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Changes:
+    """Re-render one node from the chain folder's current configuration and sync its folder."""
+    return _refresh(chain_dir, node_dir, chain_name, domain, None)
+
+
+def update_deployment(
+    chain_dir: Path,
+    node_dir: Path,
+    chain_name: str,
+    domain: str,
+    changes: Mapping[str, object],
+    flags: Mapping[str, str],
+) -> Changes:
+    """update-yaml: merge `changes` (Deployment field -> value) over the saved deployment settings,
+    then render everything. `flags` names the flag of each field, for the error lines."""
+
+    def edit(inputs: NodeInputs) -> None:
+        inputs.node.deployment = merged_deployment(inputs, changes, flags)
+
+    return _refresh(chain_dir, node_dir, chain_name, domain, edit)
+
+
+def merged_deployment(
+    inputs: NodeInputs, changes: Mapping[str, object], flags: Mapping[str, str]
+) -> Deployment:
+    """The saved deployment settings with `changes` over them; refuses non-k8s nodes and bad values."""
+    me = inputs.me
+    if not me.is_k8s:
+        raise CloudConfigError(f"--domain: node {me.domain} is not a k8s node ({me} has no cluster)")
+    deployment = inputs.node.deployment or Deployment()
+    for field, value in changes.items():
+        setattr(deployment, field, value)
+    if not deployment.storage_class:
+        raise UsageError("--storage-class", "is required (no storage class is saved in node_config.toml yet)")
+    for field, reason in deployment.problems():
+        raise UsageError(flags.get(field, field), reason)
+    return deployment
+
+
+def _flag(field: str) -> str:
+    return "--" + field.rsplit(".", 1)[-1].replace("_", "-")
+
+
+def init_node(
+    layout: ChainLayout, domain: str, node: NodeConfig, stages: frozenset[Stage] = frozenset({Stage.FINALIZE})
+) -> Path:
+    """init-node (at Finalize; `append` also at Public): copy the node's own account, the CA
+    certificate and its TLS files, and write node_config.toml.
+
+    Everything is checked before the first file is written. A node_config.toml already there keeps
+    its comments and its saved deployment settings.
+    """
+    chain, chain_text = load_chain(layout.chain_dir, layout.chain_name)
+    require(chain.stage, set(stages), "init-node")
+    if chain.node(domain) is None:
+        listed = ", ".join(n.domain for n in chain.node_network_address_list) or "none"
+        raise NotFoundError(f"--domain: {domain!r} is not in the chain's node list (listed: {listed})")
+    for field, reason in node.problems():
+        raise UsageError(_flag(field), reason)
+    account_dir = layout.account_dir(node.account)
+    if not account_dir.is_dir():
+        raise NotFoundError(
+            f"--account: no account {node.account} in {layout.accounts_dir} (run new-account there first)"
+        )
+    keys = read_keys(account_dir, chain, node.account)
+    ca_cert, cert, key = read_node_tls(layout, domain)
+    public = {CA_CERT: ca_cert, node_cert(domain): cert, CHAIN_CONFIG: chain_text}
+    if (layout.chain_dir / node_csr(domain)).is_file():
+        public[node_csr(domain)] = read_text(layout.chain_dir / node_csr(domain))
+    secret = {f"{ACCOUNTS}/{node.account}/{name}": value for name, value in keys.items()}
+    secret[node_key(domain)] = key
+    node_dir = layout.node_dir(domain)
+    config_path = node_dir / NODE_CONFIG
+    old_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
+    if old_text is not None:
+        node.deployment = NodeConfig.loads(old_text, str(config_path)).deployment
+    public[NODE_CONFIG] = node.dumps(old_text)
+    for folder in (node_dir, node_dir / ACCOUNTS, node_dir / ACCOUNTS / node.account, node_dir / "certs"):
+        folder.mkdir(mode=SECRET_DIR_MODE, exist_ok=True)
+    files = {node_dir / p: (t.encode("utf-8"), PUBLIC_MODE) for p, t in public.items()}
+    files.update({node_dir / p: (t.encode("utf-8"), SECRET_MODE) for p, t in secret.items()})
+    write_many(files)
+    protect_secrets(node_dir)  # certs/<domain>/ was made by write_many, with the umask's mode
+    return node_dir

@@ -1,0 +1,29 @@
+"""Reading the files a user names or the tool wrote: one clear error for missing, folder, not text."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from cloud_config.errors import ConfigError, NotFoundError, UsageError
+
+
+def read_text(path: Path, hint: str = "", not_text: str = "is not UTF-8 text") -> str:
+    """A file's text, or NotFoundError naming the file and (`hint`) what creates it."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise NotFoundError(f"{path} does not exist" + (f"; {hint}" if hint else "")) from None
+    except UnicodeDecodeError:
+        raise ConfigError(str(path), None, not_text) from None
+
+
+def read_flag_file(flag: str, path: Path) -> str:
+    """The PEM text of a file named by `flag`, or a UsageError naming the flag."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise UsageError(flag, f"{path} does not exist") from None
+    except IsADirectoryError:
+        raise UsageError(flag, f"{path} is a folder, expected a PEM file") from None
+    except UnicodeDecodeError:
+        raise UsageError(flag, f"{path} is not PEM text") from None
