@@ -3,26 +3,12 @@
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 
 from cloud_config.cli.main import main
-
-SRC = Path(__file__).resolve().parents[1] / "src"
-
-
-@dataclass
-class Result:
-    """What one command did."""
-
-    code: int
-    out: str
-    err: str
+from tests.support.cli import Result
 
 
 @pytest.fixture(autouse=True, scope="session")
@@ -65,21 +51,3 @@ def cli(capsys: pytest.CaptureFixture[str]):
         return Result(code, captured.out, captured.err)
 
     return run
-
-
-def run_process(
-    *args: str, cwd: Path | None = None, env: dict[str, str] | None = None, input: str | None = None
-) -> Result:
-    """Run `cloud-config ARGS...` as a real process (python -m cloud_config); `input` is its stdin."""
-    full_env = {**os.environ, "PYTHONPATH": str(SRC), **(env or {})}
-    proc = subprocess.run(
-        [sys.executable, "-m", "cloud_config", *args],
-        cwd=cwd,
-        env=full_env,
-        input=input,
-        stdin=None if input is not None else subprocess.DEVNULL,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)

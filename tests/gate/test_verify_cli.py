@@ -7,18 +7,14 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests import gate_corpus
-from tests.conftest import SRC, run_process
-from tests.gate_corpus import (
+from tests.support.cli import SRC, run_process
+from tests.support.gate_corpus import (
     CHAIN,
     ChainRepo,
     Cli,
     assert_fails_with,
     verify_json,
 )
-
-chain = gate_corpus.chain  # fixtures shared by the gate tests
-prepared = gate_corpus.prepared
 
 FINDING_KEYS = ["rule", "severity", "path", "field", "message"]
 

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests import gate_corpus
-from tests.gate_corpus import ChainRepo, Cli
-
-chain = gate_corpus.chain  # fixtures shared by the gate tests
-prepared = gate_corpus.prepared
+from tests.support.gate_corpus import ChainRepo, Cli
 
 
 def diff(cli: Cli, chain: ChainRepo, base: str, head: str = "HEAD", fmt: str = "text") -> str:

@@ -10,7 +10,7 @@ import pytest
 from cloud_config.crypto.accounts import derive_account
 from cloud_config.errors import ConfigError
 from cloud_config.store.account_files import read_account, write_account_dir
-from tests.conftest import run_process
+from tests.support.cli import run_process
 
 KEY = "60e7b47ee260516dbfedf8e80ff38830bae8663cc498a900a610c147cae94344"
 NODE = "097913007f2c8d9ac87f89664fc70977fee6bf9a"
@@ -166,7 +166,7 @@ def test_parsing_the_crypto_verbs_imports_no_crypto_library() -> None:
     import subprocess
     import sys
 
-    from tests.conftest import SRC
+    from tests.support.cli import SRC
 
     code = (
         "import sys; from cloud_config.cli.main import build_parser\n"
@@ -226,7 +226,7 @@ def test_privkey_dash_on_a_terminal_prompts_without_echo(chain, tmp_path: Path) 
     import subprocess
     import sys
 
-    from tests.conftest import SRC
+    from tests.support.cli import SRC
 
     folder = chain()
     master, slave = pty.openpty()

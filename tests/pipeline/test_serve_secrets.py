@@ -17,8 +17,8 @@ from urllib.parse import quote
 
 from cloud_config import git
 from cloud_config.demo.serve_process import start_serve_process
-from tests._pipeline_repos import Repos, build_template, get, gitea_headers, post, push_event
-from tests.conftest import SRC
+from tests.support.cli import SRC
+from tests.support.pipeline_repos import Repos, build_template, get, gitea_headers, post, push_event
 
 HOOK_SECRET = b"hook-Secret-9f3c1e7a"
 PASSWORD = "url-Pass@w0rd-7d2b"  # an '@' inside, as real passwords have

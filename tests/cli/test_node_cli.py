@@ -7,7 +7,7 @@ import tomllib
 from pathlib import Path
 
 from cloud_config.model.paths import ChainLayout
-from tests.render_support import CHAIN, account, make_chain, make_node, snapshot
+from tests.support.render import CHAIN, account, make_chain, make_node, snapshot
 
 
 def _init(cli, layout: ChainLayout, domain: str, *extra: str):

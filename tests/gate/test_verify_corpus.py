@@ -6,8 +6,7 @@ import json
 
 import pytest
 
-from tests import gate_corpus
-from tests.gate_corpus import (
+from tests.support.gate_corpus import (
     NODES,
     ChainRepo,
     Cli,
@@ -15,9 +14,6 @@ from tests.gate_corpus import (
     rules_of,
     verify_json,
 )
-
-chain = gate_corpus.chain  # fixtures shared by the gate tests
-prepared = gate_corpus.prepared
 
 WALKTHROUGH_STEPS = [
     ("init", "public"),

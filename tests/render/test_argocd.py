@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 import yaml
 
-SCHEMAS = Path(__file__).parent / "schemas"
+SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
 
 
 def _unavailable(reason: str) -> None:

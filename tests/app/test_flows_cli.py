@@ -8,7 +8,7 @@ from typing import Any
 
 import yaml
 
-from tests.render_support import FIVE_NODES, snapshot
+from tests.support.render import FIVE_NODES, snapshot
 
 CHAIN = "test-chain"
 ADMIN = "0x" + "ab" * 20

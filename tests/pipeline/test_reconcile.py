@@ -17,8 +17,8 @@ from cloud_config import git
 from cloud_config.app.node import refresh_node
 from cloud_config.errors import CloudConfigError
 from cloud_config.pipeline.reconcile import Target, reconcile
-from tests._pipeline_repos import Repos, Writer, build_template, remote_log
-from tests.conftest import Result, run_process
+from tests.support.cli import Result, run_process
+from tests.support.pipeline_repos import Repos, Writer, build_template, remote_log
 
 NODE0_ENTRY = (
     '[[node_network_address_list]]\ncluster = "k8s"\ndomain = "node0"\nhost = "www.node0.com"\n'

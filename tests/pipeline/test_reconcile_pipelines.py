@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import yaml
 
-PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 GATES = ["chain-pr-gate.github-actions.yml", "chain-pr-gate.gitlab-ci.yml"]
 
 

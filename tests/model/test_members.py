@@ -9,8 +9,8 @@ import pytest
 
 from cloud_config.errors import ConfigError
 from cloud_config.model.members import Members, key_fingerprint
-from tests.conftest import Result
-from tests.gate_corpus import CHAIN, Cli, make_people
+from tests.support.cli import Result
+from tests.support.gate_corpus import CHAIN, Cli, make_people
 
 BLS = "ab" * 48
 

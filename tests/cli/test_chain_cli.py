@@ -8,9 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import Result, run_process
+from tests.support.cli import Result, run_process
 
-DATA = Path(__file__).parent / "data"
+DATA = Path(__file__).resolve().parents[1] / "data"
 CHAIN = "gitops-test-chain"
 ADMIN = "097913007f2c8d9ac87f89664fc70977fee6bf9a"
 V1 = "965e7f200043a8ae543478330faf1c751f4c4d8040f93a7d0b8881085b8583bea6f7166ddc0c5bb9adff8563f7b3cbd2"

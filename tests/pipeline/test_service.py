@@ -17,7 +17,8 @@ from cloud_config.demo.serve_process import start_serve_process
 from cloud_config.pipeline.reconcile import Outcome, Target, reconcile
 from cloud_config.pipeline.service_config import load_config
 from cloud_config.pipeline.service_http import make_app
-from tests._pipeline_repos import (
+from tests.support.cli import SRC
+from tests.support.pipeline_repos import (
     SECRET,
     Repos,
     build_template,
@@ -27,7 +28,6 @@ from tests._pipeline_repos import (
     push_event,
     write_service_file,
 )
-from tests.conftest import SRC
 
 
 def test_inline_secret_is_refused(cli, tmp_path: Path) -> None:

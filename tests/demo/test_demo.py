@@ -18,8 +18,8 @@ from cloud_config.demo.walkthrough import Demo
 from cloud_config.demo.world import CHAIN, PullRequest, World, wait_for_new_commit
 from cloud_config.model.members import Members
 from cloud_config.model.paths import MEMBERS_FILE
-from tests._pipeline_repos import get, gitea_headers, post, push_event
-from tests.conftest import run_process
+from tests.support.cli import run_process
+from tests.support.pipeline_repos import get, gitea_headers, post, push_event
 
 NODES = {
     "participant1": ("node0", "www.node0.com:40000:node0:k8s"),

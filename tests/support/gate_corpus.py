@@ -17,11 +17,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pytest
-
 from cloud_config.cli.main import main
 from cloud_config.crypto import pki
-from tests.conftest import Result
+from tests.support.cli import Result
 
 Cli = Callable[..., Result]  # the `cli` fixture
 
@@ -175,20 +173,6 @@ def copy_chain(prepared: ChainRepo, dest: Path) -> ChainRepo:
 def rules_of(json_text: str) -> set[str]:
     """The rule ids in `verify --format json` output."""
     return {f["rule"] for f in json.loads(json_text)["findings"]}
-
-
-@pytest.fixture(scope="module")
-def prepared(tmp_path_factory: pytest.TempPathFactory) -> ChainRepo:
-    """The walkthrough chain repo, built once per test module; tests must not change it."""
-    root = tmp_path_factory.mktemp("corpus")
-    people = make_people(root / "keys", ("admin", "p1", "p2", "p3", "mallory"))
-    return build_walkthrough(root / "ws", people)
-
-
-@pytest.fixture
-def chain(prepared: ChainRepo, tmp_path: Path) -> ChainRepo:
-    """A copy of the walkthrough chain repo for one test to change."""
-    return copy_chain(prepared, tmp_path / "ws")
 
 
 def verify_json(cli: Cli, chain: ChainRepo, base: str, head: str = "HEAD") -> tuple[int, dict[str, Any]]:

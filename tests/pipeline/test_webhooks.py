@@ -24,7 +24,7 @@ from cloud_config.pipeline.service import Service
 from cloud_config.pipeline.service_config import load_config
 from cloud_config.pipeline.service_http import make_app
 from cloud_config.pipeline.webhooks import GITEE_MAX_SKEW_SECONDS
-from tests._pipeline_repos import (
+from tests.support.pipeline_repos import (
     SECRET,
     Repos,
     Writer,

@@ -19,7 +19,7 @@ from cloud_config.model.node import GRPC_DEFAULTS, METRICS_DEFAULTS, Deployment
 from cloud_config.model.paths import ChainLayout
 from cloud_config.render.node import render_node
 from cloud_config.store.sync import sync_tree
-from tests.render_support import CHAIN, account, make_chain, make_node, snapshot
+from tests.support.render import CHAIN, account, make_chain, make_node, snapshot
 
 OFFSET_300: dict[str, Any] = {
     "grpc_ports": {k: v + 300 for k, v in GRPC_DEFAULTS.items()},

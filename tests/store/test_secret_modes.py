@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 
 from cloud_config import git
-from tests.conftest import run_process
+from tests.support.cli import run_process
 
 CHAIN = "modes-chain"
 

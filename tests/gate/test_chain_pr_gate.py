@@ -15,14 +15,10 @@ from typing import Any
 
 import yaml
 
-from tests import gate_corpus
-from tests.conftest import SRC
-from tests.gate_corpus import NODES, ChainRepo
+from tests.support.cli import SRC
+from tests.support.gate_corpus import NODES, ChainRepo
 
-chain = gate_corpus.chain  # fixtures shared by the gate tests
-prepared = gate_corpus.prepared
-
-PIPELINES = Path(__file__).resolve().parents[1] / "pipelines"
+PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
 
 def bash(script: str, cwd: Path, env: dict[str, str], tmp: Path) -> subprocess.CompletedProcess[str]:

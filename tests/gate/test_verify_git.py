@@ -9,11 +9,7 @@ from cloud_config import git
 from cloud_config.gate.change_summary import node_file
 from cloud_config.gate.rules.secrets import content_secret
 from cloud_config.model.paths import key_material as path_secret
-from tests import gate_corpus
-from tests.gate_corpus import ChainRepo, Cli, assert_fails_with
-
-chain = gate_corpus.chain  # fixtures shared by the gate tests
-prepared = gate_corpus.prepared
+from tests.support.gate_corpus import ChainRepo, Cli, assert_fails_with
 
 
 def _forge(chain: ChainRepo, message: str) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import yaml
 
-from tests.conftest import run_process
+from tests.support.cli import run_process
 
 CHAIN = "gitops-test-chain"
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import write_secret
 from cloud_config.store.pki_files import stage_key
-from tests.conftest import run_process
+from tests.support.cli import run_process
 
 CHAIN = "gitops-test-chain"
 TAGS = [f"--{s}_tag=v6.4.0" for s in ("consensus", "controller", "executor", "kms", "network", "storage")]
