@@ -31,6 +31,7 @@ from cloud_config.demo.world import (
     wait_for_new_commit,
     wait_pipelines_idle,
 )
+from cloud_config.model.paths import node_name
 
 Say = Callable[[str], None]
 PIPELINE_TIMEOUT = 60
@@ -196,8 +197,8 @@ class Demo:
         me.cc("init-node", "--domain", domain, "--account", self.accounts[who][0])
         me.cc("update-node", "--domain", domain)
         me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
-        node_dir = me.home / f"{CHAIN}-{domain}"
-        url = self.w.forge.create(f"{CHAIN}-{domain}")
+        node_dir = me.home / node_name(CHAIN, domain)
+        url = self.w.forge.create(node_name(CHAIN, domain))
         push_new_repo(node_dir, url, f"init {domain}", signer=me)
         self.node_repos[domain] = url
         return url
@@ -211,12 +212,12 @@ class Demo:
         out.mkdir(exist_ok=True)
         for domain, url in self.node_repos.items():
             text = self.p("participant1").cc("argocd-app", "--domain", domain, "--repo-url", url)
-            (out / f"{CHAIN}-{domain}.yaml").write_text(text)
-        return f"argocd/{CHAIN}-node*.yaml in the work folder"
+            (out / f"{node_name(CHAIN, domain)}.yaml").write_text(text)
+        return f"argocd/{node_name(CHAIN, 'node*')}.yaml in the work folder"
 
     def join_node2(self) -> None:
         """Steps 12-13: participant 3 adds node2; the pipelines update node0 and node1."""
-        heads = {d: git.rev_parse(self.w.forge.path(f"{CHAIN}-{d}"), "master") for d in self.node_repos}
+        heads = {d: git.rev_parse(self.w.forge.path(node_name(CHAIN, d)), "master") for d in self.node_repos}
         self.heads_before_node2 = dict(heads)
         merged: list[float] = []
         domain = self.node2.split(":")[2]
@@ -235,7 +236,7 @@ class Demo:
 
         self.step(12, "participant3", f"append-node {self.node2}; PR merged", s12)
         for domain in self.node_repos:
-            bare = self.w.forge.path(f"{CHAIN}-{domain}")
+            bare = self.w.forge.path(node_name(CHAIN, domain))
             sha, _ = wait_for_new_commit(bare, "master", heads[domain], PIPELINE_TIMEOUT)
             took = time.monotonic() - merged[0]
             summary = self._summary(sha, domain)
@@ -272,7 +273,7 @@ class Demo:
         return f"{first['rule']}: {first['message']}; not merged, pipelines idle"
 
     def _summary(self, sha: str, domain: str) -> str:
-        bare = self.w.forge.path(f"{CHAIN}-{domain}")
+        bare = self.w.forge.path(node_name(CHAIN, domain))
         subject = git.run(bare, "log", "-1", "--format=%s", sha)
         files = git.changed_paths(bare, f"{sha}~1", sha)
         config = tomllib.loads((git.show(bare, sha, "config.toml") or b"").decode())

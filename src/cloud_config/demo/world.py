@@ -23,6 +23,7 @@ from typing import Any
 from cloud_config import git
 from cloud_config.demo.forge import Forge
 from cloud_config.errors import CloudConfigError
+from cloud_config.model.paths import node_name
 
 CHAIN = "gitops-test-chain"
 TAGS = ("consensus", "controller", "executor", "network", "storage")
@@ -307,8 +308,8 @@ def quick_chain(world: World, nodelist: Sequence[str], domain: str = "node0") ->
     me.cc("init-node", "--domain", domain, "--account", account[1])
     me.cc("update-node", "--domain", domain)
     me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
-    url = world.forge.create(f"{CHAIN}-{domain}")
-    push_new_repo(me.home / f"{CHAIN}-{domain}", url, f"init {domain}")
+    url = world.forge.create(node_name(CHAIN, domain))
+    push_new_repo(me.home / node_name(CHAIN, domain), url, f"init {domain}")
     return me, url
 
 

@@ -40,7 +40,7 @@ def _node_dirs(layout: ChainLayout) -> list[Path]:
         found = [layout.node_dir(str(n.get("domain", ""))) for n in listed if isinstance(n, dict)]
     except (OSError, tomllib.TOMLDecodeError):
         pass
-    for candidate in layout.config_dir.glob(f"{layout.chain_name}-*"):
+    for candidate in layout.config_dir.glob(layout.node_dir("*").name):
         try:
             node = tomllib.loads((candidate / NODE_CONFIG).read_text(encoding="utf-8"))
         except (OSError, tomllib.TOMLDecodeError):
