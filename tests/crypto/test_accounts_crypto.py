@@ -106,6 +106,7 @@ def _gmalg_sm_address(secret: bytes) -> str:
     return bytes(digest.value())[-20:].hex()
 
 
+@pytest.mark.slow
 def test_200_random_accounts_match_independent_implementations() -> None:
     """gmalg (pure-Python SM2/SM3) and py_ecc (pure-Python BLS) agree with the production path."""
     for _ in range(200):

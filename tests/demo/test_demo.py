@@ -13,6 +13,8 @@ import json
 import time
 from pathlib import Path
 
+import pytest
+
 from cloud_config import git
 from cloud_config.demo.walkthrough import Demo
 from cloud_config.demo.world import CHAIN, PullRequest, World, wait_for_new_commit
@@ -20,6 +22,8 @@ from cloud_config.model.members import Members
 from cloud_config.model.paths import MEMBERS_FILE
 from tests.support.cli import run_process
 from tests.support.pipeline_repos import get, gitea_headers, post, push_event
+
+pytestmark = pytest.mark.slow  # real servers, forge over HTTP, many processes
 
 NODES = {
     "participant1": ("node0", "www.node0.com:40000:node0:k8s"),

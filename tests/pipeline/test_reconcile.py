@@ -20,6 +20,8 @@ from cloud_config.pipeline.reconcile import Target, reconcile
 from tests.support.cli import Result, run_process
 from tests.support.pipeline_repos import Repos, Writer, build_template, remote_log
 
+pytestmark = pytest.mark.slow  # real servers, forge over HTTP, many processes
+
 NODE0_ENTRY = (
     '[[node_network_address_list]]\ncluster = "k8s"\ndomain = "node0"\nhost = "www.node0.com"\n'
     'name_space = "default"\nport = 40000\n\n'

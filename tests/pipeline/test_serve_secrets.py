@@ -15,10 +15,14 @@ import time
 from pathlib import Path
 from urllib.parse import quote
 
+import pytest
+
 from cloud_config import git
 from cloud_config.demo.serve_process import start_serve_process
 from tests.support.cli import SRC
 from tests.support.pipeline_repos import Repos, build_template, get, gitea_headers, post, push_event
+
+pytestmark = pytest.mark.slow  # real servers, forge over HTTP, many processes
 
 HOOK_SECRET = b"hook-Secret-9f3c1e7a"
 PASSWORD = "url-Pass@w0rd-7d2b"  # an '@' inside, as real passwords have

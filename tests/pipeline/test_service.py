@@ -29,6 +29,8 @@ from tests.support.pipeline_repos import (
     write_service_file,
 )
 
+pytestmark = pytest.mark.slow  # real servers, forge over HTTP, many processes
+
 
 def test_inline_secret_is_refused(cli, tmp_path: Path) -> None:
     path = write_service_file(tmp_path, "http://127.0.0.1:1/c.git", {"node0": "http://127.0.0.1:1/n.git"})

@@ -35,6 +35,8 @@ from tests.support.pipeline_repos import (
     write_service_file,
 )
 
+pytestmark = pytest.mark.slow  # real servers, forge over HTTP, many processes
+
 
 class Running:
     """A started service with one pipeline ("chain") driving node0."""

@@ -13,12 +13,12 @@ import json
 import shutil
 import subprocess
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 from cloud_config.cli.main import main
 from cloud_config.crypto import pki
+from cloud_config.demo.world import Person
 from tests.support.cli import Result
 
 Cli = Callable[..., Result]  # the `cli` fixture
@@ -28,29 +28,11 @@ OWNERS = {"p1": ("node0", "node1"), "p2": ("node2", "node3")}
 NODES = {f"node{i}": f"www.node{i}.com:{40000 + i}:node{i}:k8s" for i in range(5)}
 
 
-@dataclass(frozen=True)
-class Person:
-    """Someone who signs commits: a name and an SSH key pair on disk."""
-
-    name: str
-    key: Path
-
-    @property
-    def public(self) -> str:
-        """The public key line."""
-        return self.key.with_suffix(".pub").read_text().strip()
-
-
 def make_people(folder: Path, names: tuple[str, ...]) -> dict[str, Person]:
-    """One fresh ed25519 key per name (no passphrase)."""
-    folder.mkdir(parents=True, exist_ok=True)
-    people = {}
-    for name in names:
-        key = folder / name
-        subprocess.run(
-            ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", name, "-f", str(key)], check=True
-        )
-        people[name] = Person(name, key)
+    """One person per name, each with a fresh ed25519 signing key (no passphrase)."""
+    people = {name: Person(name, folder / name) for name in names}
+    for person in people.values():
+        assert person.key.is_file()  # made on first use
     return people
 
 

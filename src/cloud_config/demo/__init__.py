@@ -1,0 +1,1 @@
+"""The walkthrough showcase (`cloud-config demo`): a local forge, people with keys and repos, the acts."""

@@ -88,7 +88,7 @@ class Person:
         """Their SSH signing key (ed25519, private, 0600), made by ssh-keygen on first use."""
         key = self.home / "ssh" / "id_ed25519"
         if not key.exists():
-            key.parent.mkdir(mode=0o700, exist_ok=True)
+            key.parent.mkdir(mode=0o700, parents=True, exist_ok=True)
             argv = ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", f"{self.name}@demo", "-f", str(key)]
             try:
                 subprocess.run(argv, capture_output=True, timeout=STEP_TIMEOUT, check=True)
@@ -100,6 +100,11 @@ class Person:
     def public_key(self) -> Path:
         """The `.pub` file of their signing key (what they hand to the admins)."""
         return self.key.with_name(self.key.name + ".pub")
+
+    @property
+    def public(self) -> str:
+        """Their public key line (what `member add --ssh-key` takes)."""
+        return self.public_key.read_text(encoding="utf-8").strip()
 
     @property
     def git_env(self) -> dict[str, str]:

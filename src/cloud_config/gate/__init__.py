@@ -1,0 +1,1 @@
+"""The PR gate: `verify` judges a proposed chain change; rules by topic, findings, the change summary."""

@@ -1,1 +1,1 @@
-"""Git operations, reconcile, the PR gate and the webhook service."""
+"""The pipeline: reconcile a node repo with the chain repo, coalescing, webhooks, and the `serve` service."""

@@ -1,0 +1,1 @@
+"""The gate's rules, one module per topic: config (schema, stage, consensus), secrets, certs, members."""
