@@ -14,7 +14,7 @@ import pytest
 SRC = Path(__file__).resolve().parents[1] / "src"
 PACKAGE = "cloud_config"
 # From the bottom. A module imports only from its own layer or the layers below it.
-LAYERS = ("model", "crypto", "render", "store", "app", "git", "gate", "pipeline", "cli", "demo")
+LAYERS = ("model", "crypto", "render", "store", "app", "git", "gate", "rehearse", "pipeline", "cli", "demo")
 BASE = {"errors", "__init__"}  # importable from anywhere
 TOP = {"__main__"}  # imports the cli, imported by nothing
 # The one permitted upward edge: the `demo` verb starts the showcase, lazily.
