@@ -11,16 +11,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from cloud_config.crypto.pki import split_bundle
 
-def split_bundle(pem: str) -> list[str]:
-    """Each `-----BEGIN CERTIFICATE-----` block of a PEM file, in file order (a CA bundle)."""
-    end = "-----END CERTIFICATE-----"
-    blocks = []
-    for part in pem.split(end)[:-1]:
-        start = part.find("-----BEGIN CERTIFICATE-----")
-        if start >= 0:
-            blocks.append(part[start:] + end + "\n")
-    return blocks
+__all__ = ["issuer_index", "mirror_ca", "mirror_leaf", "split_bundle"]
 
 
 def issuer_index(cert_pem: str, cas: list[str]) -> int | None:

@@ -28,14 +28,18 @@ _CERT, _CSR, _KEY = "CERTIFICATE", "CERTIFICATE REQUEST", "PRIVATE KEY"
 # ---- making ------------------------------------------------------------------------------
 
 
-def create_ca() -> tuple[str, str]:
-    """A new self-signed CA: (cert_pem, key_pem) as create-ca writes them (§4.1)."""
+def create_ca(generation: int = 1) -> tuple[str, str]:
+    """A new self-signed CA: (cert_pem, key_pem) as create-ca writes them (§4.1).
+
+    Generation 1 is 6.7.4's `CN=CA`; a rotation's new CA is `CN=CA-<generation>`, so a bundle
+    never holds two CAs of one subject (and their SKIDs differ, being of different keys).
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
 
     key = ec.generate_private_key(ec.SECP256R1())
-    name = _subject(CA_COMMON_NAME)
+    name = _subject(CA_COMMON_NAME if generation == 1 else f"{CA_COMMON_NAME}-{generation}")
     spki = key.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
@@ -83,20 +87,59 @@ def sign_csr(ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str
     problem = csr_problem(csr_pem, expected_name)
     if problem:
         raise ConfigError("the CSR", None, problem)
-    ca_cert = x509.load_pem_x509_certificate(ca_cert_pem.encode())
+    signer_pem = split_bundle(ca_cert_pem)[-1]  # the key's CA: the newest of a bundle
+    ca_cert = x509.load_pem_x509_certificate(signer_pem.encode())
     ca_key = serialization.load_pem_private_key(ca_key_pem.encode(), password=None)
     csr = x509.load_pem_x509_csr(csr_pem.encode())
     san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-    cert = (
+    builder = (
         _validity(x509.CertificateBuilder())
         .subject_name(csr.subject)
         .issuer_name(ca_cert.subject)
         .public_key(csr.public_key())
         .serial_number(_serial_for(csr.public_key()))
         .add_extension(san, critical=False)
-        .sign(ca_key, _hash_for(ca_key))  # type: ignore[arg-type]
     )
-    return _cert_pem(cert)
+    # A rotated CA (generation 2 on) names its key in what it signs, so a verifier picks the right
+    # CA out of a bundle; generation 1 keeps 6.7.4's shape (SAN only).
+    if ca_generation(signer_pem) > 1:
+        try:
+            skid = ca_cert.extensions.get_extension_for_class(x509.SubjectKeyIdentifier).value
+            akid = x509.AuthorityKeyIdentifier.from_issuer_subject_key_identifier(skid)
+            builder = builder.add_extension(akid, critical=False)
+        except x509.ExtensionNotFound:
+            pass
+    return _cert_pem(builder.sign(ca_key, _hash_for(ca_key)))  # type: ignore[arg-type]
+
+
+def split_bundle(pem: str) -> list[str]:
+    """Each `-----BEGIN CERTIFICATE-----` block of a PEM file, in file order (a CA bundle).
+
+    network_zenoh's `ca_cert` may hold several: zenoh trusts every certificate of the file.
+    """
+    end = "-----END CERTIFICATE-----"
+    blocks = []
+    for part in pem.split(end)[:-1]:
+        start = part.find("-----BEGIN CERTIFICATE-----")
+        if start >= 0:
+            blocks.append(part[start:] + end + "\n")
+    return blocks
+
+
+def ca_generation(cert_pem: str) -> int:
+    """A CA's generation from its CN: `CA` is 1, `CA-<n>` is n; any other name counts as 1."""
+    cert = _load(cert_pem, _CERT)
+    cn = _names(cert.subject, cert.extensions)[0] if cert is not None else None
+    prefix = f"{CA_COMMON_NAME}-"
+    if cn and cn.startswith(prefix) and cn[len(prefix) :].isdigit():
+        return int(cn[len(prefix) :])
+    return 1
+
+
+def issued_by(cert_pem: str, ca_cert_pem: str) -> bool:
+    """Whether `ca_cert_pem` (one CA) signed `cert_pem`."""
+    cert, ca_cert = _load(cert_pem, _CERT), _load(ca_cert_pem, _CERT)
+    return cert is not None and ca_cert is not None and _issued_by_problem(cert, [ca_cert]) is None
 
 
 # ---- checking ----------------------------------------------------------------------------
@@ -146,11 +189,11 @@ def cert_problems(
     cert = _load(cert_pem, _CERT)
     if cert is None:
         return ["is not a PEM certificate (-----BEGIN CERTIFICATE-----)"]
-    ca_cert = _load(ca_cert_pem, _CERT)
-    if ca_cert is None:
+    cas = [_load(block, _CERT) for block in split_bundle(ca_cert_pem)]
+    if not cas or None in cas:
         return ["the CA certificate is not a PEM certificate"]
     found: list[str] = []
-    issuer_problem = _issued_by_problem(cert, ca_cert)
+    issuer_problem = _issued_by_problem(cert, cas)
     if issuer_problem:
         found.append(issuer_problem)
     if _is_ca(cert):
@@ -168,19 +211,26 @@ def cert_problems(
 
 
 def ca_problems(cert_pem: str, key_pem: str | None = None) -> list[str]:
-    """What keeps a certificate (and key) from serving as the chain's CA."""
-    cert = _load(cert_pem, _CERT)
-    if cert is None:
+    """What keeps a certificate (or a bundle of them, during a rotation) and key from serving as the
+    chain's CA; the key must be the newest (last) CA's."""
+    blocks = split_bundle(cert_pem)
+    certs = [_load(block, _CERT) for block in blocks]
+    if not certs or None in certs:
         return ["the CA certificate is not a PEM certificate (-----BEGIN CERTIFICATE-----)"]
     found: list[str] = []
-    if not _is_ca(cert):
+    if not all(_is_ca(cert) for cert in certs):
         found.append("the certificate is not a CA certificate (BasicConstraints CA:TRUE is missing)")
     if key_pem is not None:
         key_problem = private_key_problem(key_pem)
         if key_problem:
             found.append(f"the CA key {key_problem}")
-        elif not public_key_matches(cert_pem, key_pem):
-            found.append("the CA key does not match the CA certificate")
+        elif not public_key_matches(blocks[-1], key_pem):
+            which = (
+                "the newest CA certificate (the last of the bundle)"
+                if len(blocks) > 1
+                else "the CA certificate"
+            )
+            found.append(f"the CA key does not match {which}")
     return found
 
 
@@ -345,14 +395,17 @@ def _is_ca(cert: x509.Certificate) -> bool:
         return False
 
 
-def _issued_by_problem(cert: x509.Certificate, ca_cert: x509.Certificate) -> str | None:
+def _issued_by_problem(cert: x509.Certificate, cas: list[x509.Certificate]) -> str | None:
+    """None when one CA of the bundle `cas` signed `cert`."""
     from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 
-    try:
-        cert.verify_directly_issued_by(ca_cert)
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return "is not issued by the chain's CA (issuer or signature does not match ca_cert/cert.pem)"
-    return None
+    for ca_cert in cas:
+        try:
+            cert.verify_directly_issued_by(ca_cert)
+        except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
+            continue
+        return None
+    return "is not issued by the chain's CA (issuer or signature does not match ca_cert/cert.pem)"
 
 
 def _csr_extensions() -> tuple[Any, ...]:
