@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloud_config.cli.common import Subparsers, add_verb, layout
+from cloud_config.cli.common import Subparsers, add_verb, layout, warn
 
 
 def register(sub: Subparsers) -> None:
@@ -21,6 +21,14 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--head", help="the revision to rehearse (default: the chain folder as it is)")
     p.add_argument("--format", choices=("text", "json"), default="text", help="output format (default: text)")
 
+    p = add_verb(sub, "rotate-ca", "replace the CA in three phases, each one PR (admin)", run_rotate_ca)
+    phase = p.add_mutually_exclusive_group(required=True)
+    phase.add_argument(
+        "--begin", action="store_true", help="add a new CA beside the old one in ca_cert/cert.pem"
+    )
+    phase.add_argument("--reissue", action="store_true", help="sign every node CSR again with the new CA")
+    phase.add_argument("--finish", action="store_true", help="remove the old CA from ca_cert/cert.pem")
+
 
 def run_rehearse(args: argparse.Namespace) -> int:
     """rehearse."""
@@ -32,3 +40,28 @@ def run_rehearse(args: argparse.Namespace) -> int:
     report = rehearse(layout(args), args.base, args.head)
     print((render_json if args.format == "json" else render_text)(report), end="")
     return 0 if report.passed else 1
+
+
+def run_rotate_ca(args: argparse.Namespace) -> int:
+    """rotate-ca --begin | --reissue | --finish."""
+    from cloud_config.app import rotation
+
+    where = layout(args)
+    if args.begin:
+        done = rotation.begin(where)
+        print("rotate-ca --begin: ca_cert/cert.pem holds the old and the new CA; commit it as one PR")
+        print(f"the old CA key left the chain folder: {done.retired_key} (0600; --finish deletes it)")
+    elif args.reissue:
+        done = rotation.reissue(where)
+        print(
+            f"rotate-ca --reissue: {len(done.reissued)} certificate(s) signed by the new CA: "
+            f"{', '.join(done.reissued) or 'none'}; commit them as one PR"
+        )
+        for domain in done.skipped:
+            warn(f"certs/{domain}/csr.pem is not re-signed: {domain} is not in the node list")
+    else:
+        done = rotation.finish(where)
+        print("rotate-ca --finish: ca_cert/cert.pem holds the new CA only; commit it as one PR")
+        if done.retired_key is not None:
+            print(f"deleted the old CA key {done.retired_key}")
+    return 0

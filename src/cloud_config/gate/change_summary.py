@@ -77,7 +77,8 @@ def node_file(path: str) -> tuple[str, str] | None:
 def load_snapshot(repo: Path, rev: str, certs: bool = True) -> Snapshot:
     """Read the chain repo at `rev` straight from git (no checkout); `certs` reads the PEMs too."""
     tree = git.ls_tree_ids(repo, rev)
-    pems = [CA_CERT, *sorted(p for p in tree if node_file(p))] if certs else []
+    # The CA file always (a rotation is judged on both sides); the node PEMs when `certs`.
+    pems = [CA_CERT, *(sorted(p for p in tree if node_file(p)) if certs else [])]
     wanted = [CHAIN_CONFIG, MEMBERS_FILE, *pems]
     present = [p for p in wanted if p in tree]
     by_id = git.read_objects(repo, sorted({tree[p] for p in present}))

@@ -123,6 +123,11 @@ class ChainLayout:
         """A node's folder: `{config_dir}/{chain}-{domain}`, beside the chain folder."""
         return self.config_dir / node_name(self.chain_name, domain)
 
+    def retired_ca_key(self, generation: int) -> Path:
+        """Where `rotate-ca --begin` moves the old CA key: outside the chain folder (no repo holds
+        it), in a folder whose '.' no domain can have, so it never looks like a node folder."""
+        return self.config_dir / f"{self.chain_name}.retired-ca" / f"ca-{generation}-key.pem"
+
     def cert_name(self, domain: str) -> str:
         """The name in a node's certificate and its Kubernetes objects."""
         return node_name(self.chain_name, domain)

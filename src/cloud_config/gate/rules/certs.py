@@ -56,9 +56,14 @@ def _ca_findings(base: Snapshot, head: Snapshot, ca_pem: str | None) -> Iterator
             yield Finding("ca-invalid", ERROR, CA_CERT, problem)
     issued = [p for p in base.tree if (node_file(p) or ("", ""))[1] == "cert"]
     if issued and base.tree.get(CA_CERT) != head.tree.get(CA_CERT):
+        from cloud_config.gate.rules.rotation import ca_change_problem
+
+        why = None if ca_pem is None else ca_change_problem(base, head)
+        if ca_pem is not None and why is None:
+            return  # a phase of rotate-ca (gate/rules/rotation.py)
         verb = "removed" if ca_pem is None else "replaced"
         yield Finding(
             "ca-changed", ERROR, CA_CERT,
             f"the CA certificate is {verb} while {len(issued)} node certificate(s) depend on it: "
-            "every node would stop trusting the others",
+            f"every node would stop trusting the others{f' ({why})' if why else ''}",
         )  # fmt: skip
