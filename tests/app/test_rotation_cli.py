@@ -8,10 +8,10 @@ last one a departed node's certificate is refused by every remaining node.
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import tomllib
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -114,10 +114,10 @@ def test_three_phases_keep_every_node_trusted_and_drop_the_departed(cli, tmp_pat
     assert all(p["ok"] for p in report["pairs"])
     refused = [d for d in report["departed"] if d["check"] == "certificate"]
     assert len(refused) == 2 and all(d["ok"] and "refuses it" in d["detail"] for d in refused)
-    assert not any(name.endswith(".partial") for name in os.listdir(repo / "certs"))
+    assert not any(p.name.endswith(".partial") for p in (repo / "certs").iterdir())
 
 
-def rehearse_json(cli, layout: ChainLayout, base: str) -> tuple[int, dict[str, object]]:
+def rehearse_json(cli, layout: ChainLayout, base: str) -> tuple[int, dict[str, Any]]:
     result = cli(
         "rehearse",
         "--config-dir",
