@@ -1,0 +1,65 @@
+"""The PR gate on CA rotations: each phase of `rotate-ca` passes as its own PR, anything else fails."""
+
+from __future__ import annotations
+
+from cloud_config.crypto import pki
+from tests.support.gate_corpus import CHAIN, ChainRepo, Cli, assert_fails_with, verify_json
+
+
+def test_each_phase_passes_the_gate_as_its_own_pr(cli: Cli, chain: ChainRepo) -> None:
+    chain.pr("certs")
+    for tag, flag in (("rot-begin", "--begin"), ("rot-reissue", "--reissue"), ("rot-finish", "--finish")):
+        base = chain.git("describe", "--tags", "--abbrev=0")
+        chain.output("rotate-ca", flag)
+        chain.commit(tag, "admin")
+        code, report = verify_json(cli, chain, base)
+        assert code == 0, report
+        assert not {f["rule"] for f in report["findings"] if f["severity"] == "error"}
+        chain.git("tag", tag)
+    assert (chain.repo / "ca_cert" / "cert.pem").read_text().count("BEGIN CERTIFICATE") == 1
+
+
+def test_a_ca_replaced_outside_the_phases_fails(cli: Cli, chain: ChainRepo) -> None:
+    chain.pr("certs")
+    chain.run("create-ca", "--force")
+    chain.commit("new CA", "admin")
+    report = assert_fails_with(cli, chain, "certs", "ca-changed")
+    assert any("not a phase of rotate-ca" in f["message"] for f in report["findings"])
+
+
+def test_begin_and_reissue_in_one_pr_fails(cli: Cli, chain: ChainRepo) -> None:
+    chain.pr("certs")
+    chain.output("rotate-ca", "--begin")
+    chain.output("rotate-ca", "--reissue")
+    chain.commit("begin and reissue at once", "admin")
+    report = assert_fails_with(cli, chain, "certs", "ca-changed")
+    assert any("reissue in the next PR" in f["message"] for f in report["findings"])
+
+
+def test_finish_right_after_begin_fails_the_gate(cli: Cli, chain: ChainRepo) -> None:
+    chain.pr("certs")
+    chain.output("rotate-ca", "--begin")
+    chain.commit("begin", "admin")
+    chain.git("tag", "rot-begin")
+    bundle = (chain.repo / "ca_cert" / "cert.pem").read_text()
+    (chain.repo / "ca_cert" / "cert.pem").write_text(pki.split_bundle(bundle)[1])  # by hand: the CLI refuses
+    chain.commit("finish too early", "admin")
+    report = assert_fails_with(cli, chain, "rot-begin", "ca-changed")
+    assert any("rotate-ca --reissue first" in f["message"] for f in report["findings"])
+    assert "cert-not-from-ca" in {f["rule"] for f in report["findings"]}
+
+
+def test_a_certificate_of_the_old_ca_during_the_rotation_fails(cli: Cli, chain: ChainRepo) -> None:
+    chain.pr("certs")
+    old_key = (chain.repo / "ca_cert" / "key.pem").read_text()
+    old_ca = (chain.repo / "ca_cert" / "cert.pem").read_text()
+    chain.output("rotate-ca", "--begin")
+    chain.commit("begin", "admin")
+    chain.git("tag", "rot-begin")
+    csr = (chain.repo / "certs" / "node0" / "csr.pem").read_text()
+    # a new signature of the old CA (its key kept by someone), not the new CA's
+    (chain.repo / "certs" / "node0" / "cert.pem").write_text(
+        pki.sign_csr(old_ca, old_key, csr, f"{CHAIN}-node0")
+    )
+    chain.commit("node0 re-signed by the old CA", "admin")
+    assert_fails_with(cli, chain, "rot-begin", "ca-rotation")
