@@ -112,3 +112,53 @@ def test_a_departed_node_is_in_no_peer_list_but_its_certificate_is_trusted_until
 def test_base_without_head_is_a_usage_error(cli, tmp_path: Path) -> None:
     result = cli("rehearse", "--config-dir", str(tmp_path), "--base", "HEAD")
     assert result.code == 2 and result.err == "error: --head: --base and --head go together\n"
+
+
+def test_an_expired_certificate_is_reported_as_expired(cli, tmp_path: Path) -> None:
+    import datetime
+
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+
+    layout = make_chain(tmp_path, DEMO_NODES)
+    ca = x509.load_pem_x509_certificate((layout.ca_dir / "cert.pem").read_bytes())
+    ca_key = serialization.load_pem_private_key((layout.ca_dir / "key.pem").read_bytes(), password=None)
+    real = x509.load_pem_x509_certificate((layout.cert_dir("node1") / "cert.pem").read_bytes())
+    expired = (
+        x509.CertificateBuilder()
+        .subject_name(real.subject)
+        .issuer_name(ca.subject)
+        .public_key(real.public_key())  # type: ignore[arg-type]
+        .serial_number(7)
+        .not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
+        .not_valid_after(datetime.datetime(2021, 1, 1, tzinfo=datetime.UTC))
+        .add_extension(
+            real.extensions.get_extension_for_class(x509.SubjectAlternativeName).value, critical=False
+        )
+        .sign(ca_key, hashes.SHA256())  # type: ignore[arg-type]
+    )
+    (layout.cert_dir("node1") / "cert.pem").write_bytes(expired.public_bytes(serialization.Encoding.PEM))
+    code, report = rehearse(cli, layout)
+    assert code == 1
+    assert failures(report) == {
+        ("node0", "test-chain-node1:40000"): "expired",
+        ("node2", "test-chain-node1:40000"): "expired",
+    }
+
+
+def test_a_missing_chain_folder_is_one_error_line(cli, tmp_path: Path) -> None:
+    result = cli("rehearse", "--config-dir", str(tmp_path))
+    assert result.code != 0 and result.out == ""
+    assert (
+        result.err.startswith("error: ") and result.err.count("\n") == 1 and "chain_config.toml" in result.err
+    )
+    bad = cli(
+        "rehearse",
+        "--config-dir",
+        str(make_chain(tmp_path / "c", DEMO_NODES).config_dir),
+        "--base",
+        "nope",
+        "--head",
+        "HEAD",
+    )
+    assert bad.code == 2 and bad.err.startswith("error: --head: is a revision of the chain folder's git repo")

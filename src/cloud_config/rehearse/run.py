@@ -83,9 +83,12 @@ def rehearse(layout: ChainLayout, base: str | None = None, head: str | None = No
 
 def files_at(repo: Path, rev: str, flag: str, chain_name: str) -> ChainFiles:
     """The chain folder's public files at a git revision (the chain folder is the repo)."""
-    from cloud_config.errors import ConfigError
+    from cloud_config import git
+    from cloud_config.errors import ConfigError, UsageError
     from cloud_config.gate.change_summary import load_snapshot, resolve
 
+    if not repo.is_dir() or git.run_bytes(repo, "rev-parse", "--git-dir", check=False).returncode != 0:
+        raise UsageError(flag, f"is a revision of the chain folder's git repo, but {repo} is not one")
     snapshot = load_snapshot(repo, resolve(repo, rev, flag))
     if snapshot.chain is None:
         raise ConfigError(f"chain_config.toml at {rev}", None, snapshot.chain_error or "is missing")
