@@ -128,7 +128,7 @@ def test_an_expired_certificate_is_reported_as_expired(cli, tmp_path: Path) -> N
         x509.CertificateBuilder()
         .subject_name(real.subject)
         .issuer_name(ca.subject)
-        .public_key(real.public_key())  # type: ignore[arg-type]
+        .public_key(real.public_key())
         .serial_number(7)
         .not_valid_before(datetime.datetime(2020, 1, 1, tzinfo=datetime.UTC))
         .not_valid_after(datetime.datetime(2021, 1, 1, tzinfo=datetime.UTC))
