@@ -87,6 +87,8 @@ async def dial(port: int, server_name: str, ca_bundle: str) -> Outcome:
     from aioquic.quic.events import HandshakeCompleted
 
     _quiet()
+    if "-----BEGIN CERTIFICATE-----" not in ca_bundle:
+        return Outcome(UNKNOWN_CA, "the dialer's ca_cert holds no certificate: it trusts no CA")
     config = QuicConfiguration(
         is_client=True,
         alpn_protocols=[ALPN],

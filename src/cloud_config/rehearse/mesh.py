@@ -124,7 +124,12 @@ def _mirrored_node(
     chain_name: str, files: ChainFiles, address: NodeNetworkAddress, bundle: str, shadow_of: Any
 ) -> Node:
     real = files.certs.get(address.domain)
-    cert, key = shadow_of(real) if real is not None else ("", "")
+    problem = f"has no certificate ({node_cert(address.domain)} is missing)"
+    try:
+        cert, key = shadow_of(real) if real is not None else ("", "")
+    except ValueError:
+        real, problem = None, f"has no readable certificate ({node_cert(address.domain)} is not PEM)"
+        cert, key = "", ""
     node = NodeConfig(account="0" * 40, exporter_chain_name=chain_name)
     if address.is_k8s:
         node.deployment = Deployment(storage_class="rehearsal")  # so manifests (NetworkPolicies) render
@@ -144,7 +149,7 @@ def _mirrored_node(
     built = _node(inputs, render_node(inputs))
     if real is None:
         built.cert = built.key = None
-        built.problem = f"has no certificate ({node_cert(address.domain)} is missing)"
+        built.problem = problem
     return built
 
 

@@ -64,6 +64,8 @@ def ca_change_problem(base: Snapshot, head: Snapshot) -> str | None:
         old, new = after
         if _subject(old) == _subject(new):
             return "the new CA has the old CA's subject: a verifier could not tell them apart"
+        if pki.public_key_matches(old, new):
+            return "the new CA reuses the old CA's key (and so its key identifier)"
         if pki.ca_generation(new) <= pki.ca_generation(old):
             return "the new CA (appended last) must be of a later generation (CN=CA-<n>)"
         changed = _changed_certs(base, head)
