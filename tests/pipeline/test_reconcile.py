@@ -133,7 +133,7 @@ def test_other_writer_during_reconcile_is_kept(repos: Repos) -> None:
     other = Writer(repos.node_url, repos.tmp / "other")
     theirs: list[str] = []
 
-    def render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Any:
+    def render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str, identity: Any = None) -> Any:
         if not theirs:
             theirs.append(other.write({"OWNERS": b"org1-ops\n"}, "ops: owners file"))
         return refresh_node(chain_dir, node_dir, chain_name, domain)
@@ -153,7 +153,7 @@ def test_retries_are_bounded(repos: Repos) -> None:
     other = Writer(repos.node_url, repos.tmp / "other")
     theirs: list[str] = []
 
-    def render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Any:
+    def render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str, identity: Any = None) -> Any:
         theirs.append(other.write({"OWNERS": f"edit {len(theirs)}\n".encode()}, "someone else"))
         return refresh_node(chain_dir, node_dir, chain_name, domain)
 

@@ -26,6 +26,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--workdir", default=None, help="where clones are cached (default: ~/.cache/cloud-config/reconcile)"
     )
+    p.add_argument(
+        "--age-identity-file",
+        default=None,
+        help="age identity file that decrypts a node repo encrypted at rest (default: SOPS_AGE_KEY_FILE)",
+    )
 
     p = add_command(sub, "serve", "webhook service: reconcile node repos on chain pushes", run_serve)
     p.add_argument("--config", required=True, help="the service's TOML file")
@@ -76,6 +81,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
         chain_branch=args.chain_branch,
         node_branch=args.node_branch,
         chain_name=args.chain_name,
+        age_identity_file=Path(args.age_identity_file) if args.age_identity_file else None,
     )
     workdir = Path(args.workdir) if args.workdir else default_workdir()
     print(reconcile(target, workdir).line())
