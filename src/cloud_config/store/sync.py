@@ -82,9 +82,13 @@ class AtRest:
             old = target.read_bytes()
         except FileNotFoundError:
             old = None
-        if old is not None and is_encrypted(old, kind) and recipients_of(old, kind) == self.recipients:
-            if same_content(self.sops.decrypt(old, kind, str(target)), plain, kind):
-                return None
+        if (
+            old is not None
+            and is_encrypted(old, kind)
+            and recipients_of(old, kind) == self.recipients
+            and same_content(self.sops.decrypt(old, kind, str(target)), plain, kind)
+        ):
+            return None
         return self.sops.encrypt(plain, self.recipients, kind, path)
 
     def many(self, node_dir: Path, files: Mapping[str, bytes]) -> dict[str, bytes | None]:
