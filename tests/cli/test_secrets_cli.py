@@ -15,8 +15,8 @@ import yaml
 
 from cloud_config.model.paths import ChainLayout, encrypted_at_rest
 from cloud_config.store.sops import Sops, is_encrypted
-from tests.support.render import CHAIN, account, make_chain, make_node, snapshot
-from tests.support.secrets import age_identity, forbidden, sops_d
+from tests.support.render import account, make_chain, make_node, snapshot
+from tests.support.secrets import age_identity, flags, forbidden, init_encrypted, sops_d
 
 
 @pytest.fixture
@@ -27,21 +27,6 @@ def world(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
     ids = {name: age_identity(keys, name) for name in ("op", "pipe", "new", "wrong")}
     monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(ids["op"][0]))
     return layout, ids
-
-
-def flags(layout: ChainLayout) -> list[str]:
-    return ["--config-dir", str(layout.config_dir), "--chain-name", CHAIN]
-
-
-def init_encrypted(cli, layout: ChainLayout, *recipients: str, engine: str = "argocd") -> Path:
-    addr = account("node0")["node_address"]
-    to = [a for r in recipients for a in ("--encrypt-to", r)]
-    r = cli("init-node", *flags(layout), "--domain", "node0", "--account", addr, *to)
-    assert r.code == 0, r.err
-    assert cli("update-node", *flags(layout), "--domain", "node0").code == 0
-    r = cli("update-yaml", *flags(layout), "--domain", "node0", "--storage-class", "sc", "--engine", engine)
-    assert r.code == 0, r.err
-    return layout.node_dir("node0")
 
 
 def secrets_of(layout: ChainLayout) -> list[str]:
@@ -133,7 +118,12 @@ def test_recipients_add_and_remove_reencrypt_everything(cli, world, monkeypatch)
     r = cli("secrets", "recipients", *flags(layout), "--domain", "node0", "--remove", ids["pipe"][1])
     assert r.code == 0, r.err
     addr = account("node0")["node_address"]
-    for rel in ("private_key", f"accounts/{addr}/private_key", "certs/node0/key.pem", "yamls/secret-config.yaml"):
+    for rel in (
+        "private_key",
+        f"accounts/{addr}/private_key",
+        "certs/node0/key.pem",
+        "yamls/secret-config.yaml",
+    ):
         assert sops_d(node_dir / rel, ids["new"][0]).returncode == 0, rel
         assert sops_d(node_dir / rel, ids["pipe"][0]).returncode != 0, rel
     assert_no_plaintext(node_dir, layout)
@@ -184,7 +174,9 @@ def test_migrate_encrypts_in_place_renders_the_same_and_its_purge_recipe_works(c
     # The same config, decrypted; only the encryption's own files are new.
     new = {".sops.yaml", "secret-generator.yaml", "kustomization.yaml", "node_config.toml"}
     new |= {".cloud-config-generated"}
-    assert {k: v for k, v in after.items() if k not in new} == {k: v for k, v in plain.items() if k not in new}
+    assert {k: v for k, v in after.items() if k not in new} == {
+        k: v for k, v in plain.items() if k not in new
+    }
     before = snapshot(node_dir)
     assert cli("update-node", *flags(layout), "--domain", "node0").code == 0
     assert snapshot(node_dir) == before

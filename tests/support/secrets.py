@@ -6,10 +6,13 @@ import base64
 import os
 import subprocess
 from pathlib import Path
+from typing import Any
 
 import pyrage
 
+from cloud_config.model.paths import ChainLayout
 from cloud_config.store.sops import sops_binary
+from tests.support.render import CHAIN, account
 
 
 def age_identity(folder: Path, name: str) -> tuple[Path, str]:
@@ -36,3 +39,18 @@ def forbidden(private_key: str, tls_key: str) -> list[str]:
     body = [line for line in tls_key.splitlines() if line and not line.startswith("-----")]
     b64 = [base64.b64encode(text.encode()).decode() for text in (private_key, tls_key)]
     return [private_key, tls_key, *body, *b64]
+
+
+def flags(layout: ChainLayout) -> list[str]:
+    return ["--config-dir", str(layout.config_dir), "--chain-name", CHAIN]
+
+
+def init_encrypted(cli: Any, layout: ChainLayout, *recipients: str, engine: str = "argocd") -> Path:
+    addr = account("node0")["node_address"]
+    to = [a for r in recipients for a in ("--encrypt-to", r)]
+    r = cli("init-node", *flags(layout), "--domain", "node0", "--account", addr, *to)
+    assert r.code == 0, r.err
+    assert cli("update-node", *flags(layout), "--domain", "node0").code == 0
+    r = cli("update-yaml", *flags(layout), "--domain", "node0", "--storage-class", "sc", "--engine", engine)
+    assert r.code == 0, r.err
+    return layout.node_dir("node0")

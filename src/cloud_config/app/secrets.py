@@ -8,7 +8,7 @@ from pathlib import Path
 from cloud_config.app.node import Changes, set_recipients
 from cloud_config.errors import CloudConfigError, UsageError
 from cloud_config.model.node import recipient_problem
-from cloud_config.model.paths import CHAIN_ENCRYPTED_GLOBS, ChainLayout
+from cloud_config.model.paths import CHAIN_ENCRYPTED_GLOBS, NODE_CONFIG, ChainLayout
 from cloud_config.store.atomic import SECRET_MODE, locked, write_many
 from cloud_config.store.chain_files import require_chain_dir
 from cloud_config.store.node_files import load_node_config
@@ -55,6 +55,20 @@ def migrate(layout: ChainLayout, domain: str, encrypt_to: list[str], identity: P
     if not recipients:
         raise UsageError("--encrypt-to", "is required (node_config.toml has no [secrets] recipients yet)")
     return set_recipients(layout.chain_dir, node_dir, layout.chain_name, domain, recipients, identity)
+
+
+DEFAULT_SOPS_SECRET = "sops-age"
+
+
+def flux_decryption_secret(layout: ChainLayout, domain: str, given: str | None) -> str | None:
+    """The Secret a Flux Kustomization decrypts with: `given`, else `sops-age` when the node folder
+    (if it is here) is encrypted at rest, else none."""
+    if given is not None:
+        return given
+    config = layout.node_dir(domain) / NODE_CONFIG
+    if config.is_file() and load_node_config(layout.node_dir(domain), domain)[0].recipients:
+        return DEFAULT_SOPS_SECRET
+    return None
 
 
 def purge_instructions(node_dir: Path) -> str:

@@ -57,6 +57,12 @@ def register(sub: Subparsers) -> None:
         "--dest-namespace", default="default", help="namespace to deploy into (default: %(default)s)"
     )
     p.add_argument("--flux", action="store_true", help="print a Flux GitRepository + Kustomization instead")
+    p.add_argument(
+        "--sops-secret",
+        default=None,
+        help="Flux: Secret holding the age identity (`<name>.agekey`) that decrypts the node's secrets "
+        "(default: sops-age when the node folder is encrypted at rest)",
+    )
 
     p = add_command(
         sub,
@@ -106,6 +112,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_argocd_app(args: argparse.Namespace) -> int:
     """argocd-app."""
+    from cloud_config.app.secrets import flux_decryption_secret
+    from cloud_config.cli.common import layout
     from cloud_config.render.argocd import AppSpec, application, flux_objects, to_yaml
 
     spec = AppSpec(
@@ -116,6 +124,7 @@ def run_argocd_app(args: argparse.Namespace) -> int:
         revision=args.revision,
         dest_server=args.dest_server,
         dest_namespace=args.dest_namespace,
+        sops_secret=flux_decryption_secret(layout(args), args.domain, args.sops_secret),
     )
     docs = flux_objects(spec) if args.flux else [application(spec)]
     print(to_yaml(docs), end="")
