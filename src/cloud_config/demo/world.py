@@ -294,9 +294,13 @@ def wait_pipelines_idle(urls: Sequence[str], timeout: float) -> dict[str, int]:
         time.sleep(0.02)
 
 
-def quick_chain(world: World, nodelist: Sequence[str], domain: str = "node0") -> tuple[Person, str]:
+def quick_chain(
+    world: World, nodelist: Sequence[str], domain: str = "node0", encrypt_to: Sequence[str] = ()
+) -> tuple[Person, str]:
     """Without pull requests: a finalized chain listing `nodelist` pushed to the forge, and `domain`'s
     node repo made by init-node/update-node/update-yaml; (the person who did it, the node repo URL).
+    With `encrypt_to` (age recipients) the node repo's secrets are encrypted at rest (the age
+    identity to read them back comes from SOPS_AGE_KEY_FILE).
     """
     me = world.person("operator")
     me.cc("init-chain")
@@ -310,12 +314,16 @@ def quick_chain(world: World, nodelist: Sequence[str], domain: str = "node0") ->
     me.cc("create-csr", "--domain", domain)
     me.cc("sign-csr", "--domain", domain)
     push_new_repo(me.chain_dir, world.forge.url(CHAIN), "chain")
-    me.cc("init-node", "--domain", domain, "--account", account[1])
+    me.cc("init-node", "--domain", domain, "--account", account[1], *_encrypt_flags(encrypt_to))
     me.cc("update-node", "--domain", domain)
     me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
     url = world.forge.create(node_name(CHAIN, domain))
     push_new_repo(me.home / node_name(CHAIN, domain), url, f"init {domain}")
     return me, url
+
+
+def _encrypt_flags(recipients: Sequence[str]) -> list[str]:
+    return [a for r in recipients for a in ("--encrypt-to", r)]
 
 
 def push_new_repo(folder: Path, url: str, message: str, signer: Person | None = None) -> None:
