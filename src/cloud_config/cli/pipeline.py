@@ -72,6 +72,9 @@ def register(sub: Subparsers) -> None:
     )
     p.add_argument("--workdir", default=None, help="work folder (default: a temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the work folder and print where it is")
+    p.add_argument(
+        "--encrypt", action="store_true", help="encrypt the node repos' secrets at rest (SOPS + age)"
+    )
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
@@ -140,4 +143,4 @@ def run_demo(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    return demo(Path(args.workdir) if args.workdir else None, keep=args.keep, say=say)
+    return demo(Path(args.workdir) if args.workdir else None, keep=args.keep, say=say, encrypt=args.encrypt)
