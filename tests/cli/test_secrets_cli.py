@@ -212,3 +212,20 @@ def test_chain_folder_keys_encrypted_and_still_usable(cli, world) -> None:
     assert r.code == 0, r.err
     node_dir = init_encrypted(cli, layout, ids["op"][1], ids["pipe"][1])
     assert sops_d(node_dir / "private_key", ids["pipe"][0]).stdout.decode() == account("node0")["private_key"]
+
+
+def test_encrypted_keys_without_recipients_are_never_rendered_in_plain_text(cli, world, monkeypatch) -> None:
+    layout, ids = world
+    node_dir = init_encrypted(cli, layout, ids["op"][1])
+    config = node_dir / "node_config.toml"
+    text = config.read_text()
+    config.write_text(text[: text.index("[secrets]")])  # someone drops [secrets] by hand
+    before = snapshot(node_dir)
+    r = cli("update-node", *flags(layout), "--domain", "node0")
+    assert r.code == 1 and "secrets.recipients: is missing but accounts/" in r.err, r.err
+    assert snapshot(node_dir) == before
+    # A SOPS_AGE_KEY_FILE naming no file says so.
+    config.write_text(text)
+    monkeypatch.setenv("SOPS_AGE_KEY_FILE", str(layout.config_dir / "nope.agekey"))
+    r = cli("update-node", *flags(layout), "--domain", "node0")
+    assert r.code == 1 and "SOPS_AGE_KEY_FILE names" in r.err and "does not exist" in r.err, r.err

@@ -42,7 +42,7 @@ from cloud_config.store.atomic import (
 )
 from cloud_config.store.files import read_text
 from cloud_config.store.node_files import load_chain, load_node_config, read_keys
-from cloud_config.store.sops import Sops, read_secret_text
+from cloud_config.store.sops import Sops, is_encrypted, read_secret_text
 from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
 
 __all__ = ["Changes", "init_node", "load_inputs", "refresh_node", "set_recipients", "update_deployment"]
@@ -148,6 +148,7 @@ def _refresh(
     with locked(node_dir):
         protect_secrets(node_dir)  # a clone, reset or copy gives the key files the umask's mode
         inputs = load_inputs(chain_dir, node_dir, chain_name, domain, sops)
+        _refuse_silent_decryption(node_dir, inputs)
         if edit is not None:
             old_text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")  # load_inputs just parsed it
             edit(inputs)
@@ -162,6 +163,20 @@ def _refresh(
         else:
             tree = render_node(inputs)
         return sync_tree(node_dir, tree, at_rest(inputs.node, sops))
+
+
+def _refuse_silent_decryption(node_dir: Path, inputs: NodeInputs) -> None:
+    """A node whose keys are encrypted but whose `[secrets]` is gone would render them in plain text."""
+    if inputs.node.recipients:
+        return
+    for rel in (f"{ACCOUNTS}/{inputs.node.account}/{PRIVATE_KEY}", node_key(inputs.domain)):
+        if is_encrypted((node_dir / rel).read_bytes(), "binary"):
+            raise ConfigError(
+                str(node_dir / NODE_CONFIG),
+                "secrets.recipients",
+                f"is missing but {rel} is SOPS-encrypted; restore the [secrets] recipients "
+                "(rendering without them would write the keys in plain text)",
+            )
 
 
 def _sealed_keys(node_dir: Path, inputs: NodeInputs, sops: Sops) -> dict[str, bytes]:

@@ -141,8 +141,8 @@ class Sops:
             return done.stdout
         if done.returncode == 128:  # sops: could not retrieve the data key
             raise SopsError(
-                f"{source}: cannot decrypt: {self.identity_name()} is not an identity of its recipients "
-                f"({', '.join(sorted(recipients_of(data, kind))) or 'none'})"
+                f"{source}: cannot decrypt: {self.identity_name()} is not the identity of any of its "
+                f"recipients ({', '.join(sorted(recipients_of(data, kind))) or 'none'})"
             )
         raise ConfigError(source, None, f"cannot be decrypted by sops: {_last_line(done.stderr)}")
 
@@ -166,6 +166,9 @@ class Sops:
             if not self.identity.is_file():
                 raise SopsError(f"{source}: the age identity file {self.identity} does not exist")
             return
+        named = os.environ.get("SOPS_AGE_KEY_FILE")
+        if named and not Path(named).is_file():
+            raise SopsError(f"{source}: SOPS_AGE_KEY_FILE names {named}, which does not exist")
         if any(os.environ.get(name) for name in _IDENTITY_ENV) or _default_keys().is_file():
             return
         raise SopsError(
