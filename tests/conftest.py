@@ -13,7 +13,8 @@ from tests.support.cli import Result
 
 @pytest.fixture(autouse=True, scope="session")
 def _isolated_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
-    """Every git call in the suite uses a throwaway global config and a fixed identity."""
+    """Every git call in the suite uses a throwaway global config and a fixed identity; no age
+    identity is found unless a test sets one."""
     home = tmp_path_factory.mktemp("gitconfig")
     cfg = home / "gitconfig"
     cfg.write_text(
@@ -23,8 +24,11 @@ def _isolated_git(tmp_path_factory: pytest.TempPathFactory) -> Iterator[None]:
     )
     saved = dict(os.environ)
     for key in list(os.environ):
-        if key.startswith("GIT_"):
+        if key.startswith(("GIT_", "SOPS_AGE")):
             del os.environ[key]
+    # No age identity unless a test gives one (sops also reads $XDG_CONFIG_HOME/sops/age/keys.txt).
+    os.environ["XDG_CONFIG_HOME"] = str(home / "xdg")
+    os.environ["SOPS_DISABLE_VERSION_CHECK"] = "1"
     os.environ.update(
         GIT_CONFIG_GLOBAL=str(cfg),
         GIT_CONFIG_NOSYSTEM="1",

@@ -190,12 +190,21 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
 
 
 def test_demo_command(tmp_path: Path) -> None:
-    """The README's first command: runs the whole walkthrough and says where the files are."""
-    r = run_process("demo", "--workdir", str(tmp_path / "demo"))
+    """The README's first command, here with --encrypt (test_walkthrough_end_to_end runs the plain
+    one): the whole walkthrough with every node repo's secrets encrypted at rest, and no plaintext
+    key in any node repo's history (step 15 checks it, and so does this test)."""
+    r = run_process("demo", "--encrypt", "--workdir", str(tmp_path / "demo"))
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0].startswith("cloud-config demo:")
-    for number in range(1, 15):
+    assert any(line.startswith("[15] auditor") and "none found" in line for line in lines), r.out
+    forge = tmp_path / "demo" / "forge"
+    keys = [p.read_text() for p in (tmp_path / "demo" / "people").glob(f"*/{CHAIN}/accounts/*/private_key")]
+    assert keys
+    for domain in ("node0", "node1"):
+        history = git.run(forge / f"{CHAIN}-{domain}.git", "log", "-p", "--all")
+        assert "ENC[AES256_GCM" in history and not any(key in history for key in keys)
+    for number in range(1, 16):
         assert any(line.startswith(f"[{number:>2}]") for line in lines), (number, r.out)
     assert sum("'s repo got" in line for line in lines) == 2
     assert sum("PR merged (" in line and "gate passed" in line for line in lines) == 13, r.out

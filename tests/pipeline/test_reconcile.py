@@ -133,10 +133,10 @@ def test_other_writer_during_reconcile_is_kept(repos: Repos) -> None:
     other = Writer(repos.node_url, repos.tmp / "other")
     theirs: list[str] = []
 
-    def render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Any:
+    def render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str, identity: Any = None) -> Any:
         if not theirs:
             theirs.append(other.write({"OWNERS": b"org1-ops\n"}, "ops: owners file"))
-        return refresh_node(chain_dir, node_dir, chain_name, domain)
+        return refresh_node(chain_dir, node_dir, chain_name, domain, identity)
 
     target = Target(chain_repo=repos.chain_url, node_repo=repos.node_url, domain="node0")
     outcome = reconcile(target, repos.tmp / "work", render=render)
@@ -153,9 +153,9 @@ def test_retries_are_bounded(repos: Repos) -> None:
     other = Writer(repos.node_url, repos.tmp / "other")
     theirs: list[str] = []
 
-    def render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Any:
+    def render(chain_dir: Path, node_dir: Path, chain_name: str, domain: str, identity: Any = None) -> Any:
         theirs.append(other.write({"OWNERS": f"edit {len(theirs)}\n".encode()}, "someone else"))
-        return refresh_node(chain_dir, node_dir, chain_name, domain)
+        return refresh_node(chain_dir, node_dir, chain_name, domain, identity)
 
     target = Target(chain_repo=repos.chain_url, node_repo=repos.node_url, domain="node0")
     with pytest.raises(CloudConfigError, match="rejected 5 pushes in a row"):

@@ -101,11 +101,12 @@ def write_service_file(tmp: Path, chain_url: str, nodes: dict[str, str], **extra
     return path
 
 
-def build_template(root: Path) -> Path:
-    """A real chain (NODES) and node0's repo, made by the real verbs, as bare repos; their folder."""
+def build_template(root: Path, encrypt_to: tuple[str, ...] = ()) -> Path:
+    """A real chain (NODES) and node0's repo, made by the real verbs, as bare repos; their folder.
+    With `encrypt_to`, node0's secrets are encrypted at rest (SOPS_AGE_KEY_FILE reads them)."""
     world = World.create(root)
     try:
-        quick_chain(world, NODES)
+        quick_chain(world, NODES, encrypt_to=encrypt_to)
     finally:
         world.close()
     return root / "forge"

@@ -21,6 +21,7 @@ from cloud_config.model.paths import (
     CA_CERT,
     CHAIN_CONFIG,
     NODE_CONFIG,
+    PRIVATE_KEY,
     ChainLayout,
     node_cert,
     node_csr,
@@ -41,9 +42,10 @@ from cloud_config.store.atomic import (
 )
 from cloud_config.store.files import read_text
 from cloud_config.store.node_files import load_chain, load_node_config, read_keys
-from cloud_config.store.sync import Changes, protect_secrets, sync_tree
+from cloud_config.store.sops import Sops, is_encrypted, read_secret_text
+from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
 
-__all__ = ["Changes", "init_node", "load_inputs", "refresh_node", "update_deployment"]
+__all__ = ["Changes", "init_node", "load_inputs", "refresh_node", "set_recipients", "update_deployment"]
 
 
 def check_tls(chain_name: str, domain: str, tls: dict[str, tuple[Path, str]]) -> None:
@@ -71,8 +73,11 @@ def _check_p2p_port(chain: ChainConfig, domain: str, node: NodeConfig, source: P
                 )
 
 
-def load_inputs(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> NodeInputs:
-    """Everything `render_node` needs for one node, checked before anything is rendered."""
+def load_inputs(
+    chain_dir: Path, node_dir: Path, chain_name: str, domain: str, sops: Sops | None = None
+) -> NodeInputs:
+    """Everything `render_node` needs for one node, checked before anything is rendered; the node's
+    keys are decrypted in memory when they are encrypted at rest (`sops`' identity)."""
     chain, chain_text = load_chain(chain_dir, chain_name)
     if chain.node(domain) is None:
         raise NotFoundError(f"node {domain} is no longer in the chain's node list")
@@ -82,14 +87,16 @@ def load_inputs(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -
         )
     node, _ = load_node_config(node_dir, domain)
     _check_p2p_port(chain, domain, node, node_dir / NODE_CONFIG)
-    keys = read_keys(node_dir / ACCOUNTS / node.account, chain, node.account)
+    keys = read_keys(node_dir / ACCOUNTS / node.account, chain, node.account, sops)
     signed = "the chain's admin signs it with `cloud-config sign-csr`"
     paths = {
         "ca_cert": (chain_dir / CA_CERT, "run `cloud-config create-ca` first"),
         "cert": (chain_dir / node_cert(domain), signed),
         "key": (node_dir / node_key(domain), "init-node copies it from the chain folder"),
     }
-    tls = {name: (path, read_text(path, hint)) for name, (path, hint) in paths.items()}
+    tls = {name: (path, read_text(path, hint)) for name, (path, hint) in paths.items() if name != "key"}
+    key_path, key_hint = paths["key"]
+    tls["key"] = (key_path, read_secret_text(key_path, "binary", sops, key_hint))
     check_tls(chain_name, domain, tls)
     return NodeInputs(
         chain_name=chain_name,
@@ -116,15 +123,32 @@ def _require_node_dir(node_dir: Path, domain: str) -> None:
         )
 
 
-def _refresh(chain_dir: Path, node_dir: Path, chain_name: str, domain: str, edit: NodeEdit | None) -> Changes:
+def at_rest(node: NodeConfig, sops: Sops) -> AtRest | None:
+    """How the node's secret files are held: encrypted to its `[secrets]` recipients, or plain."""
+    return AtRest(sops, frozenset(node.recipients)) if node.recipients else None
+
+
+def _refresh(
+    chain_dir: Path,
+    node_dir: Path,
+    chain_name: str,
+    domain: str,
+    edit: NodeEdit | None,
+    identity: Path | None = None,
+    seal_keys: bool = False,
+) -> Changes:
     """Load, optionally edit node_config.toml, render and sync: every refresh runs through here.
 
     The edited settings are rendered before anything is written, so a bad edit changes nothing.
+    `identity` is the age identity file that decrypts the node's keys (default: sops' own lookup);
+    `seal_keys` also (re-)encrypts the node's own key files to its recipients (`secrets` verbs).
     """
     _require_node_dir(node_dir, domain)
+    sops = Sops(identity)
     with locked(node_dir):
         protect_secrets(node_dir)  # a clone, reset or copy gives the key files the umask's mode
-        inputs = load_inputs(chain_dir, node_dir, chain_name, domain)
+        inputs = load_inputs(chain_dir, node_dir, chain_name, domain, sops)
+        _refuse_silent_decryption(node_dir, inputs)
         if edit is not None:
             old_text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")  # load_inputs just parsed it
             edit(inputs)
@@ -132,16 +156,64 @@ def _refresh(chain_dir: Path, node_dir: Path, chain_name: str, domain: str, edit
                 raise ConfigError(str(node_dir / NODE_CONFIG), field, reason)
             tree = render_node(inputs)
             new_text = inputs.node.dumps(old_text)
+            sealed = _sealed_keys(node_dir, inputs, sops) if seal_keys else {}
             if new_text != old_text:
                 write_bytes(node_dir / NODE_CONFIG, new_text.encode("utf-8"))
+            write_many({node_dir / p: (data, SECRET_MODE) for p, data in sealed.items()})
         else:
             tree = render_node(inputs)
-        return sync_tree(node_dir, tree)
+        return sync_tree(node_dir, tree, at_rest(inputs.node, sops))
 
 
-def refresh_node(chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Changes:
+def _refuse_silent_decryption(node_dir: Path, inputs: NodeInputs) -> None:
+    """A node whose keys are encrypted but whose `[secrets]` is gone would render them in plain text."""
+    if inputs.node.recipients:
+        return
+    for rel in (f"{ACCOUNTS}/{inputs.node.account}/{PRIVATE_KEY}", node_key(inputs.domain)):
+        if is_encrypted((node_dir / rel).read_bytes(), "binary"):
+            raise ConfigError(
+                str(node_dir / NODE_CONFIG),
+                "secrets.recipients",
+                f"is missing but {rel} is SOPS-encrypted; restore the [secrets] recipients "
+                "(rendering without them would write the keys in plain text)",
+            )
+
+
+def _sealed_keys(node_dir: Path, inputs: NodeInputs, sops: Sops) -> dict[str, bytes]:
+    """The node's own key files encrypted to its recipients, where they are not already."""
+    sealed = at_rest(inputs.node, sops)
+    if sealed is None:
+        return {}
+    plain = {
+        f"{ACCOUNTS}/{inputs.node.account}/{PRIVATE_KEY}": inputs.private_key.encode("ascii"),
+        node_key(inputs.domain): inputs.key.encode("utf-8"),
+    }
+    return {p: data for p, data in sealed.many(node_dir, plain).items() if data is not None}
+
+
+def set_recipients(
+    chain_dir: Path,
+    node_dir: Path,
+    chain_name: str,
+    domain: str,
+    recipients: list[str],
+    identity: Path | None = None,
+) -> Changes:
+    """`secrets recipients` / `secrets migrate`: save the node's recipients and re-encrypt every secret
+    file of the node folder to them (decrypted in memory with `identity`, re-encrypted only where
+    the recipients changed or the file was plain)."""
+
+    def edit(inputs: NodeInputs) -> None:
+        inputs.node.recipients = list(recipients)
+
+    return _refresh(chain_dir, node_dir, chain_name, domain, edit, identity, seal_keys=True)
+
+
+def refresh_node(
+    chain_dir: Path, node_dir: Path, chain_name: str, domain: str, identity: Path | None = None
+) -> Changes:
     """Re-render one node from the chain folder's current configuration and sync its folder."""
-    return _refresh(chain_dir, node_dir, chain_name, domain, None)
+    return _refresh(chain_dir, node_dir, chain_name, domain, None, identity)
 
 
 def update_deployment(
@@ -203,7 +275,7 @@ def init_node(
         raise NotFoundError(
             f"--account: no account {node.account} in {layout.accounts_dir} (run new-account there first)"
         )
-    keys = read_keys(account_dir, chain, node.account)
+    keys = read_keys(account_dir, chain, node.account)  # decrypted in memory if encrypted at rest
     ca_cert, cert, key = read_node_tls(layout, domain)
     public = {CA_CERT: ca_cert, node_cert(domain): cert, CHAIN_CONFIG: chain_text}
     if (layout.chain_dir / node_csr(domain)).is_file():
@@ -214,12 +286,19 @@ def init_node(
     config_path = node_dir / NODE_CONFIG
     old_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
     if old_text is not None:
-        node.deployment = NodeConfig.loads(old_text, str(config_path)).deployment
+        saved = NodeConfig.loads(old_text, str(config_path))
+        node.deployment = saved.deployment
+        node.recipients = node.recipients or saved.recipients  # an encrypted node stays encrypted
     public[NODE_CONFIG] = node.dumps(old_text)
     for folder in (node_dir, node_dir / ACCOUNTS, node_dir / ACCOUNTS / node.account, node_dir / "certs"):
         folder.mkdir(mode=SECRET_DIR_MODE, exist_ok=True)
     files = {node_dir / p: (t.encode("utf-8"), PUBLIC_MODE) for p, t in public.items()}
-    files.update({node_dir / p: (t.encode("utf-8"), SECRET_MODE) for p, t in secret.items()})
+    secret_bytes: dict[str, bytes | None] = {p: t.encode("utf-8") for p, t in secret.items()}
+    sealed = at_rest(node, Sops())
+    if sealed is not None:  # encrypted in memory; the plaintext never reaches the node folder
+        plain = {p: d for p, d in secret_bytes.items() if d is not None and sealed.kind(p)}
+        secret_bytes.update(sealed.many(node_dir, plain))  # None: already holds it, encrypted
+    files.update({node_dir / p: (d, SECRET_MODE) for p, d in secret_bytes.items() if d is not None})
     write_many(files)
     protect_secrets(node_dir)  # certs/<domain>/ was made by write_many, with the umask's mode
     return node_dir

@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from cloud_config.cli.common import Subparsers, add_verb, layout, u16, warn
+from cloud_config.cli.secrets import add_encrypt_to
 
 PORT_FLAGS = (
     ("network", 50000, 60000),
@@ -36,6 +37,7 @@ DEPLOYMENT_FLAGS = (
     ("--limits-cpu", "limits_cpu", "4000m"),
     ("--limits-memory", "limits_memory", "8192Mi"),
     ("--cluster-domain", "cluster_domain", "cluster.local"),
+    ("--engine", "engine", "argocd"),
 )
 DEPLOYMENT_SWITCHES = (
     ("--enable-debug", "enable_debug", "add the debug container"),
@@ -54,6 +56,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--domain", required=True, help="the node's domain in the node list")
     p.add_argument("--account", required=True, help="the node's account (node address, 0x optional)")
     add_node_flags(p, ports=True)
+    add_encrypt_to(p, required=False)
 
     p = add_verb(sub, "update-node", "update node", run_update_node)
     p.add_argument("--domain", required=True, help="the node's domain")
@@ -114,10 +117,13 @@ def node_config(args: argparse.Namespace, account: str, offset: int = 0) -> Any:
 def run_init_node(args: argparse.Namespace) -> int:
     """init-node."""
     from cloud_config.app.node import init_node
+    from cloud_config.app.secrets import checked_recipients
     from cloud_config.model.edits import normalize_address
 
     account = normalize_address(args.account, "--account", 40)
-    init_node(layout(args), args.domain, node_config(args, account))
+    node = node_config(args, account)
+    node.recipients = checked_recipients("--encrypt-to", args.encrypt_to)
+    init_node(layout(args), args.domain, node)
     return 0
 
 

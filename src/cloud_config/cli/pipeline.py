@@ -26,6 +26,11 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--workdir", default=None, help="where clones are cached (default: ~/.cache/cloud-config/reconcile)"
     )
+    p.add_argument(
+        "--age-identity-file",
+        default=None,
+        help="age identity file that decrypts a node repo encrypted at rest (default: SOPS_AGE_KEY_FILE)",
+    )
 
     p = add_command(sub, "serve", "webhook service: reconcile node repos on chain pushes", run_serve)
     p.add_argument("--config", required=True, help="the service's TOML file")
@@ -52,6 +57,12 @@ def register(sub: Subparsers) -> None:
         "--dest-namespace", default="default", help="namespace to deploy into (default: %(default)s)"
     )
     p.add_argument("--flux", action="store_true", help="print a Flux GitRepository + Kustomization instead")
+    p.add_argument(
+        "--sops-secret",
+        default=None,
+        help="Flux: Secret holding the age identity (`<name>.agekey`) that decrypts the node's secrets "
+        "(default: sops-age when the node folder is encrypted at rest)",
+    )
 
     p = add_command(
         sub,
@@ -61,6 +72,9 @@ def register(sub: Subparsers) -> None:
     )
     p.add_argument("--workdir", default=None, help="work folder (default: a temporary folder)")
     p.add_argument("--keep", action="store_true", help="keep the work folder and print where it is")
+    p.add_argument(
+        "--encrypt", action="store_true", help="encrypt the node repos' secrets at rest (SOPS + age)"
+    )
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
@@ -76,6 +90,7 @@ def run_reconcile(args: argparse.Namespace) -> int:
         chain_branch=args.chain_branch,
         node_branch=args.node_branch,
         chain_name=args.chain_name,
+        age_identity_file=Path(args.age_identity_file) if args.age_identity_file else None,
     )
     workdir = Path(args.workdir) if args.workdir else default_workdir()
     print(reconcile(target, workdir).line())
@@ -100,6 +115,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_argocd_app(args: argparse.Namespace) -> int:
     """argocd-app."""
+    from cloud_config.app.secrets import flux_decryption_secret
+    from cloud_config.cli.common import layout
     from cloud_config.render.argocd import AppSpec, application, flux_objects, to_yaml
 
     spec = AppSpec(
@@ -110,6 +127,7 @@ def run_argocd_app(args: argparse.Namespace) -> int:
         revision=args.revision,
         dest_server=args.dest_server,
         dest_namespace=args.dest_namespace,
+        sops_secret=flux_decryption_secret(layout(args), args.domain, args.sops_secret),
     )
     docs = flux_objects(spec) if args.flux else [application(spec)]
     print(to_yaml(docs), end="")
@@ -125,4 +143,4 @@ def run_demo(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    return demo(Path(args.workdir) if args.workdir else None, keep=args.keep, say=say)
+    return demo(Path(args.workdir) if args.workdir else None, keep=args.keep, say=say, encrypt=args.encrypt)

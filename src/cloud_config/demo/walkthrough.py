@@ -11,6 +11,7 @@ an impostor signing as participant 1 with an unregistered key is refused by the 
 
 from __future__ import annotations
 
+import base64
 import re
 import shutil
 import tempfile
@@ -32,6 +33,7 @@ from cloud_config.demo.world import (
     wait_pipelines_idle,
 )
 from cloud_config.model.paths import node_name
+from cloud_config.store.sops import Sops
 
 Say = Callable[[str], None]
 PIPELINE_TIMEOUT = 60
@@ -54,9 +56,16 @@ class Demo:
     """The walkthrough, step by step, with a line of narrative per step."""
 
     def __init__(
-        self, world: World, say: Say, nodes: dict[str, tuple[str, str]] | None = None, node2: str = NODE2
+        self,
+        world: World,
+        say: Say,
+        nodes: dict[str, tuple[str, str]] | None = None,
+        node2: str = NODE2,
+        encrypt: bool = False,
     ) -> None:
         self.w = world
+        self.encrypt = encrypt
+        self.pipeline_keys: dict[str, Path] = {}
         self.say = say
         self.nodes = nodes or NODES
         self.node2 = node2
@@ -88,6 +97,7 @@ class Demo:
             self.node_steps,
             self.join_node2,
             self.impostor_step,
+            *([self.plaintext_step] if self.encrypt else []),
         ]
 
     def init_step(self) -> None:
@@ -194,7 +204,12 @@ class Demo:
     def s9_node(self, who: str, domain: str) -> str:
         me = self.p(who)
         self.w.pull(me)
-        me.cc("init-node", "--domain", domain, "--account", self.accounts[who][0])
+        encrypt: list[str] = []
+        if self.encrypt:  # the operator's and the pipeline's age identities, made with pyrage
+            me.age_key, mine = me.age_recipient(me.home / "age")
+            self.pipeline_keys[domain], pipeline = me.age_recipient(me.home / "pipeline" / "age")
+            encrypt = ["--encrypt-to", mine, "--encrypt-to", pipeline]
+        me.cc("init-node", "--domain", domain, "--account", self.accounts[who][0], *encrypt)
         me.cc("update-node", "--domain", domain)
         me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
         node_dir = me.home / node_name(CHAIN, domain)
@@ -204,7 +219,8 @@ class Demo:
         return url
 
     def s10_pipeline(self, who: str, domain: str) -> str:
-        self.pipelines[domain] = self.w.start_pipeline(self.p(who), domain, self.node_repos[domain])
+        identity = self.pipeline_keys.get(domain)
+        self.pipelines[domain] = self.w.start_pipeline(self.p(who), domain, self.node_repos[domain], identity)
         return self.pipelines[domain]
 
     def s11_argocd(self) -> str:
@@ -276,12 +292,33 @@ class Demo:
         bare = self.w.forge.path(node_name(CHAIN, domain))
         subject = git.run(bare, "log", "-1", "--format=%s", sha)
         files = git.changed_paths(bare, f"{sha}~1", sha)
-        config = tomllib.loads((git.show(bare, sha, "config.toml") or b"").decode())
+        data = git.show(bare, sha, "config.toml") or b""
+        if domain in self.pipeline_keys:  # encrypted at rest: decrypted in memory, as the pipeline does
+            data = Sops(self.pipeline_keys[domain]).decrypt(data, "binary", f"{domain}:config.toml")
+        config = tomllib.loads(data.decode())
         peers = [p["domain"] for p in config.get("network_zenoh", {}).get("peers", [])]
         return f'"{subject}"; changed {", ".join(files)}; peers now {", ".join(peers)}'
 
+    def plaintext_step(self) -> None:
+        """Step 15 (--encrypt): no commit of any node repo holds a key in plain text or base64."""
+        self.step(15, "auditor", "git log -p --all of every node repo: no plaintext key", self.s15_audit)
 
-def run_demo(workdir: Path | None, keep: bool, say: Say) -> int:
+    def s15_audit(self) -> str:
+        keys: list[str] = []
+        for who in self.accounts:
+            home = self.p(who).chain_dir
+            for path in [*home.glob("accounts/*/private_key"), *home.glob("certs/*/key.pem")]:
+                text = path.read_text(encoding="utf-8")
+                lines = [line for line in text.splitlines() if line and not line.startswith("-----")]
+                keys += [text, *lines, base64.b64encode(text.encode()).decode()]
+        for domain in self.node_repos:
+            history = git.run(self.w.forge.path(node_name(CHAIN, domain)), "log", "-p", "--all")
+            if any(key in history for key in keys):
+                raise DemoError(f"{domain}'s node repo holds a plaintext key")
+        return f"{len(self.node_repos)} node repos, {len(keys)} key strings checked, none found"
+
+
+def run_demo(workdir: Path | None, keep: bool, say: Say, encrypt: bool = False) -> int:
     """Run the whole walkthrough; 0 on success. A failed run keeps its files for inspection."""
     root = workdir or Path(tempfile.mkdtemp(prefix="cloud-config-demo-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -289,7 +326,7 @@ def run_demo(workdir: Path | None, keep: bool, say: Say) -> int:
         raise DemoError(f"work folder {root} is not empty")
     world = World.create(root)
     say(f"cloud-config demo: the 'Blockchain and GitOps' walkthrough, forge at {world.forge.url('')[:-5]}")
-    demo, finished = Demo(world, say), False
+    demo, finished = Demo(world, say, encrypt=encrypt), False
     try:
         for phase in demo.phases():
             phase()

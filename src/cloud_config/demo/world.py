@@ -47,11 +47,11 @@ def tool_env() -> dict[str, str]:
     return env
 
 
-def run_tool(*args: str) -> subprocess.CompletedProcess[str]:
+def run_tool(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
     """Run `cloud-config ARGS` as a process (the same code as this one); whatever it did."""
     return subprocess.run(
         [sys.executable, "-m", "cloud_config", *args],
-        env=tool_env(),
+        env={**tool_env(), **(env or {})},
         capture_output=True,
         text=True,
         timeout=STEP_TIMEOUT,
@@ -59,9 +59,9 @@ def run_tool(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
-def cloud_config(*args: str) -> str:
+def cloud_config(*args: str, env: dict[str, str] | None = None) -> str:
     """Run `cloud-config ARGS` as a process; its stdout, or DemoError with its error line."""
-    proc = run_tool(*args)
+    proc = run_tool(*args, env=env)
     if proc.returncode != 0:
         last = proc.stderr.strip().splitlines()[-1:] or ["no output"]
         raise DemoError(f"`cloud-config {' '.join(args)}` failed ({proc.returncode}): {last[0]}")
@@ -77,6 +77,8 @@ class Person:
     name: str
     home: Path
     git_name: str = ""
+    # Their age identity file (the demo's --encrypt), given to their commands as SOPS_AGE_KEY_FILE.
+    age_key: Path | None = None
 
     @property
     def chain_dir(self) -> Path:
@@ -120,7 +122,22 @@ class Person:
     def cc(self, verb: str, *args: str) -> str:
         """`cloud-config VERB --chain-name CHAIN --config-dir HOME ARGS` in their folder (VERB may
         be two words: "member add")."""
-        return cloud_config(*verb.split(), "--chain-name", CHAIN, "--config-dir", str(self.home), *args)
+        env = {"SOPS_AGE_KEY_FILE": str(self.age_key)} if self.age_key else None
+        return cloud_config(
+            *verb.split(), "--chain-name", CHAIN, "--config-dir", str(self.home), *args, env=env
+        )
+
+    def age_recipient(self, folder: Path) -> tuple[Path, str]:
+        """A new age identity file in `folder` (0600), made with pyrage; (its path, its recipient)."""
+        import pyrage
+
+        identity = pyrage.x25519.Identity.generate()
+        folder.mkdir(mode=0o700, parents=True, exist_ok=True)
+        path = folder / "keys.agekey"
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(f"{identity}\n")
+        return path, str(identity.to_public())
 
 
 @dataclass
@@ -230,14 +247,16 @@ class World:
         pr.merged = git.rev_parse(reviewer.chain_dir, "HEAD")
         return pr.merged
 
-    def start_pipeline(self, who: Person, domain: str, node_repo: str) -> str:
-        """Write `who`'s serve config, start `cloud-config serve`, hook it to the chain repo; its URL."""
+    def start_pipeline(self, who: Person, domain: str, node_repo: str, identity: Path | None = None) -> str:
+        """Write `who`'s serve config, start `cloud-config serve`, hook it to the chain repo; its URL.
+        `identity`: the pipeline's age identity file, for a node repo encrypted at rest."""
         folder = who.home / "pipeline"
         folder.mkdir(exist_ok=True)
         config = folder / "serve.toml"
+        age = f'age_identity_file = "{identity}"\n' if identity else ""
         config.write_text(
             f'workdir = "work"\n\n[[pipeline]]\nname = "{CHAIN}"\nchain_repo = "{self.forge.url(CHAIN)}"\n'
-            f'branch = "master"\nsecret_file = "{self.secret_file}"\n\n'
+            f'branch = "master"\nsecret_file = "{self.secret_file}"\n{age}\n'
             f'[[pipeline.node]]\ndomain = "{domain}"\nrepo = "{node_repo}"\n'
         )
         from cloud_config.demo.serve_process import start_serve_process
@@ -294,9 +313,13 @@ def wait_pipelines_idle(urls: Sequence[str], timeout: float) -> dict[str, int]:
         time.sleep(0.02)
 
 
-def quick_chain(world: World, nodelist: Sequence[str], domain: str = "node0") -> tuple[Person, str]:
+def quick_chain(
+    world: World, nodelist: Sequence[str], domain: str = "node0", encrypt_to: Sequence[str] = ()
+) -> tuple[Person, str]:
     """Without pull requests: a finalized chain listing `nodelist` pushed to the forge, and `domain`'s
     node repo made by init-node/update-node/update-yaml; (the person who did it, the node repo URL).
+    With `encrypt_to` (age recipients) the node repo's secrets are encrypted at rest (the age
+    identity to read them back comes from SOPS_AGE_KEY_FILE).
     """
     me = world.person("operator")
     me.cc("init-chain")
@@ -310,12 +333,16 @@ def quick_chain(world: World, nodelist: Sequence[str], domain: str = "node0") ->
     me.cc("create-csr", "--domain", domain)
     me.cc("sign-csr", "--domain", domain)
     push_new_repo(me.chain_dir, world.forge.url(CHAIN), "chain")
-    me.cc("init-node", "--domain", domain, "--account", account[1])
+    me.cc("init-node", "--domain", domain, "--account", account[1], *_encrypt_flags(encrypt_to))
     me.cc("update-node", "--domain", domain)
     me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
     url = world.forge.create(node_name(CHAIN, domain))
     push_new_repo(me.home / node_name(CHAIN, domain), url, f"init {domain}")
     return me, url
+
+
+def _encrypt_flags(recipients: Sequence[str]) -> list[str]:
+    return [a for r in recipients for a in ("--encrypt-to", r)]
 
 
 def push_new_repo(folder: Path, url: str, message: str, signer: Person | None = None) -> None:

@@ -38,6 +38,9 @@ ACCESS_MODES = ("ReadWriteOnce", "ReadOnlyMany", "ReadWriteMany", "ReadWriteOnce
 _QUANTITY = re.compile(r"^[0-9]+(\.[0-9]+)?(m|k|M|G|T|P|E|Ki|Mi|Gi|Ti|Pi|Ei)?$")
 _DNS_SUBDOMAIN = re.compile(r"^[a-z0-9]([a-z0-9.-]{0,251}[a-z0-9])?$")
 _IMAGE_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._:/-]*[A-Za-z0-9])?$")
+ENGINES = ("argocd", "flux")
+# An age X25519 recipient: "age1" and 58 bech32 characters (what `age-keygen` and pyrage print).
+_AGE_RECIPIENT = re.compile(r"^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$")
 # Only these log levels are accepted by every service (tracing and raft's sloggers alike).
 LOG_LEVELS = ("trace", "debug", "info", "error")
 
@@ -60,6 +63,7 @@ class Deployment:
     disable_health_check: bool = False
     legacy_configmaps: bool = False
     cluster_domain: str = "cluster.local"
+    engine: str = "argocd"
 
     def problems(self) -> list[tuple[str, str]]:
         """Every (field, reason) Kubernetes would reject (field names as in `[deployment]`)."""
@@ -82,6 +86,8 @@ class Deployment:
             out.append(
                 ("cluster_domain", f"must be a DNS domain such as cluster.local, got {self.cluster_domain!r}")
             )
+        if self.engine not in ENGINES:
+            out.append(("engine", f"must be one of {', '.join(ENGINES)}, got {self.engine!r}"))
         for name in ("docker_registry", "docker_repo"):
             value = getattr(self, name)
             if not _IMAGE_PART.match(value):
@@ -106,6 +112,8 @@ class NodeConfig:
     exporter_base_path: str = ""
     exporter_chain_name: str = "test-chain"
     deployment: Deployment | None = None
+    # `[secrets] recipients`: age recipients every secret file of the node folder is encrypted to.
+    recipients: list[str] = field(default_factory=list)
 
     @classmethod
     def loads(cls, text: str, source: str) -> NodeConfig:
@@ -151,6 +159,9 @@ class NodeConfig:
                 else:
                     values[f.name] = r.string(table, f.name, path, default)
             node.deployment = Deployment(**values)
+        if "secrets" in data:
+            table = r.table(data, "secrets", "secrets")
+            node.recipients = r.strings(table, "recipients", "secrets.recipients")
         return node
 
     def to_dict(self) -> dict[str, Any]:
@@ -170,6 +181,8 @@ class NodeConfig:
         }
         if self.deployment is not None:
             data["deployment"] = asdict(self.deployment)
+        if self.recipients:
+            data["secrets"] = {"recipients": list(self.recipients)}
         return data
 
     def dumps(self, old_text: str | None = None) -> str:
@@ -202,7 +215,29 @@ class NodeConfig:
             )
         if self.deployment is not None:
             out.extend((f"deployment.{name}", why) for name, why in self.deployment.problems())
+            if self.recipients and self.deployment.legacy_configmaps:
+                out.append(
+                    (
+                        "deployment.legacy_configmaps",
+                        "cannot be used with [secrets]: keys are encrypted in Secrets",
+                    )
+                )
+        for recipient in self.recipients:
+            reason = recipient_problem(recipient)
+            if reason:
+                out.append(("secrets.recipients", reason))
+        if len(set(self.recipients)) != len(self.recipients):
+            out.append(("secrets.recipients", "a recipient is listed twice"))
         return out
+
+
+def recipient_problem(value: str) -> str | None:
+    """Why `value` is not an age recipient (public key), or None. Never quotes an identity."""
+    if value.upper().startswith("AGE-SECRET-KEY-"):
+        return "is an age identity (a private key); give its recipient, age1... (`age-keygen -y`)"
+    if not _AGE_RECIPIENT.match(value):
+        return f"must be an age recipient (age1 and 58 lowercase bech32 characters), got {value!r}"
+    return None
 
 
 def _optional(r: Reader, data: Mapping[str, Any], key: str) -> str | None:

@@ -8,8 +8,10 @@ this module.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
+from typing import Literal
 
 CHAIN_CONFIG = "chain_config.toml"
 NODE_CONFIG = "node_config.toml"
@@ -37,6 +39,39 @@ GENERATED_SECRETS = frozenset(
 )
 # File names that are secret wherever they stand (an account key, a TLS or CA key).
 _SECRET_NAMES = {PRIVATE_KEY: "an account private key", KEY_FILE: "a private key file"}
+
+
+# Encryption at rest (a node with `[secrets]` recipients): `.sops.yaml` holds the creation rules, so a
+# person's `sops` edits use the same recipients; Argo CD decrypts through KSOPS's generator file.
+SOPS_CONFIG = ".sops.yaml"
+SECRET_GENERATOR = "secret-generator.yaml"
+# Only the values of a Kubernetes Secret are encrypted (Flux and KSOPS read the rest).
+ENCRYPTED_FIELDS = "^(data|stringData)$"
+SopsKind = Literal["yaml", "binary"]
+# The node folder's files held SOPS-encrypted, as `.sops.yaml` path regexes (relative to the node
+# folder, first match wins): the rendered Secrets (YAML, values encrypted), then whole files: the
+# account key and its rendered copy, the TLS key, config.toml (which embeds the TLS key), and in a
+# creator's chain folder the CA key.
+ENCRYPTED_PATHS: tuple[tuple[str, SopsKind], ...] = (
+    (r"^yamls/secret-[^/]+\.yaml$", "yaml"),
+    (
+        rf"^({PRIVATE_KEY}|config\.toml|{ACCOUNTS}/[^/]+/{PRIVATE_KEY}|certs/[^/]+/key\.pem|ca_cert/key\.pem)$",
+        "binary",
+    ),
+)
+_ENCRYPTED = tuple((re.compile(rx), kind) for rx, kind in ENCRYPTED_PATHS)
+# The same names in a creator's chain folder (`cloud-config secrets encrypt`): CA key, account keys,
+# node TLS keys; all git-ignored (SECRET_GLOBS).
+CHAIN_ENCRYPTED_GLOBS = (CA_KEY, f"{ACCOUNTS}/*/{PRIVATE_KEY}", f"certs/*/{KEY_FILE}")
+
+
+def encrypted_at_rest(path: str) -> SopsKind | None:
+    """How a node-folder file is held when its node encrypts at rest ("yaml": the values of a
+    Kubernetes object; "binary": the whole file), or None for a file kept in plain text."""
+    for pattern, kind in _ENCRYPTED:
+        if pattern.match(path):
+            return kind
+    return None
 
 
 def node_name(chain_name: str, domain: str) -> str:

@@ -32,7 +32,9 @@ TRAILER = "Chain-Commit"
 class Refresher(Protocol):
     """Renders one node folder from a chain folder and syncs it: `app.node.refresh_node`."""
 
-    def __call__(self, chain_dir: Path, node_dir: Path, chain_name: str, domain: str) -> Changes: ...
+    def __call__(
+        self, chain_dir: Path, node_dir: Path, chain_name: str, domain: str, identity: Path | None = None
+    ) -> Changes: ...
 
 
 class ReconcileRefused(CloudConfigError):
@@ -49,6 +51,8 @@ class Target:
     chain_branch: str = "master"
     node_branch: str = "master"
     chain_name: str | None = None
+    # The age identity file that decrypts the node repo's keys (None: sops' own lookup).
+    age_identity_file: Path | None = None
 
 
 @dataclass
@@ -159,7 +163,7 @@ def _render(
     render: Refresher, chain_dir: Path, node_dir: Path, chain_name: str, target: Target, sha: str
 ) -> Changes:
     try:
-        return render(chain_dir, node_dir, chain_name, target.domain)
+        return render(chain_dir, node_dir, chain_name, target.domain, target.age_identity_file)
     except CloudConfigError as exc:
         raise ReconcileRefused(f"{target.domain}: refusing chain {sha[:12]}: {exc}; nothing pushed") from exc
 

@@ -11,6 +11,7 @@ name = "gitops-test-chain"         # webhooks go to POST /hooks/<name>
 chain_repo = "https://git.example.com/consortium/gitops-test-chain.git"
 branch = "master"
 secret_env = "CHAIN_WEBHOOK_SECRET"   # or: secret_file = "/run/secrets/chain-webhook"
+age_identity_file = "/run/secrets/age/keys.txt"  # optional; decrypts node repos encrypted at rest
 
 [[pipeline.node]]
 domain = "node0"
@@ -39,7 +40,7 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_PARALLEL = 4
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _TOP_KEYS = {"listen", "workdir", "max_body_bytes", "max_parallel", "pipeline"}
-_PIPELINE_KEYS = {"name", "chain_repo", "branch", "secret_env", "secret_file", "node"}
+_PIPELINE_KEYS = {"name", "chain_repo", "branch", "secret_env", "secret_file", "node", "age_identity_file"}
 _NODE_KEYS = {"domain", "repo", "branch", "chain_name"}
 
 
@@ -119,6 +120,11 @@ def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> 
         )
     chain_repo = _string(table, "chain_repo", source, where)
     branch = _string(table, "branch", source, where, "master")
+    identity = None
+    if "age_identity_file" in table:
+        identity = base / _string(table, "age_identity_file", source, where)
+        if not identity.is_file():
+            raise ConfigError(source, f"{where}age_identity_file", f"{identity} does not exist")
     nodes = table.get("node", [])
     if not isinstance(nodes, list) or not nodes:
         raise ConfigError(source, f"{where}node", "list at least one [[pipeline.node]]")
@@ -135,6 +141,7 @@ def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> 
                 node_branch=_string(node, "branch", source, nwhere, "master"),
                 domain=_string(node, "domain", source, nwhere),
                 chain_name=_string(node, "chain_name", source, nwhere) if chain_name is not None else None,
+                age_identity_file=identity,
             )
         )
     domains = [t.domain for t in targets]

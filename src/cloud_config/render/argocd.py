@@ -35,6 +35,8 @@ class AppSpec:
     revision: str = "master"
     dest_server: str = DEFAULT_SERVER
     dest_namespace: str = "default"
+    # Flux: the Secret (in flux-system) whose `*.agekey` entry decrypts the node's SOPS files.
+    sops_secret: str | None = None
 
     @property
     def name(self) -> str:
@@ -83,7 +85,7 @@ def flux_objects(spec: AppSpec) -> list[Doc]:
         "metadata": {"name": spec.name, "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
         "spec": {"interval": "1m", "url": spec.repo_url, "ref": {"branch": spec.revision}},
     }
-    kustomization = {
+    kustomization: Doc = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
         "metadata": {"name": spec.name, "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
@@ -98,6 +100,8 @@ def flux_objects(spec: AppSpec) -> list[Doc]:
             "timeout": "5m",
         },
     }
+    if spec.sops_secret is not None:
+        kustomization["spec"]["decryption"] = {"provider": "sops", "secretRef": {"name": spec.sops_secret}}
     return [repo, kustomization]
 
 

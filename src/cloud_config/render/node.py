@@ -7,8 +7,8 @@ from typing import Any
 
 from cloud_config.model.network_address import NodeNetworkAddress
 from cloud_config.model.node import Deployment
-from cloud_config.model.paths import CA_CERT, PRIVATE_KEY, node_cert
-from cloud_config.render import k8s
+from cloud_config.model.paths import CA_CERT, PRIVATE_KEY, SECRET_GENERATOR, SOPS_CONFIG, node_cert
+from cloud_config.render import at_rest, k8s
 from cloud_config.render.config_toml import peers, render_config_toml
 from cloud_config.render.inputs import NodeInputs
 from cloud_config.render.yaml_out import dump
@@ -36,6 +36,8 @@ def render_node(inputs: NodeInputs) -> Tree:
     }
     if inputs.me.is_k8s and inputs.node.deployment is not None:
         tree.update(render_k8s(inputs, config_toml))
+    if inputs.node.recipients:
+        tree[SOPS_CONFIG] = _bytes(at_rest.sops_config(inputs.node.recipients))
     return tree
 
 
@@ -55,7 +57,12 @@ def render_k8s(inputs: NodeInputs, config_toml: str) -> Tree:
         where = (me.cluster, me.name_space, deployment.cluster_domain)
         yamls.update(_external_files(inputs.chain_name, peer, *where))
     tree = {f"yamls/{name}": data for name, data in yamls.items()}
-    tree[KUSTOMIZATION] = _bytes(_kustomization(inputs, list(yamls), deployment))
+    resources, sealed = at_rest.split_resources(inputs, [f"yamls/{name}" for name in yamls])
+    kustomization = _kustomization(inputs, resources, deployment)
+    if sealed:
+        tree[SECRET_GENERATOR] = _bytes(at_rest.ksops_generator(inputs, sealed))
+        kustomization["generators"] = [SECRET_GENERATOR]
+    tree[KUSTOMIZATION] = _bytes(kustomization)
     return tree
 
 
@@ -99,12 +106,12 @@ def patches(inputs: NodeInputs, deployment: Deployment) -> list[dict[str, Any]]:
     return out
 
 
-def _kustomization(inputs: NodeInputs, yamls: list[str], deployment: Deployment) -> dict[str, Any]:
+def _kustomization(inputs: NodeInputs, resources: list[str], deployment: Deployment) -> dict[str, Any]:
     target = {"kind": "StatefulSet", "name": inputs.node_name}
     return {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
         "images": [{"name": name, "newTag": tag} for name, tag in k8s.images(inputs)],
         "patches": [{"patch": dump(p), "target": target} for p in patches(inputs, deployment)],
-        "resources": [f"yamls/{name}" for name in yamls],
+        "resources": resources,
     }

@@ -18,6 +18,7 @@ from cloud_config.errors import CloudConfigError, ConfigError
 from cloud_config.model.names import hex_problem
 from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import SECRET_DIR_MODE, locked, write_secret
+from cloud_config.store.sops import Sops, is_encrypted
 
 PRIVATE_KEY = "private_key"
 VALIDATOR_ADDRESS = "validator_address"
@@ -61,9 +62,11 @@ def write_account_dir(target: Path, account: Account) -> Path:
             shutil.rmtree(staging)
 
 
-def read_account(account_dir: Path) -> Account:
-    """The account in `account_dir`, after checking that its three files agree with each other."""
-    texts = {name: _read(account_dir / name) for name in ACCOUNT_FILES}
+def read_account(account_dir: Path, sops: Sops | None = None) -> Account:
+    """The account in `account_dir`, after checking that its three files agree with each other.
+
+    A private key encrypted at rest is decrypted in memory (`sops`' identity)."""
+    texts = {name: _read(account_dir / name, sops) for name in ACCOUNT_FILES}
     where = str(account_dir / PRIVATE_KEY)
     reason = hex_problem(texts[PRIVATE_KEY], (64,))
     if reason:
@@ -86,9 +89,12 @@ def read_account(account_dir: Path) -> Account:
     )
 
 
-def _read(path: Path) -> str:
+def _read(path: Path, sops: Sops | None) -> str:
     try:
-        return path.read_text(encoding="ascii")
+        data = path.read_bytes()
+        if path.name == PRIVATE_KEY and is_encrypted(data, "binary"):
+            data = (sops or Sops()).decrypt(data, "binary", str(path))
+        return data.decode("ascii")
     except FileNotFoundError:
         raise ConfigError(str(path), None, "is missing (an account folder holds three files)") from None
     except UnicodeDecodeError:

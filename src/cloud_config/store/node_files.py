@@ -12,6 +12,7 @@ from cloud_config.model.node import NodeConfig
 from cloud_config.model.paths import CHAIN_CONFIG, NODE_CONFIG
 from cloud_config.store import account_files
 from cloud_config.store.files import read_text
+from cloud_config.store.sops import Sops
 
 
 def load_chain(chain_dir: Path, chain_name: str) -> tuple[ChainConfig, str]:
@@ -33,14 +34,17 @@ def load_node_config(node_dir: Path, domain: str) -> tuple[NodeConfig, str]:
     return node, text
 
 
-def read_keys(account_dir: Path, chain: ChainConfig, account: str) -> dict[str, str]:
-    """The account's three files by name, checked to belong together and to this chain (never echoed)."""
+def read_keys(
+    account_dir: Path, chain: ChainConfig, account: str, sops: Sops | None = None
+) -> dict[str, str]:
+    """The account's three files by name, checked to belong together and to this chain (never echoed);
+    a key encrypted at rest is decrypted in memory."""
     reason = hex_problem(account, (ADDRESS_LEN,))
     if reason:
         raise ConfigError(NODE_CONFIG, "account", reason)
     if not account_dir.is_dir():
         raise NotFoundError(f"account folder {account_dir} does not exist (init-node copies it)")
-    found = account_files.read_account(account_dir)
+    found = account_files.read_account(account_dir, sops)
     if found.node_address != account:
         raise ConfigError(str(account_dir), None, f"holds account {found.node_address}, not {account}")
     if len(found.validator_address) != chain.validator_length:

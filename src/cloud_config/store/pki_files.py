@@ -15,11 +15,16 @@ from cloud_config.model.paths import KEY_FILE as KEY
 from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import SECRET_DIR_MODE, SECRET_MODE, write_many
 from cloud_config.store.files import read_text
+from cloud_config.store.sops import Sops, is_encrypted, read_secret_text
 
 
-def read_pem(path: Path, hint: str = "") -> str:
-    """A PEM file's text, or NotFoundError naming the file and what creates it."""
-    return read_text(path, hint, "is not PEM text")
+def read_pem(path: Path, hint: str = "", sops: Sops | None = None) -> str:
+    """A PEM file's text, or NotFoundError naming the file and what creates it; a key encrypted
+    at rest (`cloud-config secrets encrypt`) is decrypted in memory."""
+    text = read_text(path, hint, "is not PEM text")
+    if is_encrypted(text.encode("utf-8"), "binary"):
+        return read_secret_text(path, "binary", sops, hint)
+    return text
 
 
 def write_tls(layout: ChainLayout, folder: Path, files: dict[str, tuple[str, int]]) -> None:

@@ -2,6 +2,11 @@
 
 A manifest (`.cloud-config-generated`, one relative path a line, sorted) records the generated files,
 so pruning never touches a user's file or the node's key material.
+
+With `AtRest` (the node's `[secrets]` recipients), every file of the secret-path list
+(`model.paths.encrypted_at_rest`) is written SOPS-encrypted. sops output changes on every run, so a
+file is re-encrypted only when its decrypted content or its recipients changed: a render without a
+change writes nothing.
 """
 
 from __future__ import annotations
@@ -10,6 +15,7 @@ import contextlib
 import os
 import stat
 from collections.abc import Iterable, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -18,10 +24,13 @@ from cloud_config.model.paths import (
     GENERATED_SECRETS,
     KEY_FILE,
     NODE_CONFIG,
+    SopsKind,
+    encrypted_at_rest,
     generated_is_secret,
     node_key,
 )
 from cloud_config.store.atomic import PUBLIC_MODE, SECRET_DIR_MODE, SECRET_MODE, write_bytes, write_many
+from cloud_config.store.sops import Sops, is_encrypted, recipients_of, same_content
 
 MANIFEST = ".cloud-config-generated"
 # Never pruned, whatever a (hand-edited) manifest says.
@@ -52,6 +61,41 @@ class Changes:
     def changed(self) -> bool:
         """Whether any file was written or removed."""
         return bool(self.written or self.removed)
+
+
+@dataclass(frozen=True)
+class AtRest:
+    """How a node's secret files are held: encrypted to `recipients`, read with `sops`'s identity."""
+
+    sops: Sops
+    recipients: frozenset[str]
+
+    def kind(self, path: str) -> SopsKind | None:
+        """The sops kind of `path` when it is on the secret-path list, else None."""
+        return encrypted_at_rest(path)
+
+    def stored(self, target: Path, path: str, plain: bytes) -> bytes | None:
+        """What to write at `target` for `plain`, or None when it already holds that (decrypted)."""
+        kind = self.kind(path)
+        assert kind is not None
+        try:
+            old = target.read_bytes()
+        except FileNotFoundError:
+            old = None
+        if (
+            old is not None
+            and is_encrypted(old, kind)
+            and recipients_of(old, kind) == self.recipients
+            and same_content(self.sops.decrypt(old, kind, str(target)), plain, kind)
+        ):
+            return None
+        return self.sops.encrypt(plain, self.recipients, kind, path)
+
+    def many(self, node_dir: Path, files: Mapping[str, bytes]) -> dict[str, bytes | None]:
+        """`stored` for several files at once (sops calls run side by side)."""
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            jobs = {p: pool.submit(self.stored, node_dir / p, p, data) for p, data in files.items()}
+            return {p: job.result() for p, job in jobs.items()}
 
 
 def _mode(path: str) -> int:
@@ -96,13 +140,21 @@ def _unchanged(target: Path, data: bytes, mode: int) -> bool:
     return True
 
 
-def sync_tree(node_dir: Path, tree: Mapping[str, bytes]) -> Changes:
-    """Make `node_dir` hold `tree`: write changed files atomically, remove stale generated files."""
+def sync_tree(node_dir: Path, tree: Mapping[str, bytes], at_rest: AtRest | None = None) -> Changes:
+    """Make `node_dir` hold `tree`: write changed files atomically, remove stale generated files;
+    with `at_rest`, the secret files encrypted (see the module docstring)."""
     old = read_manifest(node_dir)
     pending = {}
+    sealed = {p: d for p, d in tree.items() if at_rest is not None and at_rest.kind(p)}
+    if at_rest is not None and sealed:
+        for path, stored in at_rest.many(node_dir, sealed).items():
+            if stored is not None:
+                pending[node_dir / path] = (stored, SECRET_MODE)
+            else:
+                _restrict(node_dir / path, SECRET_MODE)
     for path in sorted(tree):
         data, mode = tree[path], _mode(path)
-        if not _unchanged(node_dir / path, data, mode):
+        if path not in sealed and not _unchanged(node_dir / path, data, mode):
             pending[node_dir / path] = (data, mode)
     write_many(pending, durable=False)  # generated: the next render reproduces them
     removed = sorted(p for p in old - set(tree) if _prunable(p))
