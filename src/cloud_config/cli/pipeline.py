@@ -94,6 +94,8 @@ def run_serve(args: argparse.Namespace) -> int:
     server = make_app(config, listen=args.listen)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     print(f"listening on {server.url}", flush=True)
+    if server.status_server is not None:
+        print(f"status page on {server.status_server.url}/", flush=True)
     run_until_stopped(server, server.service)
     return 0
 
