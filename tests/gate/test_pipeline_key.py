@@ -41,7 +41,7 @@ def test_the_same_change_signed_by_the_members_own_key_passes(cli: Cli, chain: C
 
 
 def test_pipeline_keys_are_checked_like_ssh_keys() -> None:
-    good = 'ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPQmM/9PjonXcH129vHhNMQEIHSgHpNXn1QNuZmSCehh p1'
+    good = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIPQmM/9PjonXcH129vHhNMQEIHSgHpNXn1QNuZmSCehh p1"
     text = f'[[member]]\nname = "p1"\nrole = "member"\nssh_keys = []\npipeline_keys = ["{good}"]\n'
     members = Members.loads(text, "members.toml")
     assert members.members[0].pipeline_keys == [good]

@@ -107,7 +107,17 @@ def test_rows_and_exit_codes(cli: Cli, chain: Chain) -> None:
     assert r.code == 0, r.out
     lines = r.out.splitlines()
     assert lines[0].startswith(f"chain {chain.head[:12]} (Finalize), 3 nodes")
-    assert lines[1].split() == ["DOMAIN", "OWNER", "APPLIED", "LAG", "RESULT", "SYNC", "DIGEST", "CERT", "AGE"]
+    assert lines[1].split() == [
+        "DOMAIN",
+        "OWNER",
+        "APPLIED",
+        "LAG",
+        "RESULT",
+        "SYNC",
+        "DIGEST",
+        "CERT",
+        "AGE",
+    ]
     row0 = lines[2].split()
     assert row0[:5] == ["node0", "alice", chain.head[:12], "0", "up-to-date"]
     assert lines[4].split()[:3] == ["node2", "carol", "-"] and "no record" in lines[4]
@@ -118,9 +128,9 @@ def test_rows_and_exit_codes(cli: Cli, chain: Chain) -> None:
     assert report["format"] == 1 and report["chain_head"] == chain.head
     node0 = _nodes(report)["node0"]
     assert set(node0) == {
-        "domain", "owner", "record", "record_commit", "chain_commit", "lag", "result", "refusal", "node_commit",
-        "sync", "digest", "digest_differs", "cert_not_after", "cert_days_left", "age_seconds", "tool_version",
-        "problems",
+        "domain", "owner", "record", "record_commit", "chain_commit", "lag", "result", "refusal",
+        "node_commit", "sync", "digest", "digest_differs", "cert_not_after", "cert_days_left",
+        "age_seconds", "tool_version", "problems",
     }  # fmt: skip
     assert node0["lag"] == 0 and node0["owner"] == "alice" and node0["cert_days_left"] > 3000  # type: ignore[operator]
 
@@ -142,7 +152,7 @@ def test_digest_mismatch_is_flagged(cli: Cli, chain: Chain) -> None:
     chain.record("node2", "carol")
     r = cli("status", "--repo", str(chain.bare))
     assert r.code == 1 and "DIFFERS" in next(li for li in r.out.splitlines() if li.startswith("node1"))
-    code, report = _json(cli, chain)
+    _, report = _json(cli, chain)
     nodes = _nodes(report)
     assert [d for d, n in nodes.items() if n["digest_differs"]] == ["node1"]
     assert report["failing"] == ["node1: digest differs from the majority"]
@@ -151,7 +161,7 @@ def test_digest_mismatch_is_flagged(cli: Cli, chain: Chain) -> None:
 def test_record_signed_by_another_members_key_is_ignored_and_reported(cli: Cli, chain: Chain) -> None:
     good = chain.record("node0", "alice-pipeline", result="up-to-date")
     bad = chain.record("node0", "bob", result="refused")  # bob forges node0's record
-    code, report = _json(cli, chain)
+    _, report = _json(cli, chain)
     node0 = _nodes(report)["node0"]
     assert node0["record_commit"] == good and node0["result"] == "up-to-date"
     ignored = report["ignored_records"]

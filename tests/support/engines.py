@@ -54,7 +54,9 @@ class EngineStandIn:
                 body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
                 code, why = stand_in.check(self.path, {k: v for k, v in self.headers.items()}, body)
                 if code == 200:
-                    stand_in.accepted.append(Received(self.path, dict(self.headers.items()), body, time.time()))
+                    stand_in.accepted.append(
+                        Received(self.path, dict(self.headers.items()), body, time.time())
+                    )
                 else:
                     stand_in.refused.append((code, why))
                 self.send_response(code)
@@ -85,13 +87,17 @@ class EngineStandIn:
         if self.kind == "flux":
             algo, _, given = lower.get("x-signature", "").partition("=")
             digest = {"sha1": hashlib.sha1, "sha256": hashlib.sha256, "sha512": hashlib.sha512}.get(algo)
-            if digest is None or not hmac.compare_digest(given, hmac.new(self.secret, body, digest).hexdigest()):
+            if digest is None or not hmac.compare_digest(
+                given, hmac.new(self.secret, body, digest).hexdigest()
+            ):
                 return 400, "X-Signature does not match"
             return 200, ""
         if lower.get("x-github-event") not in ("push", "ping"):
             return 400, "not a push event"
         given = lower.get("x-hub-signature-256", "")
-        if not hmac.compare_digest(given, "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()):
+        if not hmac.compare_digest(
+            given, "sha256=" + hmac.new(self.secret, body, hashlib.sha256).hexdigest()
+        ):
             return 401, "HMAC verification failed"
         if lower.get("content-type") != "application/json":
             return 400, "form encoding is not supported"
@@ -115,7 +121,14 @@ class EngineStandIn:
 def argocd_notification(url: str, secret: str, app: str, revision: str) -> tuple[int, bytes]:
     """POST what our argocd-notifications template sends (service.webhook headers: a Bearer value)."""
     body = json.dumps(
-        {"app": app, "ns": "argocd", "revision": revision, "sync": "Synced", "health": "Healthy", "phase": "Succeeded"}
+        {
+            "app": app,
+            "ns": "argocd",
+            "revision": revision,
+            "sync": "Synced",
+            "health": "Healthy",
+            "phase": "Succeeded",
+        }
     ).encode()
     return _post(url, body, {"Content-Type": "application/json", "Authorization": f"Bearer {secret}"}), body
 

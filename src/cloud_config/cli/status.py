@@ -98,6 +98,7 @@ def render_text(consortium: Any, max_lag: int, require_records: bool) -> str:
     widths = [max(len(line[i]) for line in rows) for i in range(len(rows[0]))]
     out = [f"chain {consortium.chain_head[:12]} ({consortium.stage}), {len(consortium.rows)} nodes"]
     out += ["  ".join(cell.ljust(w) for cell, w in zip(line, widths, strict=True)).rstrip() for line in rows]
+    out += [f"note: {consortium.note}"] if consortium.note else []
     out += [f"ignored: {line}" for line in consortium.ignored]
     out += [f"FAIL {line}" for line in consortium.failing(max_lag, require_records)]
     return "\n".join(out) + "\n"

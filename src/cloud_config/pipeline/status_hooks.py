@@ -61,6 +61,16 @@ class StatusHooks:
         self, key: NodeKey, target: Target, started: str, outcome: Outcome | None, error: BaseException | None
     ) -> None:
         """Called by the worker right after a reconcile of `key` (outcome, or the error it raised)."""
+        try:
+            self._after_run(key, target, started, outcome, error)
+        except Exception as exc:  # a bug here must not kill the worker nor touch the reconcile's result
+            log.error(
+                "%s/%s: status hooks failed: unexpected %s: %s", *key, type(exc).__name__, redact(str(exc))
+            )
+
+    def _after_run(
+        self, key: NodeKey, target: Target, started: str, outcome: Outcome | None, error: BaseException | None
+    ) -> None:
         pipe = self.config.pipelines[key[0]]
         watch = self.nodes[key]
         refused = isinstance(error, ReconcileRefused)

@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from cloud_config import git
-from cloud_config.errors import CloudConfigError, NotFoundError
+from cloud_config.errors import CloudConfigError, GitError, NotFoundError
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.members import Members
 from cloud_config.model.paths import CHAIN_CONFIG, MEMBERS_FILE
@@ -28,6 +28,7 @@ from cloud_config.pipeline.reconcile import _location, redact
 JSON_FORMAT = 1
 STATUS_PREFIX = "refs/heads/status/"
 WALK_BACK = 20  # how far below a badly signed tip a good record is looked for
+CONFIG_WALK_BACK = 50  # how far below a head that does not load a readable config is looked for
 
 
 @dataclass
@@ -79,6 +80,7 @@ class Consortium:
     rows: list[Row]
     ignored: list[str]  # records not signed by their node's owner
     clusters: dict[str, str] = field(default_factory=dict)  # domain -> cluster (chain_config.toml)
+    note: str = ""  # set when the head's config does not load and an older one was used
 
     def failing(self, max_lag: int, require_records: bool) -> list[str]:
         """Why the check fails (empty: it passes)."""
@@ -107,6 +109,7 @@ class Consortium:
             "stage": self.stage,
             "nodes": [row.to_json() for row in self.rows],
             "ignored_records": list(self.ignored),
+            "note": self.note or None,
             "ok": not failing,
             "failing": failing,
         }
@@ -126,9 +129,16 @@ def mirror(source: str, cache_root: Path, branch: str = "master", status_source:
     if not (bare / "HEAD").is_file():
         bare.mkdir(parents=True, exist_ok=True)
         git.init(bare, bare=True)
-    git.fetch_refs(bare, url, f"+refs/heads/{branch}:refs/heads/{branch}")
     status_url = _location(status_source) if status_source else url
-    git.fetch_refs(bare, status_url, f"+{STATUS_PREFIX}*:{STATUS_PREFIX}*")
+    for where, refspec in ((url, f"+refs/heads/{branch}:refs/heads/{branch}"),
+                           (status_url, f"+{STATUS_PREFIX}*:{STATUS_PREFIX}*")):  # fmt: skip
+        try:
+            git.fetch_refs(bare, where, refspec)
+        except GitError as exc:
+            first = next((line for line in exc.stderr.splitlines() if line.strip()), "no output")
+            raise CloudConfigError(
+                f"cannot fetch {refspec.split(':')[0].lstrip('+')} from {redact(where)}: {redact(first)}"
+            ) from None
     return bare
 
 
@@ -139,16 +149,9 @@ def load(repo: Path, branch: str = "master", now: float | None = None) -> Consor
         head = git.rev_parse(repo, f"refs/heads/{branch}")
     except CloudConfigError:
         raise NotFoundError(f"{redact(str(repo))}: no branch {branch!r}") from None
-    blobs = git.read_objects(repo, [f"{head}:{CHAIN_CONFIG}", f"{head}:{MEMBERS_FILE}"])
-    chain_text = blobs[f"{head}:{CHAIN_CONFIG}"]
-    if chain_text is None:
-        raise NotFoundError(f"{branch} ({head[:12]}) has no {CHAIN_CONFIG}")
-    chain = ChainConfig.loads(chain_text.decode("utf-8"), f"{branch}:{CHAIN_CONFIG}")
-    members_text = blobs[f"{head}:{MEMBERS_FILE}"]
-    members = (
-        Members.loads(members_text.decode("utf-8"), f"{branch}:{MEMBERS_FILE}") if members_text else Members()
-    )
-    steps = {sha: i for i, sha in enumerate(git.first_parents(repo, head))}
+    first = git.first_parents(repo, head)
+    chain, members, note = _readable_config(repo, first, branch)
+    steps = {sha: i for i, sha in enumerate(first)}
     tips = git.refs(repo, STATUS_PREFIX)
     rows = []
     for node in chain.node_network_address_list:
@@ -161,7 +164,31 @@ def load(repo: Path, branch: str = "master", now: float | None = None) -> Consor
     member_rows = [(m.name, m.role, list(m.domains)) for m in members.members]
     clusters = {n.domain: n.cluster for n in chain.node_network_address_list}
     validators = list(chain.system_config.validators)
-    return Consortium(head, chain.stage.value, validators, member_rows, rows, ignored, clusters)
+    return Consortium(head, chain.stage.value, validators, member_rows, rows, ignored, clusters, note)
+
+
+def _readable_config(repo: Path, first: list[str], branch: str) -> tuple[ChainConfig, Members, str]:
+    """The chain config and members of the newest first-parent commit where both load (a broken
+    head is what a refusal is about: the table must still show); a note when that is not the head."""
+    problem = ""
+    for sha in first[:CONFIG_WALK_BACK]:
+        blobs = git.read_objects(repo, [f"{sha}:{CHAIN_CONFIG}", f"{sha}:{MEMBERS_FILE}"])
+        chain_text, members_text = blobs[f"{sha}:{CHAIN_CONFIG}"], blobs[f"{sha}:{MEMBERS_FILE}"]
+        try:
+            if chain_text is None:
+                raise NotFoundError(f"{branch} ({sha[:12]}) has no {CHAIN_CONFIG}")
+            chain = ChainConfig.loads(chain_text.decode("utf-8"), f"{branch}:{CHAIN_CONFIG}")
+            members = (
+                Members.loads(members_text.decode("utf-8"), f"{branch}:{MEMBERS_FILE}")
+                if members_text
+                else Members()
+            )
+        except (CloudConfigError, UnicodeDecodeError) as exc:
+            problem = problem or str(exc)
+            continue
+        note = "" if sha == first[0] else f"the head does not load ({problem}); node list from {sha[:12]}"
+        return chain, members, note
+    raise NotFoundError(problem or f"{branch}: no commit")
 
 
 def _attach_records(repo: Path, rows: list[Row], tips: dict[str, str], members: Members) -> list[str]:
