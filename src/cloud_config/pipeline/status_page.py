@@ -63,14 +63,15 @@ def _topology(consortium: Consortium, clusters: Mapping[str, str]) -> str:
             else "#fde2e2"
         )
         box(530, ys[("n", domain)], domain, fill if row.record else "#eeeeee")
+        y_c, y_n = ys[("c", clusters.get(domain, "") or "default")] + 12, ys[("n", domain)] + 12
+        parts.append(f'<line x1="450" y1="{y_c}" x2="530" y2="{y_n}" stroke="#888"/>')
     for name, _role, domains in members:
         for domain in domains:
             if ("n", domain) not in ys:
                 continue
             cluster = clusters.get(domain, "") or "default"
-            y_m, y_c, y_n = ys[("m", name)] + 12, ys[("c", cluster)] + 12, ys[("n", domain)] + 12
+            y_m, y_c = ys[("m", name)] + 12, ys[("c", cluster)] + 12
             parts.append(f'<line x1="190" y1="{y_m}" x2="270" y2="{y_c}" stroke="#888"/>')
-            parts.append(f'<line x1="450" y1="{y_c}" x2="530" y2="{y_n}" stroke="#888"/>')
     parts.append("</svg>")
     return "".join(parts)
 
