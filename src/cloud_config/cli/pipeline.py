@@ -52,6 +52,12 @@ def register(sub: Subparsers) -> None:
         "--dest-namespace", default="default", help="namespace to deploy into (default: %(default)s)"
     )
     p.add_argument("--flux", action="store_true", help="print a Flux GitRepository + Kustomization instead")
+    p.add_argument(
+        "--notify-url",
+        default=None,
+        help="serve's /notify/argocd/<pipeline> (or /notify/flux/<pipeline>) URL: also print the "
+        "subscription and the argocd-notifications-cm patch (or the Flux Provider and Alert)",
+    )
 
     p = add_command(
         sub,
@@ -102,7 +108,16 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_argocd_app(args: argparse.Namespace) -> int:
     """argocd-app."""
-    from cloud_config.render.argocd import AppSpec, application, flux_objects, to_yaml
+    from cloud_config.errors import UsageError
+    from cloud_config.render.argocd import (
+        AppSpec,
+        application,
+        flux_notify_objects,
+        flux_objects,
+        notifications_patch,
+        subscribe,
+        to_yaml,
+    )
 
     spec = AppSpec(
         chain_name=args.chain_name,
@@ -113,7 +128,15 @@ def run_argocd_app(args: argparse.Namespace) -> int:
         dest_server=args.dest_server,
         dest_namespace=args.dest_namespace,
     )
-    docs = flux_objects(spec) if args.flux else [application(spec)]
+    notify = args.notify_url
+    if notify is not None and not notify.startswith(("http://", "https://")):
+        raise UsageError("--notify-url", f"expected an http:// or https:// URL, got {notify!r}")
+    if args.flux:
+        docs = flux_objects(spec) + (flux_notify_objects(spec, notify) if notify else [])
+    elif notify:
+        docs = [subscribe(application(spec)), notifications_patch(notify)]
+    else:
+        docs = [application(spec)]
     print(to_yaml(docs), end="")
     return 0
 

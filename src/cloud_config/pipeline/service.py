@@ -220,6 +220,9 @@ class Service:
         family("cloud_config_node_last_success_timestamp_seconds", "gauge",
                "When the node's last reconcile succeeded (Unix time).",
                [(k, w.last_success) for k, w in per_node if w.last_success is not None])  # fmt: skip
+        family("cloud_config_node_cert_expiry_timestamp_seconds", "gauge",
+               "The node certificate's not-after (Unix time), as its last status record holds it.",
+               [(k, w.cert_expiry) for k, w in per_node if w.cert_expiry is not None])  # fmt: skip
         family("cloud_config_refusals_total", "counter", "Refused reconciles by pipeline and rule.",
                [({"pipeline": p, "rule": r}, n) for (p, r), n in sorted(refusals.items())])  # fmt: skip
         family("cloud_config_status_push_failures_total", "counter", "Status records not pushed.",

@@ -8,6 +8,7 @@ them (redacted) and counts them; a record that could not be pushed is written af
 
 from __future__ import annotations
 
+import calendar
 import logging
 import threading
 import time
@@ -44,6 +45,7 @@ class NodeWatch:
     last_ping_seconds: float | None = None
     alerts: int = 0
     failing: bool = False
+    cert_expiry: float | None = None  # the node certificate's not-after (Unix time), from its record
 
 
 class StatusHooks:
@@ -137,6 +139,10 @@ class StatusHooks:
             watch.record_pushes += 1
             watch.record_pending = False
             watch.last_record = sha
+            if record.cert_not_after:
+                watch.cert_expiry = calendar.timegm(
+                    time.strptime(record.cert_not_after, "%Y-%m-%dT%H:%M:%SZ")
+                )
         log.info("%s/%s: status record %s (%s)", key[0], key[1], sha[:12], record.result)
 
     def _ping(self, key: NodeKey, pipe: Pipeline, target: Target, outcome: Outcome) -> None:
