@@ -5,12 +5,15 @@ Step 1 creates the chain repo with its `members.toml` (who may sign, who owns wh
 merged only when `cloud-config verify` passes; step 9 creates node0's and node1's private node
 repos; step 10 starts each participant's pipeline (`serve`, woken by the chain repo's webhooks);
 step 11 writes their Argo CD Applications; step 12 an admin registers participant 3, who adds
-node2; step 13 node0's and node1's repos receive their new commits from the pipelines; step 14
+node2; step 13 node0's and node1's repos receive their new commits from the pipelines, and
+`cloud-config status` shows both at the chain head with the same digest (node2 runs no pipeline,
+so it has no status record); step 14
 an impostor signing as participant 1 with an unregistered key is refused by the gate.
 """
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import tempfile
@@ -27,11 +30,13 @@ from cloud_config.demo.world import (
     DemoError,
     Person,
     World,
+    cloud_config,
     push_new_repo,
     wait_for_new_commit,
     wait_pipelines_idle,
 )
-from cloud_config.model.paths import node_name
+from cloud_config.model.members import Members
+from cloud_config.model.paths import MEMBERS_FILE, node_name
 
 Say = Callable[[str], None]
 PIPELINE_TIMEOUT = 60
@@ -65,6 +70,7 @@ class Demo:
         self.node_repos: dict[str, str] = {}
         self.pipelines: dict[str, str] = {}
         self.heads_before_node2: dict[str, str] = {}
+        self.keep = False  # print the status page's URL
 
     def step(self, number: int, who: str, what: str, action: Callable[[], str | None]) -> None:
         """Run one step and print `[n] who  what  detail  seconds`."""
@@ -87,6 +93,7 @@ class Demo:
             self.pki_steps,
             self.node_steps,
             self.join_node2,
+            self.status_step,
             self.impostor_step,
         ]
 
@@ -125,8 +132,23 @@ class Demo:
         for who, (domain, _) in self.nodes.items():
             key = str(self.p(who).public_key)
             me.cc("member add", "--name", who, "--ssh-key-file", key, "--domain", domain)
+        self._register_pipeline_keys(me.chain_dir / MEMBERS_FILE)
         push_new_repo(me.chain_dir, self.w.forge.url(CHAIN), "init gitops-test-chain", signer=me)
         return f"{self.w.forge.url(CHAIN)}, signed"
+
+    def pipeline_key(self, who: str) -> Person:
+        """The key `who`'s pipeline signs status records with (people/<who>/pipeline-key/ssh/)."""
+        return Person(f"{who}-pipeline", self.p(who).home / "pipeline-key")
+
+    def _register_pipeline_keys(self, path: Path) -> None:
+        """members.toml `pipeline_keys`: each participant's pipeline key (status records only)."""
+        text = path.read_text(encoding="utf-8")
+        members = Members.loads(text, MEMBERS_FILE)
+        for who in self.nodes:
+            member = members.get(who)
+            assert member is not None
+            member.pipeline_keys = [self.pipeline_key(who).public]
+        path.write_text(members.dumps(text), encoding="utf-8")
 
     def s2_admin(self) -> str:
         admin = self.p("admin")
@@ -204,7 +226,8 @@ class Demo:
         return url
 
     def s10_pipeline(self, who: str, domain: str) -> str:
-        self.pipelines[domain] = self.w.start_pipeline(self.p(who), domain, self.node_repos[domain])
+        key = self.pipeline_key(who).key
+        self.pipelines[domain] = self.w.start_pipeline(self.p(who), domain, self.node_repos[domain], key)
         return self.pipelines[domain]
 
     def s11_argocd(self) -> str:
@@ -243,6 +266,40 @@ class Demo:
             self.say(
                 f"[13] pipeline      {domain}'s repo got {sha[:12]} {took:.2f}s after the merge: {summary}"
             )
+
+    def status_step(self) -> None:
+        """Step 13: `cloud-config status` once both pipelines recorded the chain head."""
+        self.step(
+            13, "participant1", "cloud-config status (signed records on status/<domain>)", self.s13_status
+        )
+        table = run_tool("status", "--remote", self.w.forge.url(CHAIN)).stdout
+        for line in table.splitlines():
+            self.say(f"     {line}")
+        if self.keep:
+            first = next(iter(self.pipelines.values()))
+            self.say(f"     status page: {first}/ (served while the demo runs)")
+
+    def s13_status(self) -> str:
+        head = git.rev_parse(self.w.forge.path(CHAIN), "master")
+        deadline = time.monotonic() + PIPELINE_TIMEOUT
+        while True:
+            report = json.loads(
+                cloud_config("status", "--remote", self.w.forge.url(CHAIN), "--format", "json")
+            )
+            rows = {n["domain"]: n for n in report["nodes"]}
+            if all(rows[d]["chain_commit"] == head for d in self.node_repos):
+                break
+            if time.monotonic() > deadline:
+                raise DemoError(f"no status records at the chain head {head[:12]}: {report['failing']}")
+            time.sleep(0.05)
+        digests = {rows[d]["digest"] for d in self.node_repos}
+        if len(digests) != 1:
+            raise DemoError(f"the nodes' digests differ: {digests}")
+        missing = [d for d, row in rows.items() if not row["record"]]
+        return (
+            f"{', '.join(self.node_repos)} at {head[:12]}, digest {next(iter(digests))[7:19]}; "
+            f"no record: {', '.join(missing) or 'none'}"
+        )
 
     def s12_register(self, domain: str) -> None:
         p3 = self.p("participant3")
@@ -290,6 +347,7 @@ def run_demo(workdir: Path | None, keep: bool, say: Say) -> int:
     world = World.create(root)
     say(f"cloud-config demo: the 'Blockchain and GitOps' walkthrough, forge at {world.forge.url('')[:-5]}")
     demo, finished = Demo(world, say), False
+    demo.keep = keep
     try:
         for phase in demo.phases():
             phase()
