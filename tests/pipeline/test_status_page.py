@@ -15,6 +15,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from selenium.webdriver.remote.webdriver import WebDriver
 
 from cloud_config import git
 from cloud_config.demo.serve_process import start_serve_process
@@ -32,7 +33,7 @@ NOTIFY = "notify-Secret-page-8c21"
 PASSWORD = "url-Pass-page-0b7e"
 
 
-def _browser():  # type: ignore[no-untyped-def]
+def _browser() -> WebDriver:
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service as DriverService
 

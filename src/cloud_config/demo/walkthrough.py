@@ -32,6 +32,7 @@ from cloud_config.demo.world import (
     World,
     cloud_config,
     push_new_repo,
+    run_tool,
     wait_for_new_commit,
     wait_pipelines_idle,
 )
