@@ -20,7 +20,7 @@ from cloud_config.demo.world import CHAIN, Person
 from cloud_config.model.members import Member, Members
 from cloud_config.model.status_record import RECORD_FILE, StatusRecord
 from tests.support.cli import SRC, run_process
-from tests.support.engines import EngineStandIn, argocd_notification, flux_event, flux_notification
+from tests.support.engines import Collector, EngineStandIn, argocd_notification, flux_event, flux_notification
 from tests.support.pipeline_repos import Repos, build_template, get, gitea_headers, post, push_event
 
 pytestmark = pytest.mark.slow  # real servers, forge over HTTP
@@ -57,13 +57,15 @@ def test_serve_records_pings_and_sync_reports(tmp_path: Path) -> None:
                               pipeline_keys=[pipeline_key.public])])  # fmt: skip
     repos.chain.write({"members.toml": members.dumps().encode()}, "members")
     engine = EngineStandIn("argocd", ENGINE)
+    slack = Collector()
     for name, value in (("hook", HOOK), ("notify", NOTIFY), ("engine", ENGINE)):
         (tmp_path / name).write_bytes(value + b"\n")
     config = tmp_path / "serve.toml"
     config.write_text(
         f'workdir = "work"\n\n[[pipeline]]\nname = "chain"\nchain_repo = "{repos.chain_url}"\n'
         f'secret_file = "hook"\nstatus_key_file = "{pipeline_key.key}"\nnotify_secret_file = "notify"\n'
-        f'argocd_webhook_url = "{engine.url}"\nengine_secret_file = "engine"\n\n'
+        f'argocd_webhook_url = "{engine.url}"\nengine_secret_file = "engine"\n'
+        f'alert_webhook_url = "{slack.url}"\n\n'
         f'[[pipeline.node]]\ndomain = "node0"\nrepo = "{repos.node_url}"\n'
     )
     bare = repos.forge.path(CHAIN)
@@ -134,6 +136,8 @@ def test_serve_records_pings_and_sync_reports(tmp_path: Path) -> None:
         )
         r = run_process("status", "--remote", repos.chain_url)
         assert r.code == 1 and "refused" in r.out and "FAIL node0: refused" in r.out
+        assert len(slack.bodies) == 1 and set(slack.bodies[0]) == {"text"}  # one alert: the refusal
+        assert "chain/node0: reconcile refused" in slack.bodies[0]["text"]
 
         metrics = get(f"{url}/metrics")[1]
         assert 'cloud_config_status_pushes_total{pipeline="chain",domain="node0"} 4' in metrics
@@ -145,6 +149,7 @@ def test_serve_records_pings_and_sync_reports(tmp_path: Path) -> None:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=60)
         engine.close()
+        slack.close()
         repos.close()
     everything = out + err
     for secret in (HOOK, NOTIFY, ENGINE):

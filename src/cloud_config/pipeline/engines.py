@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from cloud_config.errors import CloudConfigError
-from cloud_config.pipeline.webhooks import Headers, WebhookAuthError, WebhookPayloadError
+from cloud_config.pipeline.webhooks import Headers, WebhookAuthError, WebhookPayloadError, json_object
 
 PING_TIMEOUT = 10.0
 
@@ -78,29 +78,25 @@ def ping_headers(kind: str, secret: bytes, body: bytes) -> dict[str, str]:
 
 def ping(engine: EngineSettings, body: bytes) -> int:
     """POST the push event to the engine; its HTTP status. Raises CloudConfigError when unreachable."""
-    request = urllib.request.Request(
-        engine.url, body, ping_headers(engine.kind, engine.secret, body), method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=PING_TIMEOUT) as response:
-            return int(response.status)
-    except urllib.error.HTTPError as exc:
-        return int(exc.code)
-    except (urllib.error.URLError, OSError) as exc:
-        raise CloudConfigError(f"{engine.kind} ping to {public_url(engine.url)} failed: {exc}") from None
+    headers = ping_headers(engine.kind, engine.secret, body)
+    return _post(engine.url, body, headers, f"{engine.kind} ping")
 
 
 def post_text(url: str, text: str) -> int:
     """POST a Slack-compatible `{"text": ...}` message; its HTTP status (raises when unreachable)."""
     body = json.dumps({"text": text}).encode()
-    request = urllib.request.Request(url, body, {"Content-Type": "application/json"}, method="POST")
+    return _post(url, body, {"Content-Type": "application/json"}, "alert webhook")
+
+
+def _post(url: str, body: bytes, headers: dict[str, str], what: str) -> int:
+    request = urllib.request.Request(url, body, headers, method="POST")
     try:
         with urllib.request.urlopen(request, timeout=PING_TIMEOUT) as response:
             return int(response.status)
     except urllib.error.HTTPError as exc:
         return int(exc.code)
     except (urllib.error.URLError, OSError) as exc:
-        raise CloudConfigError(f"alert webhook {public_url(url)} failed: {exc}") from None
+        raise CloudConfigError(f"{what} to {public_url(url)} failed: {exc}") from None
 
 
 # ---- sync reports coming back ------------------------------------------------------------
@@ -120,16 +116,6 @@ def check_notify(engine: str, headers: Headers, body: bytes, secret: bytes) -> N
             raise WebhookAuthError("bad or missing X-Signature")
 
 
-def _json(body: bytes) -> dict[str, Any]:
-    try:
-        data = json.loads(body)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise WebhookPayloadError(f"body is not JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise WebhookPayloadError("body is not a JSON object")
-    return data
-
-
 def read_sync(engine: str, body: bytes) -> tuple[str, dict[str, str]]:
     """(object name, {engine, revision, health, time}) of a sync report.
 
@@ -137,7 +123,7 @@ def read_sync(engine: str, body: bytes) -> tuple[str, dict[str, str]]:
     (`{"app", "revision", "sync", "health"}`). Flux: a notification-controller event; the
     revision is `metadata.revision` (`<branch>@sha1:<sha>`), the health its severity and reason.
     """
-    data = _json(body)
+    data = json_object(body)
     if engine == "argocd":
         name, revision = data.get("app"), data.get("revision")
         health = f"{data.get('sync', '?')}/{data.get('health', '?')}"
