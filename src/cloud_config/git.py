@@ -29,11 +29,15 @@ def _env(extra: dict[str, str] | None) -> dict[str, str]:
 
 
 def run_bytes(
-    repo: Path | None, *args: str, env: dict[str, str] | None = None, check: bool = True
+    repo: Path | None,
+    *args: str,
+    env: dict[str, str] | None = None,
+    check: bool = True,
+    stdin: bytes | None = None,
 ) -> subprocess.CompletedProcess[bytes]:
-    """Run `git [-C repo] args...`; raise GitError on failure unless check=False."""
+    """Run `git [-C repo] args...` (`stdin` as its input); raise GitError on failure unless check=False."""
     argv = ["git", *(["-C", str(repo)] if repo is not None else []), *args]
-    proc = subprocess.run(argv, capture_output=True, env=_env(env), check=False)
+    proc = subprocess.run(argv, input=stdin, capture_output=True, env=_env(env), check=False)
     if check and proc.returncode != 0:
         raise GitError(list(args), proc.returncode, proc.stderr.decode(errors="replace"))
     return proc
@@ -204,3 +208,58 @@ def commit_all_signed(repo: Path, message: str, key: Path, env: dict[str, str] |
         return None
     run(repo, *ssh_signing(key), "commit", "-q", "-S", "-m", message, env=env)
     return rev_parse(repo, "HEAD")
+
+
+def commit_files_signed(
+    repo: Path, files: dict[str, bytes], parent: str | None, message: str, key: Path
+) -> str:
+    """A new commit (no work tree needed) whose tree is exactly `files` (flat names), on top of
+    `parent`, SSH-signed with `key`; its sha. The caller moves a ref to it (push)."""
+    rows = []
+    for name in sorted(files):
+        blob = run_bytes(repo, "hash-object", "-w", "--stdin", stdin=files[name]).stdout.decode().strip()
+        rows.append(f"100644 blob {blob}\t{name}\n")
+    tree = run_bytes(repo, "mktree", stdin="".join(rows).encode()).stdout.decode().strip()
+    parents = ["-p", parent] if parent else []
+    return run(repo, *ssh_signing(key), "commit-tree", "-S", *parents, "-m", message, tree)
+
+
+def fetch_refs(repo: Path, url: str, *refspecs: str) -> None:
+    """Fetch `refspecs` from `url` (forced, pruned where a refspec has a glob)."""
+    run(repo, "fetch", "-q", "--prune", "--no-tags", url, *refspecs)
+
+
+def remote_ref(repo: Path, url: str, ref: str) -> str | None:
+    """Fetch one ref of `url` into FETCH_HEAD; its sha, or None when the remote has no such ref."""
+    if not run(repo, "ls-remote", url, ref):
+        return None
+    run(repo, "fetch", "-q", "--no-tags", url, ref)
+    return rev_parse(repo, "FETCH_HEAD")
+
+
+def refs(repo: Path, prefix: str) -> dict[str, str]:
+    """{ref name without `prefix`: sha} of the refs under `prefix` (e.g. "refs/heads/status/")."""
+    out = run(repo, "for-each-ref", "--format=%(refname)%00%(objectname)", prefix)
+    rows = (line.split("\0") for line in out.splitlines() if line)
+    return {name.removeprefix(prefix): sha for name, sha in rows}
+
+
+def first_parents(repo: Path, rev: str, limit: int | None = None) -> list[str]:
+    """`rev` and its first-parent ancestors, newest first."""
+    out = run(repo, "rev-list", "--first-parent", *([f"--max-count={limit}"] if limit else []), rev)
+    return out.split()
+
+
+def signatures(repo: Path, revs: list[str], allowed_signers: Path) -> list[tuple[str, str, str, str]]:
+    """(sha, %G? status, key fingerprint, principal) of exactly the commits `revs`, in that order,
+    checked by git against an SSH allowed-signers file (one git process for them all)."""
+    if not revs:
+        return []
+    out = run(
+        repo,
+        "-c", "gpg.format=ssh",
+        "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
+        "log", "--no-walk=unsorted", "--format=%H%x00%G?%x00%GF%x00%GS%x00", *revs,
+    )  # fmt: skip
+    fields = [f.strip() for f in out.split("\0")[:-1]]
+    return [(fields[i], fields[i + 1], fields[i + 2], fields[i + 3]) for i in range(0, len(fields), 4)]

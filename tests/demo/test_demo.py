@@ -207,6 +207,11 @@ def test_demo_command(tmp_path: Path) -> None:
     for number in range(1, 16):
         assert any(line.startswith(f"[{number:>2}]") for line in lines), (number, r.out)
     assert sum("'s repo got" in line for line in lines) == 2
+    status = next(line for line in lines if line.startswith("[13] participant1  cloud-config status"))
+    assert "node0, node1 at " in status and "no record: node2" in status, status
+    table = [line.split() for line in lines if line.startswith("     node")]
+    assert [row[0] for row in table] == ["node0", "node1", "node2"] and table[2][2:4] == ["-", "-"]
+    assert table[0][2] == table[1][2] and table[0][6] == table[1][6]  # same chain commit, same digest
     assert sum("PR merged (" in line and "gate passed" in line for line in lines) == 13, r.out
     refused = [line for line in lines if line.startswith("[14] impostor")]
     assert len(refused) == 1 and "PR refused (unknown-signer: signed by key SHA256:" in refused[0], r.out

@@ -1,44 +1,14 @@
 """`cloud-config argocd-app`: Argo CD / Flux objects, checked against the published CRD schemas.
 
-The schemas come from npm (@kubernetes-models/argo-cd 2.7.2, @kubernetes-models/flux-cd 2.3.4),
-installed by `npm ci --prefix tests/schemas` (.ci/run does it). Without them these checks are skipped,
-saying why, except under CI (CI=true), where a missing schema is a failure: CI must not pass unchecked.
+The schemas come from npm (@kubernetes-models/argo-cd 2.7.2, @kubernetes-models/flux-cd 2.3.4);
+see tests/support/schemas.py.
 """
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
-import subprocess
-from pathlib import Path
-from typing import Any
-
-import pytest
 import yaml
 
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI=true: these checks must run)")
-    pytest.skip(reason)
-
-
-def schema_check(docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
-    if shutil.which("node") is None:
-        _unavailable("node is not installed: cannot run the Argo CD / Flux schema checks")
-    if not (SCHEMAS / "node_modules" / "@kubernetes-models" / "argo-cd").is_dir():
-        _unavailable("schemas not installed: run `npm ci --prefix tests/schemas`")
-    return subprocess.run(
-        ["node", str(SCHEMAS / "validate.js")],
-        input=json.dumps(docs),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
+from tests.support.schemas import schema_check
 
 
 def test_argocd_app_is_valid_and_syncs_automatically(cli):
@@ -112,3 +82,50 @@ def test_flux_refuses_another_cluster(cli):
     )
     assert r.code == 2
     assert r.err.startswith("error: --dest-server: Flux applies to the cluster it runs in")
+
+
+def test_argocd_notifications_subscription_and_configmap_patch(cli):
+    notify = "http://pipeline.org1.internal:8080/notify/argocd/gitops-test-chain"
+    r = cli("argocd-app", "--chain-name", "gitops-test-chain", "--domain", "node0",
+            "--repo-url", "https://git.example.com/n0.git", "--notify-url", notify)  # fmt: skip
+    assert r.code == 0, r.err
+    app, patch = list(yaml.safe_load_all(r.out))
+    annotations = app["metadata"]["annotations"]
+    assert annotations == {
+        "notifications.argoproj.io/subscribe.cloud-config-synced.cloud-config": "",
+        "notifications.argoproj.io/subscribe.cloud-config-degraded.cloud-config": "",
+    }
+    # Only our keys of the cluster-wide ConfigMap: a patch, never the whole ConfigMap.
+    assert patch["metadata"] == {"name": "argocd-notifications-cm", "namespace": "argocd"}
+    assert sorted(patch["data"]) == [
+        "service.webhook.cloud-config", "template.cloud-config-sync",
+        "trigger.cloud-config-degraded", "trigger.cloud-config-synced",
+    ]  # fmt: skip
+    service = yaml.safe_load(patch["data"]["service.webhook.cloud-config"])
+    assert service["url"] == notify
+    assert {"name": "Authorization", "value": "Bearer $cloud-config-notify-token"} in service["headers"]
+    template = yaml.safe_load(patch["data"]["template.cloud-config-sync"])["webhook"]["cloud-config"]
+    assert template["method"] == "POST" and "{{.app.status.sync.revision}}" in template["body"]
+    for key in ("trigger.cloud-config-synced", "trigger.cloud-config-degraded"):
+        assert yaml.safe_load(patch["data"][key])[0]["send"] == ["cloud-config-sync"]
+    import kubernetes_validate
+
+    kubernetes_validate.validate(patch, kubernetes_validate.latest_version(), strict=True)
+    check = schema_check([app])
+    assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_flux_provider_and_alert(cli):
+    notify = "http://pipeline.org1.internal:8080/notify/flux/gitops-test-chain"
+    r = cli("argocd-app", "--domain", "node1", "--repo-url", "https://git.example.com/n1.git", "--flux",
+            "--notify-url", notify)  # fmt: skip
+    assert r.code == 0, r.err
+    _, kustomization, provider, alert = list(yaml.safe_load_all(r.out))
+    assert provider["apiVersion"] == alert["apiVersion"] == "notification.toolkit.fluxcd.io/v1beta3"
+    assert provider["spec"]["type"] == "generic-hmac" and provider["spec"]["address"] == notify
+    assert alert["spec"]["eventSources"] == [
+        {"kind": "Kustomization", "name": kustomization["metadata"]["name"]}
+    ]
+    check = schema_check([provider, alert])
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert cli("argocd-app", "--domain", "n", "--repo-url", "https://x", "--notify-url", "ftp://x").code == 2

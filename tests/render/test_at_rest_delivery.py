@@ -18,9 +18,9 @@ import kubernetes_validate
 import pytest
 import yaml
 
-from tests.render.test_argocd import schema_check
 from tests.render.test_render_node import _kubectl
 from tests.support.render import make_chain
+from tests.support.schemas import schema_check
 from tests.support.secrets import age_identity, flags, init_encrypted, sops_d
 
 KSOPS_FIELDS = {"apiVersion", "kind", "metadata", "files", "secretFrom"}

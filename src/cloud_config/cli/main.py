@@ -8,10 +8,10 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cloud_config import __version__
-from cloud_config.cli import account, chain, flows, gate, membership, node, pipeline, pki, secrets
+from cloud_config.cli import account, chain, flows, gate, membership, node, pipeline, pki, secrets, status
 
 # Each group module registers its verbs with `register(subparsers)`; the order is the help order.
-GROUPS = (chain, account, pki, node, secrets, flows, pipeline, gate, membership)
+GROUPS = (chain, account, pki, node, secrets, flows, pipeline, gate, membership, status)
 
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130

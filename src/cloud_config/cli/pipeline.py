@@ -63,6 +63,12 @@ def register(sub: Subparsers) -> None:
         help="Flux: Secret holding the age identity (`<name>.agekey`) that decrypts the node's secrets "
         "(default: sops-age when the node folder is encrypted at rest)",
     )
+    p.add_argument(
+        "--notify-url",
+        default=None,
+        help="serve's /notify/argocd/<pipeline> (or /notify/flux/<pipeline>) URL: also print the "
+        "subscription and the argocd-notifications-cm patch (or the Flux Provider and Alert)",
+    )
 
     p = add_command(
         sub,
@@ -109,6 +115,8 @@ def run_serve(args: argparse.Namespace) -> int:
     server = make_app(config, listen=args.listen)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(message)s")
     print(f"listening on {server.url}", flush=True)
+    if server.status_server is not None:
+        print(f"status page on {server.status_server.url}/", flush=True)
     run_until_stopped(server, server.service)
     return 0
 
@@ -117,7 +125,16 @@ def run_argocd_app(args: argparse.Namespace) -> int:
     """argocd-app."""
     from cloud_config.app.secrets import flux_decryption_secret
     from cloud_config.cli.common import layout
-    from cloud_config.render.argocd import AppSpec, application, flux_objects, to_yaml
+    from cloud_config.errors import UsageError
+    from cloud_config.render.argocd import (
+        AppSpec,
+        application,
+        flux_notify_objects,
+        flux_objects,
+        notifications_patch,
+        subscribe,
+        to_yaml,
+    )
 
     spec = AppSpec(
         chain_name=args.chain_name,
@@ -129,7 +146,15 @@ def run_argocd_app(args: argparse.Namespace) -> int:
         dest_namespace=args.dest_namespace,
         sops_secret=flux_decryption_secret(layout(args), args.domain, args.sops_secret),
     )
-    docs = flux_objects(spec) if args.flux else [application(spec)]
+    notify = args.notify_url
+    if notify is not None and not notify.startswith(("http://", "https://")):
+        raise UsageError("--notify-url", f"expected an http:// or https:// URL, got {notify!r}")
+    if args.flux:
+        docs = flux_objects(spec) + (flux_notify_objects(spec, notify) if notify else [])
+    elif notify:
+        docs = [subscribe(application(spec)), notifications_patch(notify)]
+    else:
+        docs = [application(spec)]
     print(to_yaml(docs), end="")
     return 0
 

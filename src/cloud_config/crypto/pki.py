@@ -424,3 +424,11 @@ def _private_signing_keys() -> tuple[type, ...]:
     from cryptography.hazmat.primitives.asymmetric import ec, ed25519, rsa
 
     return (ec.EllipticCurvePrivateKey, ed25519.Ed25519PrivateKey, rsa.RSAPrivateKey)
+
+
+def cert_not_after(cert_pem: str) -> str:
+    """The certificate's not-after time, `YYYY-MM-DDTHH:MM:SSZ` (UTC)."""
+    from cryptography import x509
+
+    cert = x509.load_pem_x509_certificate(cert_pem.encode())
+    return cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")

@@ -5,13 +5,16 @@ Step 1 creates the chain repo with its `members.toml` (who may sign, who owns wh
 merged only when `cloud-config verify` passes; step 9 creates node0's and node1's private node
 repos; step 10 starts each participant's pipeline (`serve`, woken by the chain repo's webhooks);
 step 11 writes their Argo CD Applications; step 12 an admin registers participant 3, who adds
-node2; step 13 node0's and node1's repos receive their new commits from the pipelines; step 14
+node2; step 13 node0's and node1's repos receive their new commits from the pipelines, and
+`cloud-config status` shows both at the chain head with the same digest (node2 runs no pipeline,
+so it has no status record); step 14
 an impostor signing as participant 1 with an unregistered key is refused by the gate.
 """
 
 from __future__ import annotations
 
 import base64
+import json
 import re
 import shutil
 import tempfile
@@ -28,11 +31,14 @@ from cloud_config.demo.world import (
     DemoError,
     Person,
     World,
+    cloud_config,
     push_new_repo,
+    run_tool,
     wait_for_new_commit,
     wait_pipelines_idle,
 )
-from cloud_config.model.paths import node_name
+from cloud_config.model.members import Members
+from cloud_config.model.paths import MEMBERS_FILE, node_name
 from cloud_config.store.sops import Sops
 
 Say = Callable[[str], None]
@@ -65,7 +71,7 @@ class Demo:
     ) -> None:
         self.w = world
         self.encrypt = encrypt
-        self.pipeline_keys: dict[str, Path] = {}
+        self.age_identities: dict[str, Path] = {}
         self.say = say
         self.nodes = nodes or NODES
         self.node2 = node2
@@ -74,6 +80,7 @@ class Demo:
         self.node_repos: dict[str, str] = {}
         self.pipelines: dict[str, str] = {}
         self.heads_before_node2: dict[str, str] = {}
+        self.keep = False  # print the status page's URL
 
     def step(self, number: int, who: str, what: str, action: Callable[[], str | None]) -> None:
         """Run one step and print `[n] who  what  detail  seconds`."""
@@ -96,6 +103,7 @@ class Demo:
             self.pki_steps,
             self.node_steps,
             self.join_node2,
+            self.status_step,
             self.impostor_step,
             *([self.plaintext_step] if self.encrypt else []),
         ]
@@ -135,8 +143,23 @@ class Demo:
         for who, (domain, _) in self.nodes.items():
             key = str(self.p(who).public_key)
             me.cc("member add", "--name", who, "--ssh-key-file", key, "--domain", domain)
+        self._register_pipeline_keys(me.chain_dir / MEMBERS_FILE)
         push_new_repo(me.chain_dir, self.w.forge.url(CHAIN), "init gitops-test-chain", signer=me)
         return f"{self.w.forge.url(CHAIN)}, signed"
+
+    def pipeline_key(self, who: str) -> Person:
+        """The key `who`'s pipeline signs status records with (people/<who>/pipeline-key/ssh/)."""
+        return Person(f"{who}-pipeline", self.p(who).home / "pipeline-key")
+
+    def _register_pipeline_keys(self, path: Path) -> None:
+        """members.toml `pipeline_keys`: each participant's pipeline key (status records only)."""
+        text = path.read_text(encoding="utf-8")
+        members = Members.loads(text, MEMBERS_FILE)
+        for who in self.nodes:
+            member = members.get(who)
+            assert member is not None
+            member.pipeline_keys = [self.pipeline_key(who).public]
+        path.write_text(members.dumps(text), encoding="utf-8")
 
     def s2_admin(self) -> str:
         admin = self.p("admin")
@@ -207,7 +230,7 @@ class Demo:
         encrypt: list[str] = []
         if self.encrypt:  # the operator's and the pipeline's age identities, made with pyrage
             me.age_key, mine = me.age_recipient(me.home / "age")
-            self.pipeline_keys[domain], pipeline = me.age_recipient(me.home / "pipeline" / "age")
+            self.age_identities[domain], pipeline = me.age_recipient(me.home / "pipeline" / "age")
             encrypt = ["--encrypt-to", mine, "--encrypt-to", pipeline]
         me.cc("init-node", "--domain", domain, "--account", self.accounts[who][0], *encrypt)
         me.cc("update-node", "--domain", domain)
@@ -219,8 +242,9 @@ class Demo:
         return url
 
     def s10_pipeline(self, who: str, domain: str) -> str:
-        identity = self.pipeline_keys.get(domain)
-        self.pipelines[domain] = self.w.start_pipeline(self.p(who), domain, self.node_repos[domain], identity)
+        identity, key = self.age_identities.get(domain), self.pipeline_key(who).key
+        node_repo = self.node_repos[domain]
+        self.pipelines[domain] = self.w.start_pipeline(self.p(who), domain, node_repo, identity, key)
         return self.pipelines[domain]
 
     def s11_argocd(self) -> str:
@@ -260,6 +284,40 @@ class Demo:
                 f"[13] pipeline      {domain}'s repo got {sha[:12]} {took:.2f}s after the merge: {summary}"
             )
 
+    def status_step(self) -> None:
+        """Step 13: `cloud-config status` once both pipelines recorded the chain head."""
+        self.step(
+            13, "participant1", "cloud-config status (signed records on status/<domain>)", self.s13_status
+        )
+        table = run_tool("status", "--remote", self.w.forge.url(CHAIN)).stdout
+        for line in table.splitlines():
+            self.say(f"     {line}")
+        if self.keep:
+            first = next(iter(self.pipelines.values()))
+            self.say(f"     status page: {first}/ (served while the demo runs)")
+
+    def s13_status(self) -> str:
+        head = git.rev_parse(self.w.forge.path(CHAIN), "master")
+        deadline = time.monotonic() + PIPELINE_TIMEOUT
+        while True:
+            report = json.loads(
+                cloud_config("status", "--remote", self.w.forge.url(CHAIN), "--format", "json")
+            )
+            rows = {n["domain"]: n for n in report["nodes"]}
+            if all(rows[d]["chain_commit"] == head for d in self.node_repos):
+                break
+            if time.monotonic() > deadline:
+                raise DemoError(f"no status records at the chain head {head[:12]}: {report['failing']}")
+            time.sleep(0.05)
+        digests = {rows[d]["digest"] for d in self.node_repos}
+        if len(digests) != 1:
+            raise DemoError(f"the nodes' digests differ: {digests}")
+        missing = [d for d, row in rows.items() if not row["record"]]
+        return (
+            f"{', '.join(self.node_repos)} at {head[:12]}, digest {next(iter(digests))[7:19]}; "
+            f"no record: {', '.join(missing) or 'none'}"
+        )
+
     def s12_register(self, domain: str) -> None:
         p3 = self.p("participant3")
         edit = [("member add", "--name", p3.name, "--ssh-key-file", str(p3.public_key), "--domain", domain)]
@@ -293,8 +351,8 @@ class Demo:
         subject = git.run(bare, "log", "-1", "--format=%s", sha)
         files = git.changed_paths(bare, f"{sha}~1", sha)
         data = git.show(bare, sha, "config.toml") or b""
-        if domain in self.pipeline_keys:  # encrypted at rest: decrypted in memory, as the pipeline does
-            data = Sops(self.pipeline_keys[domain]).decrypt(data, "binary", f"{domain}:config.toml")
+        if domain in self.age_identities:  # encrypted at rest: decrypted in memory, as the pipeline does
+            data = Sops(self.age_identities[domain]).decrypt(data, "binary", f"{domain}:config.toml")
         config = tomllib.loads(data.decode())
         peers = [p["domain"] for p in config.get("network_zenoh", {}).get("peers", [])]
         return f'"{subject}"; changed {", ".join(files)}; peers now {", ".join(peers)}'
@@ -327,6 +385,7 @@ def run_demo(workdir: Path | None, keep: bool, say: Say, encrypt: bool = False) 
     world = World.create(root)
     say(f"cloud-config demo: the 'Blockchain and GitOps' walkthrough, forge at {world.forge.url('')[:-5]}")
     demo, finished = Demo(world, say, encrypt=encrypt), False
+    demo.keep = keep
     try:
         for phase in demo.phases():
             phase()

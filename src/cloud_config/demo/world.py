@@ -247,16 +247,25 @@ class World:
         pr.merged = git.rev_parse(reviewer.chain_dir, "HEAD")
         return pr.merged
 
-    def start_pipeline(self, who: Person, domain: str, node_repo: str, identity: Path | None = None) -> str:
+    def start_pipeline(
+        self,
+        who: Person,
+        domain: str,
+        node_repo: str,
+        identity: Path | None = None,
+        status_key: Path | None = None,
+    ) -> str:
         """Write `who`'s serve config, start `cloud-config serve`, hook it to the chain repo; its URL.
-        `identity`: the pipeline's age identity file, for a node repo encrypted at rest."""
+        `identity`: the pipeline's age identity file, for a node repo encrypted at rest; with
+        `status_key` (a pipeline key in members.toml) it writes signed status records."""
         folder = who.home / "pipeline"
         folder.mkdir(exist_ok=True)
         config = folder / "serve.toml"
         age = f'age_identity_file = "{identity}"\n' if identity else ""
+        records = f'status_key_file = "{status_key}"\n' if status_key else ""
         config.write_text(
             f'workdir = "work"\n\n[[pipeline]]\nname = "{CHAIN}"\nchain_repo = "{self.forge.url(CHAIN)}"\n'
-            f'branch = "master"\nsecret_file = "{self.secret_file}"\n{age}\n'
+            f'branch = "master"\nsecret_file = "{self.secret_file}"\n{age}{records}\n'
             f'[[pipeline.node]]\ndomain = "{domain}"\nrepo = "{node_repo}"\n'
         )
         from cloud_config.demo.serve_process import start_serve_process

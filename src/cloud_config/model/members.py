@@ -7,6 +7,7 @@ Layout (docs/members.md)::
     name = "alice"
     role = "member"                 # or "admin"
     ssh_keys = ["ssh-ed25519 AAAA... alice@laptop"]
+    pipeline_keys = ["ssh-ed25519 AAAA... alice-pipeline"]   # optional: signs status records only
     validators = ["<validator address>"]
 """
 
@@ -66,6 +67,7 @@ class Member:
     ssh_keys: list[str] = field(default_factory=list)
     domains: list[str] = field(default_factory=list)
     validators: list[str] = field(default_factory=list)
+    pipeline_keys: list[str] = field(default_factory=list)
 
     @property
     def is_admin(self) -> bool:
@@ -74,13 +76,16 @@ class Member:
 
     def to_dict(self) -> dict[str, Any]:
         """The member as members.toml holds it."""
-        return {
+        out: dict[str, Any] = {
             "name": self.name,
             "role": self.role,
             "ssh_keys": list(self.ssh_keys),
             "domains": list(self.domains),
             "validators": list(self.validators),
         }
+        if self.pipeline_keys:
+            out["pipeline_keys"] = list(self.pipeline_keys)
+        return out
 
 
 @dataclass
@@ -111,6 +116,7 @@ class Members:
                     ssh_keys=_strings(r, entry, "ssh_keys", path),
                     domains=_strings(r, entry, "domains", path),
                     validators=_strings(r, entry, "validators", path),
+                    pipeline_keys=_strings(r, entry, "pipeline_keys", path),
                 )
             )
         return cls(out)
@@ -145,12 +151,22 @@ class Members:
                 return member
         return None
 
-    def allowed_signers(self) -> str:
-        """git's `gpg.ssh.allowedSignersFile` content: each key, its member name as principal."""
+    def member_of_pipeline_key(self, fingerprint: str) -> Member | None:
+        """The member with a pipeline key of this `SHA256:` fingerprint, or None."""
+        for member in self.members:
+            if any(_fingerprint_or_none(k) == fingerprint for k in member.pipeline_keys):
+                return member
+        return None
+
+    def allowed_signers(self, pipeline_keys: bool = False) -> str:
+        """git's `gpg.ssh.allowedSignersFile` content: each key, its member name as principal.
+
+        Chain changes count only `ssh_keys`; status records (`pipeline_keys=True`) count both.
+        """
         lines = [
             f'{m.name} namespaces="git" {" ".join(key.split()[:2])}'
             for m in self.members
-            for key in m.ssh_keys
+            for key in (m.ssh_keys + m.pipeline_keys if pipeline_keys else m.ssh_keys)
         ]
         return "".join(f"{line}\n" for line in lines)
 
@@ -164,7 +180,7 @@ class Members:
             yield from _member_problems(member, path)
             for kind, values in (
                 ("name", [member.name]),
-                ("ssh_keys", [key_fingerprint_or_text(k) for k in member.ssh_keys]),
+                ("ssh_keys", [key_fingerprint_or_text(k) for k in member.ssh_keys + member.pipeline_keys]),
                 ("domains", member.domains),
                 ("validators", member.validators),
             ):
@@ -183,11 +199,12 @@ def _member_problems(member: Member, path: str) -> Iterator[tuple[str, str]]:
         )
     if member.role not in ROLES:
         yield f"{path}.role", f"must be admin or member, got {member.role!r}"
-    for j, key in enumerate(member.ssh_keys):
-        try:
-            key_fingerprint(key)
-        except ValueError as exc:
-            yield f"{path}.ssh_keys[{j}]", str(exc)
+    for kind, keys in (("ssh_keys", member.ssh_keys), ("pipeline_keys", member.pipeline_keys)):
+        for j, key in enumerate(keys):
+            try:
+                key_fingerprint(key)
+            except ValueError as exc:
+                yield f"{path}.{kind}[{j}]", str(exc)
     for j, domain in enumerate(member.domains):
         reason = dns_label_problem(domain)
         if reason:

@@ -4,6 +4,8 @@ POST /hooks/<pipeline>   a signed push event; 401 bad signature, 413 too big, 20
 GET  /healthz            "ok"
 GET  /status             JSON: per node the last run (chain sha, result, node commit, duration, time)
 GET  /metrics            Prometheus text format
+GET  /                   the status page (pipeline.status_page)
+POST /notify/argocd/<pipeline>, /notify/flux/<pipeline>   sync reports from the delivery engine
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from cloud_config.errors import CloudConfigError
 from cloud_config.pipeline.coalesce import Coalescer
 from cloud_config.pipeline.reconcile import Outcome, Target, reconcile, redact
 from cloud_config.pipeline.service_config import ServiceConfig
+from cloud_config.pipeline.status_hooks import StatusHooks
 from cloud_config.pipeline.webhooks import (
     Headers,
     WebhookAuthError,
@@ -33,6 +36,7 @@ log = logging.getLogger("cloud_config.serve")
 Reconciler = Callable[[Target, Path], Outcome]
 NodeKey = tuple[str, str]  # (pipeline, domain)
 SHUTDOWN_WAIT = 60.0
+PAGE_CACHE_SECONDS = 3.0
 
 
 @dataclass
@@ -73,6 +77,9 @@ class Service:
         # Bounds the git and render work running at once, however many nodes a push wakes.
         self._slots = threading.BoundedSemaphore(config.max_parallel)
         self.queue: Coalescer[NodeKey] = Coalescer(self._run)
+        self.hooks = StatusHooks(config, list(self._targets))
+        self._page_lock = threading.Lock()
+        self._page_cache: tuple[float, Any] = (0.0, None)
 
     def push(self, pipeline: str, headers: Headers, body: bytes) -> tuple[int, dict[str, Any]]:
         """Handle one webhook whose size was already checked: (HTTP status, JSON reply)."""
@@ -114,12 +121,16 @@ class Service:
     def _run_one(self, key: NodeKey) -> None:
         started = time.monotonic()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        outcome: Outcome | None = None
+        error: BaseException | None = None
         try:
             outcome = self._reconcile(self._targets[key], self.config.workdir)
         except CloudConfigError as exc:
+            error = exc
             last = LastRun(None, "failed", None, time.monotonic() - started, stamp, str(exc))
             log.error("%s/%s: %s", key[0], key[1], exc)
         except Exception as exc:  # a bug must not kill the service's worker
+            error = exc
             last = LastRun(
                 None, "failed", None, time.monotonic() - started, stamp, f"unexpected {type(exc).__name__}"
             )
@@ -137,6 +148,7 @@ class Service:
             counters.failures += last.result == "failed"
             counters.commits += last.result == "committed"
             counters.seconds += last.seconds
+        self.hooks.after_run(key, self._targets[key], stamp, outcome, error)
 
     def status(self) -> dict[str, Any]:
         """Per pipeline, per node: the queue state and the last run."""
@@ -150,6 +162,13 @@ class Service:
                     "runs": self._counters[(pipe, domain)].runs,
                     "last": None if last is None else vars(last),
                 }
+        watches, _ = self.hooks.snapshot()
+        for (pipe, domain), w in watches.items():
+            out[pipe][domain]["sync"] = w.sync or None
+            out[pipe][domain]["status_record"] = {
+                "last": w.last_record, "pushes": w.record_pushes, "failures": w.record_failures,
+                "pending": w.record_pending,
+            }  # fmt: skip
         return out
 
     def metrics(self) -> str:
@@ -193,7 +212,46 @@ class Service:
             "Webhook requests by pipeline and HTTP status.",
             [({"pipeline": p, "code": str(code)}, n) for (p, code), n in hooks],
         )
+        watches, refusals = self.hooks.snapshot()
+        per_node = [({"pipeline": p, "domain": d}, w) for (p, d), w in sorted(watches.items())]
+        family("cloud_config_node_lag_commits", "gauge",
+               "First-parent chain commits the node is behind what this pipeline last saw.",
+               [(k, w.lag) for k, w in per_node])  # fmt: skip
+        family("cloud_config_node_last_success_timestamp_seconds", "gauge",
+               "When the node's last reconcile succeeded (Unix time).",
+               [(k, w.last_success) for k, w in per_node if w.last_success is not None])  # fmt: skip
+        family("cloud_config_node_cert_expiry_timestamp_seconds", "gauge",
+               "The node certificate's not-after (Unix time), as its last status record holds it.",
+               [(k, w.cert_expiry) for k, w in per_node if w.cert_expiry is not None])  # fmt: skip
+        family("cloud_config_refusals_total", "counter", "Refused reconciles by pipeline and rule.",
+               [({"pipeline": p, "rule": r}, n) for (p, r), n in sorted(refusals.items())])  # fmt: skip
+        family("cloud_config_status_push_failures_total", "counter", "Status records not pushed.",
+               [(k, w.record_failures) for k, w in per_node])  # fmt: skip
+        family("cloud_config_status_pushes_total", "counter", "Status records pushed.",
+               [(k, w.record_pushes) for k, w in per_node])  # fmt: skip
+        family("cloud_config_engine_pings_total", "counter", "Delivery-engine pings sent after a push.",
+               [(k, w.pings) for k, w in per_node])  # fmt: skip
+        family("cloud_config_engine_ping_failures_total", "counter", "Delivery-engine pings that failed.",
+               [(k, w.ping_failures) for k, w in per_node])  # fmt: skip
         return "\n".join(lines) + "\n"
+
+    def page(self) -> str:
+        """The status page (the first pipeline's chain repo, read at most every PAGE_CACHE_SECONDS)."""
+        from cloud_config.pipeline.status_page import render_page
+        from cloud_config.pipeline.status_view import load, mirror
+
+        pipe = next(iter(self.config.pipelines.values()))
+        records = pipe.records.repo if pipe.records else None
+        with self._page_lock:
+            stamp, cached = self._page_cache
+            if cached is None or time.monotonic() - stamp > PAGE_CACHE_SECONDS:
+                try:
+                    bare = mirror(pipe.chain_repo, self.config.workdir / "status-view", pipe.branch, records)
+                    cached = (load(bare, pipe.branch), "")
+                except (CloudConfigError, OSError) as exc:
+                    cached = (None, redact(str(exc)))
+                self._page_cache = (time.monotonic(), cached)
+        return render_page(cached[0], self.status(), cached[1])
 
     def close(self, timeout: float = SHUTDOWN_WAIT) -> bool:
         """Stop taking work; wait for the running reconciles."""

@@ -5,6 +5,8 @@ listen = "127.0.0.1:8080"          # optional; --listen overrides it
 workdir = "/var/lib/cloud-config"  # optional; where clones are cached
 max_body_bytes = 1048576           # optional
 max_parallel = 4                   # optional; reconciles running at once, across all nodes
+status_listen = "127.0.0.1:9090"   # optional: serve /, /status and /metrics here instead
+status_token_env = "STATUS_TOKEN"  # optional: they then need `Authorization: Bearer <token>`
 
 [[pipeline]]
 name = "gitops-test-chain"         # webhooks go to POST /hooks/<name>
@@ -12,6 +14,15 @@ chain_repo = "https://git.example.com/consortium/gitops-test-chain.git"
 branch = "master"
 secret_env = "CHAIN_WEBHOOK_SECRET"   # or: secret_file = "/run/secrets/chain-webhook"
 age_identity_file = "/run/secrets/age/keys.txt"  # optional; decrypts node repos encrypted at rest
+
+status_key_file = "/run/secrets/pipeline-key"   # optional: SSH key signing status records
+status_repo = "https://git.example.com/consortium/status.git"  # optional (default: chain_repo)
+status_records = true              # optional; false turns records off
+notify_secret_env = "NOTIFY_SECRET"  # optional: /notify/argocd|flux/<name> (or notify_secret_file)
+argocd_webhook_url = "https://argocd.example.com/api/webhook"  # optional: ping after a push
+flux_receiver_url = "https://flux.example.com/hook/<digest>"   # optional: ping after a push
+engine_secret_env = "ENGINE_SECRET"  # the webhook.github.secret / Receiver token (or engine_secret_file)
+alert_webhook_url = "https://hooks.slack.com/..."  # optional: {"text": ...} on refusals and first failures
 
 [[pipeline.node]]
 domain = "node0"
@@ -33,14 +44,30 @@ from pathlib import Path
 from typing import Any
 
 from cloud_config.errors import ConfigError
+from cloud_config.pipeline.engines import EngineSettings
 from cloud_config.pipeline.reconcile import Target, default_workdir
+from cloud_config.pipeline.status_records import RecordSettings
 
 DEFAULT_LISTEN = "127.0.0.1:8080"
 DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_PARALLEL = 4
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
-_TOP_KEYS = {"listen", "workdir", "max_body_bytes", "max_parallel", "pipeline"}
-_PIPELINE_KEYS = {"name", "chain_repo", "branch", "secret_env", "secret_file", "node", "age_identity_file"}
+_TOP_KEYS = {
+    "listen",
+    "workdir",
+    "max_body_bytes",
+    "max_parallel",
+    "pipeline",
+    "status_listen",
+    "status_token_env",
+}
+_PIPELINE_KEYS = {
+    "name", "chain_repo", "branch", "secret_env", "secret_file", "node", "age_identity_file",
+    "status_key_file", "status_repo", "status_records",
+    "notify_secret_env", "notify_secret_file",
+    "argocd_webhook_url", "flux_receiver_url", "engine_secret_env", "engine_secret_file",
+    "alert_webhook_url",
+}  # fmt: skip
 _NODE_KEYS = {"domain", "repo", "branch", "chain_name"}
 
 
@@ -53,6 +80,10 @@ class Pipeline:
     branch: str
     targets: tuple[Target, ...]
     secret: bytes = field(repr=False)
+    records: RecordSettings | None = None
+    notify_secret: bytes = field(default=b"", repr=False)
+    engine: EngineSettings | None = field(default=None, repr=False)
+    alert_url: str = ""
 
 
 @dataclass(frozen=True)
@@ -64,6 +95,8 @@ class ServiceConfig:
     max_body_bytes: int
     pipelines: dict[str, Pipeline]
     max_parallel: int = DEFAULT_MAX_PARALLEL
+    status_listen: str | None = None
+    status_token: bytes = field(default=b"", repr=False)
 
 
 def _check_keys(table: Mapping[str, Any], allowed: set[str], source: str, where: str) -> None:
@@ -88,26 +121,60 @@ def _string(table: Mapping[str, Any], key: str, source: str, where: str, default
     return value
 
 
-def _secret(table: Mapping[str, Any], base: Path, source: str, where: str) -> bytes:
-    env, file = table.get("secret_env"), table.get("secret_file")
+def _secret(
+    table: Mapping[str, Any], base: Path, source: str, where: str, prefix: str = "", optional: bool = False
+) -> bytes:
+    env_key, file_key = f"{prefix}secret_env", f"{prefix}secret_file"
+    env, file = table.get(env_key), table.get(file_key)
+    if optional and env is None and file is None:
+        return b""
     if (env is None) == (file is None):
-        raise ConfigError(source, f"{where}secret_env", "give exactly one of secret_env or secret_file")
+        raise ConfigError(source, f"{where}{env_key}", f"give exactly one of {env_key} or {file_key}")
     if env is not None:
-        name = _string(table, "secret_env", source, where)
+        name = _string(table, env_key, source, where)
         value = os.environ.get(name, "")
         if not value:
-            raise ConfigError(
-                source, f"{where}secret_env", f"environment variable {name} is not set or empty"
-            )
+            raise ConfigError(source, f"{where}{env_key}", f"environment variable {name} is not set or empty")
         return value.encode()
-    path = base / _string(table, "secret_file", source, where)
+    path = base / _string(table, file_key, source, where)
     try:
         value_bytes = path.read_bytes().strip()
     except OSError as exc:
-        raise ConfigError(source, f"{where}secret_file", f"cannot read {path}: {exc.strerror}") from None
+        raise ConfigError(source, f"{where}{file_key}", f"cannot read {path}: {exc.strerror}") from None
     if not value_bytes:
-        raise ConfigError(source, f"{where}secret_file", f"{path} is empty")
+        raise ConfigError(source, f"{where}{file_key}", f"{path} is empty")
     return value_bytes
+
+
+def _records(
+    table: Mapping[str, Any], base: Path, chain_repo: str, source: str, where: str
+) -> RecordSettings | None:
+    enabled = table.get("status_records", True)
+    if not isinstance(enabled, bool):
+        raise ConfigError(source, f"{where}status_records", "must be true or false")
+    if not enabled or "status_key_file" not in table:
+        return None
+    key = base / _string(table, "status_key_file", source, where)
+    if not key.is_file():
+        raise ConfigError(source, f"{where}status_key_file", f"{key} is not a file")
+    repo = _string(table, "status_repo", source, where, chain_repo)
+    return RecordSettings(repo, key)
+
+
+def _engine(table: Mapping[str, Any], base: Path, source: str, where: str) -> EngineSettings | None:
+    argocd, flux = table.get("argocd_webhook_url"), table.get("flux_receiver_url")
+    if argocd is None and flux is None:
+        return None
+    if argocd is not None and flux is not None:
+        raise ConfigError(
+            source, f"{where}argocd_webhook_url", "give argocd_webhook_url or flux_receiver_url, not both"
+        )
+    key = "argocd_webhook_url" if argocd is not None else "flux_receiver_url"
+    url = _string(table, key, source, where)
+    if not re.match(r"^https?://", url):
+        raise ConfigError(source, f"{where}{key}", "must be an http:// or https:// URL")
+    secret = _secret(table, base, source, where, "engine_")
+    return EngineSettings("argocd" if argocd is not None else "flux", url, secret)
 
 
 def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> Pipeline:
@@ -147,7 +214,18 @@ def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> 
     domains = [t.domain for t in targets]
     if len(set(domains)) != len(domains):
         raise ConfigError(source, f"{where}node", "a domain is listed twice")
-    return Pipeline(name, chain_repo, branch, tuple(targets), _secret(table, base, source, where))
+    alert = table.get("alert_webhook_url")
+    return Pipeline(
+        name,
+        chain_repo,
+        branch,
+        tuple(targets),
+        _secret(table, base, source, where),
+        records=_records(table, base, chain_repo, source, where),
+        notify_secret=_secret(table, base, source, where, "notify_", optional=True),
+        engine=_engine(table, base, source, where),
+        alert_url=_string(table, "alert_webhook_url", source, where) if alert is not None else "",
+    )
 
 
 def load_config(path: Path) -> ServiceConfig:
@@ -174,7 +252,14 @@ def load_config(path: Path) -> ServiceConfig:
     max_parallel = _positive(data, "max_parallel", DEFAULT_MAX_PARALLEL, source)
     workdir = base / data["workdir"] if "workdir" in data else default_workdir()
     listen = _string(data, "listen", source, "", DEFAULT_LISTEN)
-    return ServiceConfig(listen, workdir, max_body, pipelines, max_parallel)
+    status_listen = _string(data, "status_listen", source, "") if "status_listen" in data else None
+    token = b""
+    if "status_token_env" in data:
+        name = _string(data, "status_token_env", source, "")
+        token = os.environ.get(name, "").encode()
+        if not token:
+            raise ConfigError(source, "status_token_env", f"environment variable {name} is not set or empty")
+    return ServiceConfig(listen, workdir, max_body, pipelines, max_parallel, status_listen, token)
 
 
 def _positive(data: Mapping[str, Any], key: str, default: int, source: str) -> int:

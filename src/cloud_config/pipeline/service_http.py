@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import hmac
 import json
 import logging
+import threading
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -11,6 +13,7 @@ from typing import Any
 from cloud_config.pipeline.http_body import BodyError, read_chunked
 from cloud_config.pipeline.service import Reconciler, Service, parse_listen
 from cloud_config.pipeline.service_config import ServiceConfig
+from cloud_config.pipeline.webhooks import WebhookAuthError, WebhookPayloadError
 
 log = logging.getLogger("cloud_config.serve")
 _READ_TIMEOUT = 30
@@ -38,10 +41,37 @@ class _Handler(BaseHTTPRequestHandler):
         body = (json.dumps(data, indent=2, sort_keys=True) + "\n").encode()
         self._reply(code, body, "application/json", close)
 
+    def _status_allowed(self) -> bool:
+        """Whether this listener serves the page, /status and /metrics to this request (else replied)."""
+        service = self.server.service
+        if self.server.role == "hooks" and service.config.status_listen:
+            self._json(404, {"error": "not found (the status listener serves this)"})
+            return False
+        token = service.config.status_token
+        given = (self.headers.get("Authorization") or "").encode()
+        if token and not hmac.compare_digest(given, b"Bearer " + token):
+            self.send_response(401)
+            self.send_header("WWW-Authenticate", 'Bearer realm="cloud-config status"')
+            self.send_header("Content-Length", "0")
+            self.end_headers()
+            return False
+        return True
+
     def do_GET(self) -> None:
         service = self.server.service
         if self.path == "/healthz":
             self._reply(200, b"ok\n", "text/plain; charset=utf-8")
+        elif self.path in ("/", "/status", "/metrics") and not self._status_allowed():
+            return
+        elif self.path == "/":
+            self._reply(200, service.page().encode(), "text/html; charset=utf-8")
+        elif self.server.role == "status":
+            if self.path == "/status":
+                self._json(200, service.status())
+            elif self.path == "/metrics":
+                self._reply(200, service.metrics().encode(), "text/plain; version=0.0.4; charset=utf-8")
+            else:
+                self._json(404, {"error": "not found"})
         elif self.path == "/status":
             self._json(200, service.status())
         elif self.path == "/metrics":
@@ -51,7 +81,10 @@ class _Handler(BaseHTTPRequestHandler):
 
     def do_POST(self) -> None:
         service = self.server.service
-        if not self.path.startswith("/hooks/"):
+        if self.server.role == "hooks" and self.path.startswith("/notify/"):
+            self._notify()
+            return
+        if self.server.role != "hooks" or not self.path.startswith("/hooks/"):
             self._json(404, {"error": "not found"}, close=True)
             return
         pipeline = self.path.removeprefix("/hooks/").strip("/")
@@ -63,6 +96,28 @@ class _Handler(BaseHTTPRequestHandler):
             self._json(code, reply, close=True)
             return
         code, reply = service.push(pipeline, self.headers, body)
+        self._json(code, reply)
+
+    def _notify(self) -> None:
+        """POST /notify/argocd/<pipeline> or /notify/flux/<pipeline>: a sync report."""
+        service = self.server.service
+        engine, _, pipeline = self.path.removeprefix("/notify/").strip("/").partition("/")
+        if engine not in ("argocd", "flux") or not pipeline:
+            self._json(
+                404, {"error": "expected /notify/argocd/<pipeline> or /notify/flux/<pipeline>"}, close=True
+            )
+            return
+        try:
+            body = self._read_body(service.config.max_body_bytes)
+            code, reply = service.hooks.notify(engine, pipeline, self.headers, body)
+        except BodyError as exc:
+            self._json(exc.status, {"error": str(exc)}, close=True)
+            return
+        except WebhookAuthError as exc:
+            log.warning("notify %s/%s refused: %s", engine, pipeline, exc)
+            code, reply = 401, {"error": str(exc)}
+        except WebhookPayloadError as exc:
+            code, reply = 400, {"error": str(exc)}
         self._json(code, reply)
 
     def _read_body(self, limit: int) -> bytes:
@@ -89,8 +144,10 @@ class ServiceServer(ThreadingHTTPServer):
 
     daemon_threads = True
 
-    def __init__(self, address: tuple[str, int], service: Service) -> None:
+    def __init__(self, address: tuple[str, int], service: Service, role: str = "hooks") -> None:
         self.service = service
+        self.role = role  # "hooks": webhooks, notify (and the status routes unless moved); "status"
+        self.status_server: ServiceServer | None = None  # the second listener (status_listen)
         super().__init__(address, _Handler)
 
     @property
@@ -113,7 +170,12 @@ def make_app(
     `listen` overrides the file's address; port 0 picks a free port. The caller runs
     `serve_forever()` and, at the end, `shutdown()`, `server_close()` and `service.close()`.
     """
-    return build_server(Service(config, reconciler), *parse_listen(listen or config.listen))
+    server = build_server(Service(config, reconciler), *parse_listen(listen or config.listen))
+    if config.status_listen:
+        server.status_server = ServiceServer(
+            parse_listen(config.status_listen), server.service, role="status"
+        )
+    return server
 
 
 def run_until_stopped(server: ServiceServer, service: Service) -> None:
@@ -124,11 +186,19 @@ def run_until_stopped(server: ServiceServer, service: Service) -> None:
         raise KeyboardInterrupt
 
     previous = signal.signal(signal.SIGTERM, stop)
+    status_server = server.status_server
+    if status_server is not None:
+        threading.Thread(
+            target=status_server.serve_forever, kwargs={"poll_interval": 0.2}, daemon=True
+        ).start()
     try:
         server.serve_forever(poll_interval=0.2)
     except KeyboardInterrupt:
         log.info("stopping")
     finally:
         signal.signal(signal.SIGTERM, previous)
+        if status_server is not None:
+            status_server.shutdown()
+            status_server.server_close()
         server.server_close()
         service.close()

@@ -17,7 +17,7 @@ import hashlib
 import hmac
 import json
 import time
-from typing import Protocol
+from typing import Any, Protocol
 
 from cloud_config.errors import CloudConfigError
 
@@ -116,14 +116,20 @@ def sign(forge: str, secret: bytes, body: bytes, timestamp: str = "") -> dict[st
     raise ValueError(f"unknown forge {forge!r}")
 
 
-def pushed_branch(body: bytes) -> tuple[str | None, str | None]:
-    """(branch, new sha) of a push event; branch None for a tag or another kind of event."""
+def json_object(body: bytes) -> dict[str, Any]:
+    """The JSON object a signed webhook body holds; WebhookPayloadError (400) when it is not one."""
     try:
         event = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WebhookPayloadError(f"body is not JSON: {exc}") from None
     if not isinstance(event, dict):
         raise WebhookPayloadError("body is not a JSON object")
+    return event
+
+
+def pushed_branch(body: bytes) -> tuple[str | None, str | None]:
+    """(branch, new sha) of a push event; branch None for a tag or another kind of event."""
+    event = json_object(body)
     ref = event.get("ref")
     after = event.get("after") if isinstance(event.get("after"), str) else None
     if not isinstance(ref, str) or not ref.startswith("refs/heads/"):

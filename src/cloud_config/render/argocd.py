@@ -110,3 +110,78 @@ def to_yaml(docs: list[Doc]) -> str:
     import yaml
 
     return "---\n".join(yaml.safe_dump(doc, sort_keys=False, default_flow_style=False) for doc in docs)
+
+
+# ---- sync reports back to `serve` (/notify/argocd/<pipeline>, /notify/flux/<pipeline>) -----------
+# Argo CD notifications (argoproj/notifications-engine cf274d2e5cf0): service `service.webhook.<name>`
+# in argocd-notifications-cm, `$key` values taken from argocd-notifications-secret, no signing
+# (static headers only); subscription annotation `notifications.argoproj.io/subscribe.<trigger>.<service>`.
+# Flux (fluxcd/notification-controller 2e46958a67f3): Provider and Alert are v1beta3; `generic-hmac`
+# signs the body with the Secret's `token` (X-Signature: sha256=<hex>).
+NOTIFY_SERVICE = "cloud-config"
+NOTIFY_TOKEN_KEY = "cloud-config-notify-token"  # the key in argocd-notifications-secret
+NOTIFY_TRIGGERS = ("cloud-config-synced", "cloud-config-degraded")
+_SYNC_BODY = (
+    '{"app":"{{.app.metadata.name}}","ns":"{{.app.metadata.namespace}}",'
+    '"revision":"{{.app.status.sync.revision}}","sync":"{{.app.status.sync.status}}",'
+    '"health":"{{.app.status.health.status}}"}'
+)
+
+
+def subscribe(app: Doc) -> Doc:
+    """The Application with the annotations subscribing it to our triggers (empty recipient)."""
+    annotations = app["metadata"].setdefault("annotations", {})
+    for trigger in NOTIFY_TRIGGERS:
+        annotations[f"notifications.argoproj.io/subscribe.{trigger}.{NOTIFY_SERVICE}"] = ""
+    return app
+
+
+def notifications_patch(notify_url: str) -> Doc:
+    """Only our keys of the cluster-wide argocd-notifications-cm, to merge in with
+    `kubectl -n argocd patch configmap argocd-notifications-cm --type merge --patch-file FILE`
+    (never apply it as the whole ConfigMap: other teams' triggers live there too)."""
+    service = (
+        f"url: {notify_url}\n"
+        "headers:\n"
+        "- name: Content-Type\n  value: application/json\n"
+        f"- name: Authorization\n  value: Bearer ${NOTIFY_TOKEN_KEY}\n"
+    )
+    template = f"webhook:\n  {NOTIFY_SERVICE}:\n    method: POST\n    body: |\n      {_SYNC_BODY}\n"
+    synced = (
+        "- when: app.status.operationState != nil and app.status.operationState.phase in ['Succeeded']\n"
+        "  oncePer: app.status.sync.revision\n  send: [cloud-config-sync]\n"
+    )
+    degraded = "- when: app.status.health.status == 'Degraded'\n  send: [cloud-config-sync]\n"
+    return {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "argocd-notifications-cm", "namespace": ARGOCD_NAMESPACE},
+        "data": {
+            f"service.webhook.{NOTIFY_SERVICE}": service,
+            "template.cloud-config-sync": template,
+            "trigger.cloud-config-synced": synced,
+            "trigger.cloud-config-degraded": degraded,
+        },
+    }
+
+
+def flux_notify_objects(spec: AppSpec, notify_url: str) -> list[Doc]:
+    """A generic-hmac Provider posting to `notify_url` and an Alert for the node's Kustomization.
+    The Secret `<name>-notify` (key `token`) holds the pipeline's notify secret; create it yourself."""
+    provider = {
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
+        "kind": "Provider",
+        "metadata": {"name": f"{spec.name}-status", "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "spec": {"type": "generic-hmac", "address": notify_url, "secretRef": {"name": f"{spec.name}-notify"}},
+    }
+    alert = {
+        "apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
+        "kind": "Alert",
+        "metadata": {"name": f"{spec.name}-status", "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "spec": {
+            "providerRef": {"name": f"{spec.name}-status"},
+            "eventSeverity": "info",
+            "eventSources": [{"kind": "Kustomization", "name": spec.name}],
+        },
+    }
+    return [provider, alert]

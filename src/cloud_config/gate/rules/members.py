@@ -64,11 +64,23 @@ def signature_findings(
         if status in _UNSIGNED or (status == "E" and not fingerprint):
             message = _UNSIGNED.get(status, "its signature cannot be checked (not an SSH signature?)")
             yield Finding("unsigned-commit", ERROR, where, message)
+        elif signer is None and members.member_of_pipeline_key(fingerprint) is not None:
+            yield _pipeline_key_used(where, fingerprint, members)
         elif signer is None:
             yield _unknown_signer(where, fingerprint, head.members)
         elif not signer.is_admin:
             found = changes(snapshot_of(parent), snapshot_of(sha))
             yield from _lane_findings(where, signer, members, found)
+
+
+def _pipeline_key_used(where: str, fingerprint: str, members: Members) -> Finding:
+    owner = members.member_of_pipeline_key(fingerprint)
+    name = owner.name if owner else "?"
+    return Finding(
+        "pipeline-key-used", ERROR, where,
+        f"signed by {name!r}'s pipeline key {fingerprint}; a pipeline key signs status records "
+        "only and never a chain change",
+    )  # fmt: skip
 
 
 def _unknown_signer(where: str, fingerprint: str, head_members: Members | None) -> Finding:

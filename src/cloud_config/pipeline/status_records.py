@@ -1,0 +1,116 @@
+"""Writing a node's status record: an SSH-signed commit on `status/<domain>` of the chain repo
+(or the pipeline's `status_repo`), pushed after every reconcile. See model.status_record.
+
+The commit is made with git plumbing in a bare scratch repository (no work tree, no checkout of
+the chain), on top of the branch's current tip, so the branch keeps its history; a rejected push
+(another writer moved the branch) is retried from the new tip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import time
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from cloud_config import __version__, git
+from cloud_config.crypto.pki import cert_not_after
+from cloud_config.errors import CloudConfigError
+from cloud_config.model.members import Members
+from cloud_config.model.paths import MEMBERS_FILE, node_cert
+from cloud_config.model.status_record import RECORD_FILE, StatusRecord, branch_of
+from cloud_config.pipeline.reconcile import Target, _cache_dir, _location
+from cloud_config.store.atomic import SECRET_DIR_MODE, locked
+
+PUSH_ATTEMPTS = 3
+CONFIG_TOML = "config.toml"
+
+
+@dataclass(frozen=True)
+class RecordSettings:
+    """Where a pipeline writes its records and the pipeline key that signs them."""
+
+    repo: str
+    key: Path
+
+
+def now() -> str:
+    """The current UTC time as records hold it."""
+    return time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+
+
+def chain_digest(config_toml: bytes) -> str:
+    """`sha256:<hex>` of the `genesis_block` and `system_config` tables of a rendered config.toml
+    (canonical JSON of the two): the same on every node of a healthy chain."""
+    data = tomllib.loads(config_toml.decode("utf-8"))
+    part = {k: data.get(k) for k in ("genesis_block", "system_config")}
+    canonical = json.dumps(part, sort_keys=True, separators=(",", ":")).encode()
+    return "sha256:" + hashlib.sha256(canonical).hexdigest()
+
+
+def build_record(
+    target: Target,
+    workdir: Path,
+    result: str,
+    started: str,
+    refusal: dict[str, str] | None = None,
+    sync: dict[str, str] | None = None,
+) -> StatusRecord:
+    """The record of the reconcile that just ran for `target`, read from its cached clones."""
+    cache = _cache_dir(workdir, target)
+    chain_dir, node_dir = cache / "chain", cache / "node"
+    members_path = chain_dir / MEMBERS_FILE
+    owner = None
+    if members_path.is_file():
+        owner = Members.loads(members_path.read_text(encoding="utf-8"), MEMBERS_FILE).owner_of_domain(
+            target.domain
+        )
+    config = node_dir / CONFIG_TOML
+    cert = chain_dir / node_cert(target.domain)
+    return StatusRecord(
+        domain=target.domain,
+        owner=owner.name if owner else "unknown",
+        result=result,
+        chain_commit=git.rev_parse(chain_dir, "HEAD"),
+        node_commit=git.rev_parse(node_dir, "HEAD"),
+        digest=chain_digest(config.read_bytes()) if config.is_file() else "none",
+        tool_version=__version__,
+        started=started,
+        finished=now(),
+        cert_not_after=cert_not_after(cert.read_text(encoding="ascii")) if cert.is_file() else "",
+        refusal=dict(refusal or {}),
+        sync=dict(sync or {}),
+    )
+
+
+def push_record(record: StatusRecord, settings: RecordSettings, workdir: Path) -> str:
+    """Commit `record` on top of its branch's tip, signed, and push it; the new commit's sha.
+
+    Raises:
+        CloudConfigError (GitError): when the repository cannot be reached or keeps rejecting.
+    """
+    url = _location(settings.repo)
+    scratch = workdir / "status-records" / hashlib.sha256(url.encode()).hexdigest()[:12]
+    scratch.parent.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
+    branch = branch_of(record.domain)
+    message = f"status: {record.domain} {record.result} chain {record.chain_commit[:12]}"
+    with locked(scratch.parent):
+        if not (scratch / "HEAD").is_file():
+            git.init(scratch, bare=True)
+        for _ in range(PUSH_ATTEMPTS):
+            parent = git.remote_ref(scratch, url, f"refs/heads/{branch}")
+            files = {RECORD_FILE: record.dumps().encode()}
+            sha = git.commit_files_signed(scratch, files, parent, message, settings.key)
+            if git.push(scratch, url, f"{sha}:refs/heads/{branch}"):
+                return sha
+    raise CloudConfigError(f"{record.domain}: the status branch {branch} rejected {PUSH_ATTEMPTS} pushes")
+
+
+def refusal_of(exc: BaseException, chain_sha: str) -> dict[str, str]:
+    """The (rule, refused commit, message) of a refused reconcile; typed refusals carry their own."""
+    rule = getattr(exc, "rule", None) or "render"
+    commit = getattr(exc, "commit", None) or chain_sha
+    return {"rule": str(rule), "commit": str(commit), "message": re.sub(r"\s+", " ", str(exc))[:500]}
