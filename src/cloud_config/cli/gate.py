@@ -19,6 +19,16 @@ def register(sub: Subparsers) -> None:
     """Add verify, diff and member."""
     p = _revisions(sub, "verify", "check a proposed change of the chain repo (exit 1 on errors)", run_verify)
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    p.add_argument(
+        "--require-members",
+        action="store_true",
+        help="a missing members.toml at the base is an error (default: a members-missing warning)",
+    )
+    p.add_argument(
+        "--members-rev",
+        default=None,
+        help="the revision whose members.toml judges signatures (default: --base)",
+    )
     p = _revisions(sub, "diff", "describe a change of the chain repo in words", run_diff)
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format")
 
@@ -82,7 +92,14 @@ def run_verify(args: argparse.Namespace) -> int:
     from cloud_config.gate.verify import verify
 
     repo, chain_name = _repo_and_chain(args)
-    report = verify(repo, args.base, args.head, chain_name)
+    report = verify(
+        repo,
+        args.base,
+        args.head,
+        chain_name,
+        members_rev=args.members_rev,
+        require_members=args.require_members,
+    )
     print(RENDER[args.format](report), end="")
     return 0 if report.passed else 1
 

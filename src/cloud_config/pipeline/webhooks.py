@@ -122,6 +122,8 @@ def json_object(body: bytes) -> dict[str, Any]:
         event = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise WebhookPayloadError(f"body is not JSON: {exc}") from None
+    except RecursionError:
+        raise WebhookPayloadError("body is JSON nested too deep") from None
     if not isinstance(event, dict):
         raise WebhookPayloadError("body is not a JSON object")
     return event

@@ -9,6 +9,7 @@ from cloud_config.errors import NotFoundError
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import locked, write_bytes
+from cloud_config.store.files import read_toml_text
 
 
 def require_chain_dir(layout: ChainLayout) -> None:
@@ -23,13 +24,10 @@ def require_chain_dir(layout: ChainLayout) -> None:
 def read_chain_text(layout: ChainLayout) -> str:
     """The text of chain_config.toml, or a clear error naming the missing file."""
     require_chain_dir(layout)
-    try:
-        return layout.chain_config.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(
-            f"{layout.chain_config} does not exist; run `cloud-config init-chain-config "
-            f"--chain-name {layout.chain_name}` first"
-        ) from None
+    return read_toml_text(
+        layout.chain_config,
+        f"run `cloud-config init-chain-config --chain-name {layout.chain_name}` first",
+    )
 
 
 def read_chain(layout: ChainLayout) -> ChainConfig:

@@ -11,14 +11,18 @@ from cloud_config.model.names import hex_problem
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.paths import CHAIN_CONFIG, NODE_CONFIG
 from cloud_config.store import account_files
+<<<<<<< HEAD
 from cloud_config.store.files import read_text
 from cloud_config.store.sops import Sops
+=======
+from cloud_config.store.files import read_toml_text
+>>>>>>> cb0cbde (gate: judge the merge result (git merge-tree), merge-conflict/unrelated-history, merge attribution (merge-changes), secrets by content under every path, exact certificate names + basicConstraints CA:false (also sign-csr), closed schema (unknown-field), bounded TOML parsing, members-missing/--require-members, members_rev; bench_verify prints min/median/max and can time another checkout)
 
 
 def load_chain(chain_dir: Path, chain_name: str) -> tuple[ChainConfig, str]:
     """The chain folder's current, validated configuration and its text."""
     path = chain_dir / CHAIN_CONFIG
-    text = read_text(path, "is --config-dir / --chain-name right?")
+    text = read_toml_text(path, "is --config-dir / --chain-name right?")
     chain = ChainConfig.loads(text, str(path))
     chain.validate(chain_name, str(path))
     return chain, text
@@ -27,7 +31,7 @@ def load_chain(chain_dir: Path, chain_name: str) -> tuple[ChainConfig, str]:
 def load_node_config(node_dir: Path, domain: str) -> tuple[NodeConfig, str]:
     """The node folder's node_config.toml, checked against what the services accept."""
     path = node_dir / NODE_CONFIG
-    text = read_text(path, f"run `cloud-config init-node --domain {domain} ...` first")
+    text = read_toml_text(path, f"run `cloud-config init-node --domain {domain} ...` first")
     node = NodeConfig.loads(text, str(path))
     for field, reason in node.problems():
         raise ConfigError(str(path), field, reason)
