@@ -104,7 +104,8 @@ def timed(argv: list[str], expect: int) -> str:
         )
         times.append(time.perf_counter() - start)
         assert proc.returncode == expect, (argv, proc.stdout[-2000:], proc.stderr[-2000:])
-    return f"min {min(times):.2f} s, median {statistics.median(times):.2f} s, max {max(times):.2f} s ({RUNS} runs)"
+    median = statistics.median(times)
+    return f"min {min(times):.2f} s, median {median:.2f} s, max {max(times):.2f} s ({RUNS} runs)"
 
 
 def main() -> None:

@@ -67,15 +67,7 @@ def verify(
         findings.append(STALE_BRANCH)
         tree, conflicts = git.merge_tree(repo, base_sha, head_sha)
         if conflicts:
-            findings.append(
-                Finding(
-                    "merge-conflict",
-                    ERROR,
-                    ", ".join(conflicts),
-                    f"does not merge cleanly into the base ({len(conflicts)} file(s) conflict): "
-                    "rebase the branch onto the target branch, resolve, and push again",
-                )  # fmt: skip
-            )
+            findings.append(_conflict(conflicts))
         else:
             merged = load_snapshot(repo, tree)
     judge = base if judge_sha == base_sha else snapshot_of(judge_sha)
@@ -89,6 +81,14 @@ def verify(
     if merged is not None:
         findings += _tree_findings(repo, base, merged, chain_name)
     return Report(base_sha, head_sha, chain_name, findings)
+
+
+def _conflict(paths: list[str]) -> Finding:
+    return Finding(
+        "merge-conflict", ERROR, ", ".join(paths),
+        f"does not merge cleanly into the base ({len(paths)} file(s) conflict): rebase the branch "
+        "onto the target branch, resolve, and push again",
+    )  # fmt: skip
 
 
 def _tree_findings(repo: Path, base: Snapshot, merged: Snapshot, chain_name: str) -> list[Finding]:

@@ -18,8 +18,17 @@ MAX_TOML_DEPTH = 32
 MAX_KEY_PARTS = 32
 # Comments, strings (multi-line first) and the brackets that nest; strings hide their brackets.
 _LEXEME = re.compile(
-    r'#[^\n]*|"""(?:[^\\]|\\.)*?"""{1,3}|\'\'\'.*?\'\'\'{1,3}|"(?:[^"\\\n]|\\.)*"|\'[^\'\n]*\'|[\[\]{}]|(?:\.[ \t]*[A-Za-z0-9_-]+[ \t]*){%d,}'
-    % MAX_KEY_PARTS,
+    "|".join(
+        (
+            r"#[^\n]*",  # a comment
+            r'"""(?:[^\\]|\\.)*?"""{1,3}',  # a multi-line basic string (may end in up to 5 quotes)
+            r"'''.*?'''{1,3}",  # a multi-line literal string
+            r'"(?:[^"\\\n]|\\.)*"',  # a basic string
+            r"'[^'\n]*'",  # a literal string
+            r"[\[\]{}]",  # what nests
+            rf"(?:\.[ \t]*[A-Za-z0-9_-]+[ \t]*){{{MAX_KEY_PARTS},}}",  # a too-long dotted key
+        )
+    ),
     re.S,
 )
 
