@@ -32,6 +32,18 @@ def register(sub: Subparsers) -> None:
     p = _revisions(sub, "diff", "describe a change of the chain repo in words", run_diff)
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format")
 
+    p = add_command(
+        sub,
+        "merge-driver",
+        "git merge driver: merge chain_config.toml / members.toml as data (docs/verify.md)",
+        run_merge_driver,
+    )
+    p.add_argument("ancestor", help="%%O: the common ancestor's version")
+    p.add_argument("current", help="%%A: our version; the result is written here")
+    p.add_argument("other", help="%%B: the other branch's version")
+    p.add_argument("marker_size", nargs="?", type=int, default=7, help="%%L: conflict marker size")
+    p.add_argument("path", nargs="?", default="", help="%%P: the file's path in the repo")
+
     member = add_command(sub, "member", "edit members.toml")
     verbs = member.add_subparsers(dest="member_command", metavar="<add|remove|list>")
     verbs.required = True
@@ -102,6 +114,19 @@ def run_verify(args: argparse.Namespace) -> int:
     )
     print(RENDER[args.format](report), end="")
     return 0 if report.passed else 1
+
+
+def run_merge_driver(args: argparse.Namespace) -> int:
+    """merge-driver: exit 0 when merged, 1 (markers left in %A) on a conflict."""
+    import sys
+    from pathlib import Path
+
+    from cloud_config.gate.merge_driver import merge_files
+
+    conflicts = merge_files(Path(args.ancestor), Path(args.current), Path(args.other), args.marker_size, args.path)
+    for conflict in conflicts:
+        print(f"error: {args.path or args.current}: merge conflict: {conflict}", file=sys.stderr)
+    return 1 if conflicts else 0
 
 
 def run_diff(args: argparse.Namespace) -> int:
