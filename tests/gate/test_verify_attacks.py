@@ -258,11 +258,19 @@ def test_hundred_thousand_junk_keys(cli: Cli, chain: ChainRepo) -> None:
 # ---- hostile files ----------------------------------------------------------------------------
 
 HOSTILE = {
-    "deep array": ("chain_config.toml", lambda t: t + "x = " + "[" * 100_000 + "]" * 100_000 + "\n", "nested"),
+    "deep array": (
+        "chain_config.toml",
+        lambda t: t + "x = " + "[" * 100_000 + "]" * 100_000 + "\n",
+        "nested",
+    ),
     "non-UTF-8": ("chain_config.toml", lambda t: t + "# caf\xe9\n", "not UTF-8"),
     "BOM": ("chain_config.toml", lambda t: "\ufeff" + t, "byte-order mark"),
     "CRLF": ("chain_config.toml", lambda t: t.replace("\n", "\r\n"), "CRLF"),
-    "deep inline tables": ("members.toml", lambda t: "x = " + "{a=" * 50_000 + "1" + "}" * 50_000 + "\n" + t, "nested"),
+    "deep inline tables": (
+        "members.toml",
+        lambda t: "x = " + "{a=" * 50_000 + "1" + "}" * 50_000 + "\n" + t,
+        "nested",
+    ),
 }
 
 
@@ -282,7 +290,9 @@ def test_hostile_file_is_one_error_line_for_verbs_and_verify(cli: Cli, chain: Ch
     chain.pr("certs")
     says, data = _write_hostile(chain, case)
     name = HOSTILE[case][0]
-    snapshot = {p: p.read_bytes() for p in chain.workspace.rglob("*") if p.is_file() and ".git" not in p.parts}
+    snapshot = {
+        p: p.read_bytes() for p in chain.workspace.rglob("*") if p.is_file() and ".git" not in p.parts
+    }
     verbs = {
         "chain_config.toml": [
             ("append-node", "--node", "www.node9.com:40009:node9"),

@@ -123,7 +123,9 @@ def run_merge_driver(args: argparse.Namespace) -> int:
 
     from cloud_config.gate.merge_driver import merge_files
 
-    conflicts = merge_files(Path(args.ancestor), Path(args.current), Path(args.other), args.marker_size, args.path)
+    conflicts = merge_files(
+        Path(args.ancestor), Path(args.current), Path(args.other), args.marker_size, args.path
+    )
     for conflict in conflicts:
         print(f"error: {args.path or args.current}: merge conflict: {conflict}", file=sys.stderr)
     return 1 if conflicts else 0

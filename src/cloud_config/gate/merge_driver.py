@@ -21,7 +21,9 @@ from cloud_config.model.schema import decode_toml, parse_toml
 from cloud_config.store.atomic import write_bytes
 
 
-def merge_files(ancestor: Path, current: Path, other: Path, marker_size: int = 7, path: str = "") -> list[str]:
+def merge_files(
+    ancestor: Path, current: Path, other: Path, marker_size: int = 7, path: str = ""
+) -> list[str]:
     """Merge `other` into `current` (git's %A, rewritten in place); the conflicting fields, if any."""
     members = Path(path).name == MEMBERS_FILE if path else None
     texts = [decode_toml(p.read_bytes(), str(p)) for p in (ancestor, current, other)]
@@ -56,6 +58,12 @@ def _text_merge(ancestor: Path, current: Path, other: Path, marker_size: int, co
     if proc.returncode == 0:  # merges as text, not as data: mark the whole file
         ours, theirs = current.read_bytes(), other.read_bytes()
         marks = [c * marker_size for c in "<=>"]
-        body = f"{marks[0]} ours\n".encode() + ours + f"{marks[1]}\n".encode() + theirs + f"{marks[2]} theirs\n".encode()
+        body = (
+            f"{marks[0]} ours\n".encode()
+            + ours
+            + f"{marks[1]}\n".encode()
+            + theirs
+            + f"{marks[2]} theirs\n".encode()
+        )
     note = f"# cloud-config merge-driver: CONFLICT in {'; '.join(conflicts)}; resolve it, then verify\n"
     write_bytes(current, note.encode("utf-8") + body)

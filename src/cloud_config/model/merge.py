@@ -24,7 +24,9 @@ _KEYED: dict[str, Callable[[Any], Any]] = {
 }
 
 
-def merge3(base: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any]) -> tuple[dict[str, Any], list[str]]:
+def merge3(
+    base: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any]
+) -> tuple[dict[str, Any], list[str]]:
     """(merged data, paths that conflict) of two edits of one parsed TOML document."""
     conflicts: list[str] = []
     merged = _merge(base, ours, theirs, "", "", conflicts)
@@ -51,7 +53,11 @@ def _merge_tables(
     base: dict[str, Any], ours: dict[str, Any], theirs: dict[str, Any], path: str, conflicts: list[str]
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
-    for k in [*ours, *(k for k in theirs if k not in ours), *(k for k in base if k not in ours and k not in theirs)]:
+    for k in [
+        *ours,
+        *(k for k in theirs if k not in ours),
+        *(k for k in base if k not in ours and k not in theirs),
+    ]:
         value = _merge(
             base.get(k, _ABSENT), ours.get(k, _ABSENT), theirs.get(k, _ABSENT), _join(path, k), k, conflicts
         )
@@ -74,7 +80,12 @@ def _merge_keyed(
     out = []
     for k in dict.fromkeys(order):
         value = _merge(
-            by[0].get(k, _ABSENT), by[1].get(k, _ABSENT), by[2].get(k, _ABSENT), f"{path}[{k}]", name + "[]", conflicts
+            by[0].get(k, _ABSENT),
+            by[1].get(k, _ABSENT),
+            by[2].get(k, _ABSENT),
+            f"{path}[{k}]",
+            name + "[]",
+            conflicts,
         )
         if value is not _ABSENT:
             out.append(value)
