@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime
 import json
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from cryptography import x509
@@ -19,8 +21,8 @@ PEM_BODY = "MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg"
 ACCOUNT_KEY = "ab" * 32
 
 
-def _errors(report: dict[str, object]) -> set[str]:
-    return {f["rule"] for f in report["findings"] if f["severity"] == "error"}  # type: ignore[attr-defined]
+def _errors(report: dict[str, Any]) -> set[str]:
+    return {f["rule"] for f in report["findings"] if f["severity"] == "error"}
 
 
 # ---- merges -------------------------------------------------------------------------------------
@@ -257,7 +259,7 @@ def test_hundred_thousand_junk_keys(cli: Cli, chain: ChainRepo) -> None:
 
 # ---- hostile files ----------------------------------------------------------------------------
 
-HOSTILE = {
+HOSTILE: dict[str, tuple[str, Callable[[str], str], str]] = {
     "deep array": (
         "chain_config.toml",
         lambda t: t + "x = " + "[" * 100_000 + "]" * 100_000 + "\n",
@@ -293,7 +295,7 @@ def test_hostile_file_is_one_error_line_for_verbs_and_verify(cli: Cli, chain: Ch
     snapshot = {
         p: p.read_bytes() for p in chain.workspace.rglob("*") if p.is_file() and ".git" not in p.parts
     }
-    verbs = {
+    by_file: dict[str, list[tuple[str, ...]]] = {
         "chain_config.toml": [
             ("append-node", "--node", "www.node9.com:40009:node9"),
             ("set-stage", "--stage", "finalize"),
@@ -306,8 +308,8 @@ def test_hostile_file_is_one_error_line_for_verbs_and_verify(cli: Cli, chain: Ch
             ("member", "remove", "--name", "p2"),
             ("member", "list"),
         ],
-    }[name]
-    for verb in verbs:
+    }
+    for verb in by_file[name]:
         result = cli(*verb, *flags)
         assert result.code == 1, (verb, result)
         assert result.err.startswith("error: ") and result.err.count("\n") == 1, (verb, result.err)
