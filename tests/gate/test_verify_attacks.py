@@ -325,8 +325,10 @@ def test_hostile_file_is_one_error_line_for_verbs_and_verify(cli: Cli, chain: Ch
 def test_webhook_body_nested_too_deep_is_a_payload_error() -> None:
     from cloud_config.pipeline.webhooks import WebhookPayloadError, pushed_branch
 
-    with pytest.raises(WebhookPayloadError, match="nested too deep"):
-        pushed_branch(b"[" * 32_000)
+    for body in (b"[" * 32_000, b"[" * 32_000 + b"]" * 32_000, b'{"a":' * 100 + b"1" + b"}" * 100):
+        with pytest.raises(WebhookPayloadError, match="nested more than 64 deep"):
+            pushed_branch(body)
+    assert pushed_branch(b'{"ref": "refs/heads/master", "x": "[[[[' + b"[" * 100 + b'"}')[0] == "master"
 
 
 # ---- members file required or loudly absent ------------------------------------------------
