@@ -26,17 +26,8 @@ def _rebase(chain: ChainRepo, onto: str, signer: str) -> subprocess.CompletedPro
     return subprocess.run(argv, capture_output=True, text=True, check=False)
 
 
-def _two_validator_branches(chain: ChainRepo) -> None:
-    chain.git("checkout", "-q", "-b", "p1-pr", "members")
-    chain.run("append-validator", "--validator", chain.validators["node0"])
-    chain.commit("p1 validator", "p1")
-    chain.git("checkout", "-q", "-b", "p2-pr", "members")
-    chain.run("append-validator", "--validator", chain.validators["node2"])
-    chain.commit("p2 validator", "p2")
-
-
 def test_two_validator_appends_rebase_without_conflict(cli: Cli, chain: ChainRepo) -> None:
-    _two_validator_branches(chain)
+    chain.parallel_validator_branches()
     plain = _rebase(chain, "p1-pr", "p2")
     assert plain.returncode != 0  # without the driver: the one-line array conflicts
     chain.git("rebase", "--abort")

@@ -366,12 +366,7 @@ def test_members_rev_judges_signatures(chain: ChainRepo) -> None:
 
 def test_parallel_validator_appends_conflict_instead_of_removing(cli: Cli, chain: ChainRepo) -> None:
     """Both branch from `members`; p1's merges first; p2's PR now conflicts (one-line array)."""
-    chain.git("checkout", "-q", "-b", "p1-pr", "members")
-    chain.run("append-validator", "--validator", chain.validators["node0"])
-    chain.commit("p1 validator", "p1")
-    chain.git("checkout", "-q", "-b", "p2-pr", "members")
-    chain.run("append-validator", "--validator", chain.validators["node2"])
-    chain.commit("p2 validator", "p2")
+    chain.parallel_validator_branches()
     report = assert_fails_with(cli, chain, "p1-pr", "merge-conflict")
     assert "validators-removed" not in rules_of(json.dumps(report))
     conflict = next(f for f in report["findings"] if f["rule"] == "merge-conflict")
