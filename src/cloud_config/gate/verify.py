@@ -62,7 +62,7 @@ def verify(
     findings: list[Finding] = []
     merged: Snapshot | None = None
     if fork == base_sha:
-        merged = load_snapshot(repo, head_sha)  # a fast-forward: the merge result is the head
+        merged = cache[head_sha] = load_snapshot(repo, head_sha)  # a fast-forward: the head is the merge
     else:
         findings.append(STALE_BRANCH)
         tree, conflicts = git.merge_tree(repo, base_sha, head_sha)
