@@ -11,12 +11,8 @@ from cloud_config.model.names import hex_problem
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.paths import CHAIN_CONFIG, NODE_CONFIG
 from cloud_config.store import account_files
-<<<<<<< HEAD
-from cloud_config.store.files import read_text
-from cloud_config.store.sops import Sops
-=======
 from cloud_config.store.files import read_toml_text
->>>>>>> cb0cbde (gate: judge the merge result (git merge-tree), merge-conflict/unrelated-history, merge attribution (merge-changes), secrets by content under every path, exact certificate names + basicConstraints CA:false (also sign-csr), closed schema (unknown-field), bounded TOML parsing, members-missing/--require-members, members_rev; bench_verify prints min/median/max and can time another checkout)
+from cloud_config.store.sops import Sops
 
 
 def load_chain(chain_dir: Path, chain_name: str) -> tuple[ChainConfig, str]:
