@@ -1,6 +1,16 @@
-"""Render every node of a 100-node and a 1000-node chain (all k8s, mixed clusters and namespaces).
+"""`create` of 10/100/300 nodes against a write floor and a crypto floor, then rendering every node of
+a 100-node and a 1000-node chain in memory (all k8s, mixed clusters and namespaces).
 
 Run: PYTHONPATH=src .venv/bin/python bench/bench_render.py [sizes...]   (default: 100 1000)
+     PYTHONPATH=src .venv/bin/python bench/bench_render.py --create [runs]   (only the create part)
+
+`create` (issue 19): per size, RUNS (default 5) runs of `cloud-config create` as a process, wall and
+CPU time (min / median / max) and its peak RSS, against two floors measured in the same run: the same
+files (every file create wrote) written again with an fsync each (and without), and the crypto alone
+(per node an account, a CSR and its signature, plus the CA). CPU is fitted a + b N + c N^2 over the
+sizes. Target: `create` 300 nodes <= 1.5x the fsync-each write floor.
+
+Render:
 Each size runs in a fresh process, so peak memory (max RSS) is that size's own. Per size it prints
 the wall time of rendering every node's tree in memory, the files and bytes produced, the time of
 writing every node folder with sync_tree (first write, then a no-change second pass; sizes up to
@@ -9,7 +19,10 @@ SYNC_LIMIT), and the peak RSS.
 
 from __future__ import annotations
 
+import os
 import resource
+import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -110,11 +123,119 @@ def _folder(root: Path, domain: str) -> Path:
     return folder
 
 
+CREATE_SIZES = (10, 100, 300)
+ADMIN = "ab" * 20
+
+
+def _create_argv(root: Path, size: int) -> list[str]:
+    tool = Path(sys.executable).parent / "cloud-config"
+    cc = [str(tool)] if tool.exists() else [sys.executable, "-m", "cloud_config"]
+    nodes = ",".join(f"10.1.{i // 250}.{i % 250}:{40000 + i}:n{i}:k8s{i % CLUSTERS}" for i in range(size))
+    return [*cc, "create", "--config-dir", str(root), "--chain-name", CHAIN, "-q", "--admin", ADMIN,
+            "--nodelist", nodes, "--timestamp", "1709695109593"]
+
+
+def _children() -> tuple[float, float]:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+
+
+def _files_of(root: Path) -> dict[Path, bytes]:
+    return {p.relative_to(root): p.read_bytes() for p in root.rglob("*") if p.is_file()}
+
+
+def _write_floor(files: dict[Path, bytes], root: Path, fsync: bool) -> float:
+    """Seconds to write `files` under `root` (folders made as needed), each fsynced when `fsync`."""
+    start = time.perf_counter()
+    for rel, data in files.items():
+        path = root / rel
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        try:
+            os.write(fd, data)
+            if fsync:
+                os.fsync(fd)
+        finally:
+            os.close(fd)
+    return time.perf_counter() - start
+
+
+def _crypto_floor(size: int) -> float:
+    """Seconds of the crypto of a `create` of `size` nodes: the CA, then per node account + CSR + signature."""
+    from cloud_config.crypto import pki
+    from cloud_config.crypto.accounts import generate_account
+
+    start = time.perf_counter()
+    ca_cert, ca_key = pki.create_ca()
+    for i in range(size):
+        generate_account("overlord")
+        csr, _ = pki.create_csr(f"{CHAIN}-n{i}")
+        pki.sign_csr(ca_cert, ca_key, csr, f"{CHAIN}-n{i}")
+    return time.perf_counter() - start
+
+
+def _stats(values: list[float]) -> str:
+    return f"min {min(values):6.2f} median {statistics.median(values):6.2f} max {max(values):6.2f}"
+
+
+def _fit(points: list[tuple[int, float]]) -> str:
+    """CPU = a + b N + c N^2 through three (size, median CPU) points (Lagrange: exact)."""
+    (x0, y0), (x1, y1), (x2, y2) = points
+    d0, d1, d2 = y0 / ((x0 - x1) * (x0 - x2)), y1 / ((x1 - x0) * (x1 - x2)), y2 / ((x2 - x0) * (x2 - x1))
+    c = d0 + d1 + d2
+    b = -(d0 * (x1 + x2) + d1 * (x0 + x2) + d2 * (x0 + x1))
+    a = d0 * x1 * x2 + d1 * x0 * x2 + d2 * x0 * x1
+    return f"fitted CPU {a:.3f} + {b:.5f} N + {c:.2e} N^2 s"
+
+
+def create_bench(runs: int) -> None:
+    """`create` per size against its write and crypto floors, RUNS runs each, in this one process."""
+    print(f"create: {runs} runs per size; ratios of medians to floors measured in this run")
+    cpu_points = []
+    for size in CREATE_SIZES:
+        walls, cpus, fsynced, plain, crypto, peaks = [], [], [], [], [], []
+        for run in range(runs):
+            with tempfile.TemporaryDirectory(prefix="bench-create-") as tmp:
+                root = Path(tmp)
+                cpu0, _ = _children()
+                start = time.perf_counter()
+                subprocess.run(_create_argv(root / "out", size), check=True, stdout=subprocess.DEVNULL)
+                walls.append(time.perf_counter() - start)
+                cpu1, peak = _children()
+                cpus.append(cpu1 - cpu0)
+                peaks.append(peak)
+                files = _files_of(root / "out")
+                fsynced.append(_write_floor(files, root / "fsync", True))
+                plain.append(_write_floor(files, root / "plain", False))
+                crypto.append(_crypto_floor(size))
+                shutil.rmtree(root / "out")
+        wall, cpu = statistics.median(walls), statistics.median(cpus)
+        cpu_points.append((size, cpu))
+        print(
+            f"  create {size:3d} nodes ({len(files)} files, {sum(map(len, files.values())) / 1e6:.1f} MB): "
+            f"wall {_stats(walls)} s, CPU {_stats(cpus)} s"
+        )
+        print(
+            f"    floors: fsync-each write {_stats(fsynced)} s, plain write {_stats(plain)} s, "
+            f"crypto {_stats(crypto)} s"
+        )
+        print(
+            f"    ratios: {wall / statistics.median(fsynced):.2f}x fsync-each write "
+            f"(target at 300: <= 1.5x), {wall / statistics.median(plain):.2f}x plain write, "
+            f"{wall / statistics.median(crypto):.1f}x crypto; peak RSS of a child so far {max(peaks):.0f} MB"
+        )
+    print(f"  {_fit(cpu_points)}")
+
+
 def main() -> None:
     """Run each size in its own process so peak RSS is per size."""
     if len(sys.argv) > 2 and sys.argv[1] == "--one":
         run(int(sys.argv[2]))
         return
+    if len(sys.argv) > 1 and sys.argv[1] == "--create":
+        create_bench(max(5, int(sys.argv[2]) if len(sys.argv) > 2 else 5))
+        return
+    create_bench(5)
     sizes = [int(a) for a in sys.argv[1:]] or [100, 1000]
     print(f"python {sys.version.split()[0]}; {CLUSTERS} clusters x 2 namespaces; every node k8s")
     for size in sizes:

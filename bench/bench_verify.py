@@ -1,20 +1,16 @@
-"""`cloud-config verify` and `diff` on a 1000-node chain with 1000 certificates.
+"""`cloud-config verify` on 100- and 1000-node chains: PRs of 1, 10 and 100 commits, each moving one node.
 
-Run: .venv/bin/python bench/bench_verify.py [nodes] [runs]   (default 1000 nodes, 3 runs)
+Run: .venv/bin/python bench/bench_verify.py [sizes] [runs]   (default sizes 100,1000; 5 runs, at least 5)
      CLOUD_CONFIG_SRC=/other/checkout/src ... times another checkout's code with this same script.
 
-Builds a real chain repo with the real commands (init-chain, init-chain-config, set-admin,
+Builds, per size, a real chain repo with the real commands (init-chain, init-chain-config, set-admin,
 set-validators, set-nodelist, member add, create-ca, create-csr, sign-csr): one CSR + signed
-certificate per node, 10 members owning 100 nodes each, every commit SSH-signed. Then times, as a process
-run by a user (`python -m cloud_config verify ...`):
-  A. the admin's PR issuing all the certificates (every certificate is new: the worst case),
-  B. a member's PR adding node 1001 and its CSR to the full chain (the everyday case),
-  C. `diff` of PR A.
-Prints the median wall time of each.
-
-Measured on the 2-core project machine (2026-11-29): A 1.0-2.1 s, B 0.8-1.5 s, C 0.2-0.4 s
-(the spread is between runs on a shared machine); about half of verify is the certificate checks
-(crypto.pki), a quarter reading the two chain_config.toml files.
+certificate per node, members owning 100 nodes each, every commit SSH-signed. Then times, as a process
+run by a user (`python -m cloud_config verify ...`), min / median / max of RUNS runs:
+  PR1 / PR10 / PR100: member m0's PR of 1, 10, 100 commits, commit k moving node k (its port + 1);
+  the ratios PR10 / PR1 and PR100 / PR1 (issue 19 target on 1000 nodes: PR100 <= 3x PR1);
+  B: a member's PR adding one node and its CSR to the full chain (the everyday case);
+and on the largest size only: A, the admin's PR issuing every certificate, and C, `diff` of PR A.
 """
 
 from __future__ import annotations
@@ -32,8 +28,9 @@ sys.path.insert(0, str(SRC))
 
 from cloud_config.cli.main import main as cloud_config  # noqa: E402
 
-NODES = int(sys.argv[1]) if len(sys.argv) > 1 else 1000
-RUNS = int(sys.argv[2]) if len(sys.argv) > 2 else 3
+SIZES = [int(n) for n in sys.argv[1].split(",")] if len(sys.argv) > 1 else [100, 1000]
+RUNS = max(5, int(sys.argv[2]) if len(sys.argv) > 2 else 5)
+PR_COMMITS = 100
 CHAIN = "bench-chain"
 PER_MEMBER = 100
 
@@ -61,41 +58,51 @@ def node(i: int) -> str:
     return f"host{i}.example.com:{40000 + i % 20000}:node{i}:k8s"
 
 
-def build(root: Path) -> tuple[Path, dict[str, Path]]:
-    """The chain repo, tagged `csrs` (all CSRs), `certs` (all certificates), `one-more` (PR B)."""
+def build(root: Path, nodes: int) -> tuple[Path, dict[str, Path]]:
+    """The chain repo, tagged `csrs` (all CSRs), `certs` (all certificates), `one-more` (PR B),
+    `pr1`, `pr10`, `pr100` (m0's branch off `certs`: commit k moves node k)."""
     ws = root / "ws"
     repo = ws / CHAIN
-    names = ["admin", *(f"m{j}" for j in range(NODES // PER_MEMBER + 1))]
+    names = ["admin", *(f"m{j}" for j in range(nodes // PER_MEMBER + 1))]
     keys = {name: keygen(root, name) for name in names}
     run(ws, "init-chain")
     run(ws, "init-chain-config", "--timestamp", "1709695109593")
     run(ws, "set-admin", "--admin", "ab" * 20)
-    run(ws, "set-validators", "--validators", ",".join(f"{i:096x}" for i in range(1, NODES + 1)))
+    run(ws, "set-validators", "--validators", ",".join(f"{i:096x}" for i in range(1, nodes + 1)))
     run(ws, "set-stage")
-    run(ws, "set-nodelist", "--nodelist", ",".join(node(i) for i in range(NODES)))
+    run(ws, "set-nodelist", "--nodelist", ",".join(node(i) for i in range(nodes)))
     run(ws, "member", "add", "--name", "admin", "--role", "admin", "--ssh-key-file", f"{keys['admin']}.pub")
-    for j in range(NODES // PER_MEMBER + 1):
+    for j in range(nodes // PER_MEMBER + 1):
         owned = [f for i in range(j * PER_MEMBER, (j + 1) * PER_MEMBER) for f in ("--domain", f"node{i}")]
         run(ws, "member", "add", "--name", f"m{j}", "--ssh-key-file", f"{keys[f'm{j}']}.pub", *owned)
     run(ws, "create-ca")
-    for i in range(NODES):
+    for i in range(nodes):
         run(ws, "create-csr", "--domain", f"node{i}")
     git(ws / CHAIN, "init", "-q")
     commit(repo, keys["admin"], "chain with CSRs")
     git(repo, "tag", "csrs")
-    for i in range(NODES):
+    for i in range(nodes):
         run(ws, "sign-csr", "--domain", f"node{i}")
     commit(repo, keys["admin"], "sign every CSR")
     git(repo, "tag", "certs")
-    run(ws, "append-node", "--node", node(NODES))
-    run(ws, "create-csr", "--domain", f"node{NODES}")
-    commit(repo, keys[f"m{NODES // PER_MEMBER}"], "one more node")
+    run(ws, "append-node", "--node", node(nodes))
+    run(ws, "create-csr", "--domain", f"node{nodes}")
+    commit(repo, keys[f"m{nodes // PER_MEMBER}"], "one more node")
     git(repo, "tag", "one-more")
+    git(repo, "checkout", "-q", "-b", "moves", "certs")
+    ports = {i: 40000 + i % 20000 for i in range(nodes)}
+    for k in range(PR_COMMITS):
+        ports[k] += 1
+        listed = ",".join(f"host{i}.example.com:{ports[i]}:node{i}:k8s" for i in range(nodes))
+        run(ws, "set-nodelist", "--nodelist", listed)
+        commit(repo, keys["m0"], f"move node{k}")
+        if k + 1 in (1, 10, PR_COMMITS):
+            git(repo, "tag", f"pr{k + 1}")
     return repo, keys
 
 
-def timed(argv: list[str], expect: int) -> str:
-    """min / median / max wall time of RUNS runs, as text."""
+def timed(argv: list[str], expect: int) -> list[float]:
+    """Wall times of RUNS runs."""
     times = []
     for _ in range(RUNS):
         start = time.perf_counter()
@@ -104,26 +111,41 @@ def timed(argv: list[str], expect: int) -> str:
         )
         times.append(time.perf_counter() - start)
         assert proc.returncode == expect, (argv, proc.stdout[-2000:], proc.stderr[-2000:])
-    median = statistics.median(times)
-    return f"min {min(times):.2f} s, median {median:.2f} s, max {max(times):.2f} s ({RUNS} runs)"
+    return times
 
 
-def main() -> None:
+def text(times: list[float]) -> str:
+    return f"min {min(times):5.2f} s, median {statistics.median(times):5.2f} s, max {max(times):5.2f} s"
+
+
+def measure(nodes: int, last: bool) -> None:
     with tempfile.TemporaryDirectory(prefix="bench-verify-") as tmp:
         start = time.perf_counter()
-        repo, _ = build(Path(tmp))
+        repo, _ = build(Path(tmp), nodes)
         built = time.perf_counter() - start
         tool = [sys.executable, "-m", "cloud_config"]
         verify = [*tool, "verify", "--repo", str(repo), "--format", "json"]
-        a = timed([*verify, "--base", "csrs", "--head", "certs"], 0)
+        prs = {k: timed([*verify, "--base", "certs", "--head", f"pr{k}"], 0) for k in (1, 10, PR_COMMITS)}
         b = timed([*verify, "--base", "certs", "--head", "one-more"], 0)
-        c = timed([*tool, "diff", "--repo", str(repo), "--base", "csrs", "--head", "certs"], 0)
         files = len(git(repo, "ls-files").splitlines())
-        print(f"chain: {NODES} nodes, {NODES} validators, {NODES} certificates, {files} files")
-        print(f"(built in {built:.0f} s)")
-        print(f"A verify, PR issuing {NODES} certificates:  {a}")
-        print(f"B verify, PR adding 1 node + CSR:          {b}")
-        print(f"C diff of PR A:                            {c}")
+        print(f"chain: {nodes} nodes, {nodes} validators, {nodes} certificates, {files} files (built in {built:.0f} s)")
+        one = statistics.median(prs[1])
+        for k, times in prs.items():
+            ratio = statistics.median(times) / one
+            target = "  target <= 3x on 1000 nodes" if k == PR_COMMITS else ""
+            print(f"  PR{k:<3d} verify, {k:3d} commits each moving one node: {text(times)}  ({ratio:5.2f}x PR1){target}")
+        print(f"  B     verify, PR adding 1 node + CSR:            {text(b)}")
+        if last:
+            a = timed([*verify, "--base", "csrs", "--head", "certs"], 0)
+            c = timed([*tool, "diff", "--repo", str(repo), "--base", "csrs", "--head", "certs"], 0)
+            print(f"  A     verify, PR issuing {nodes} certificates:     {text(a)}")
+            print(f"  C     diff of PR A:                              {text(c)}")
+
+
+def main() -> None:
+    print(f"{RUNS} runs per figure")
+    for size in SIZES:
+        measure(size, size == SIZES[-1])
 
 
 if __name__ == "__main__":
