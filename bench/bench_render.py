@@ -131,8 +131,21 @@ def _create_argv(root: Path, size: int) -> list[str]:
     tool = Path(sys.executable).parent / "cloud-config"
     cc = [str(tool)] if tool.exists() else [sys.executable, "-m", "cloud_config"]
     nodes = ",".join(f"10.1.{i // 250}.{i % 250}:{40000 + i}:n{i}:k8s{i % CLUSTERS}" for i in range(size))
-    return [*cc, "create", "--config-dir", str(root), "--chain-name", CHAIN, "-q", "--admin", ADMIN,
-            "--nodelist", nodes, "--timestamp", "1709695109593"]
+    return [
+        *cc,
+        "create",
+        "--config-dir",
+        str(root),
+        "--chain-name",
+        CHAIN,
+        "-q",
+        "--admin",
+        ADMIN,
+        "--nodelist",
+        nodes,
+        "--timestamp",
+        "1709695109593",
+    ]
 
 
 def _children() -> tuple[float, float]:
@@ -161,7 +174,7 @@ def _write_floor(files: dict[Path, bytes], root: Path, fsync: bool) -> float:
 
 
 def _crypto_floor(size: int) -> float:
-    """Seconds of the crypto of a `create` of `size` nodes: the CA, then per node account + CSR + signature."""
+    """Seconds of the crypto of a `create` of `size` nodes: the CA, per node account + CSR + signature."""
     from cloud_config.crypto import pki
     from cloud_config.crypto.accounts import generate_account
 
@@ -194,7 +207,7 @@ def create_bench(runs: int) -> None:
     cpu_points = []
     for size in CREATE_SIZES:
         walls, cpus, fsynced, plain, crypto, peaks = [], [], [], [], [], []
-        for run in range(runs):
+        for _ in range(runs):
             with tempfile.TemporaryDirectory(prefix="bench-create-") as tmp:
                 root = Path(tmp)
                 cpu0, _ = _children()

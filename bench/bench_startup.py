@@ -51,7 +51,11 @@ def big_chain(cc: list[str], work: Path) -> list[str]:
     account = json.loads(run("new-account", "--format", "json").stdout)
     validators = [account["validator_address"], *(f"{i:096x}" for i in range(1, BIG))]
     run("set-validators", "--validators", ",".join(validators))
-    run("set-nodelist", "--nodelist", ",".join(f"10.0.{i // 250}.{i % 250}:{40000 + i}:n{i}:k8s" for i in range(BIG)))
+    run(
+        "set-nodelist",
+        "--nodelist",
+        ",".join(f"10.0.{i // 250}.{i % 250}:{40000 + i}:n{i}:k8s" for i in range(BIG)),
+    )
     run("set-stage")
     run("create-ca")
     run("create-csr", "--domain", "n0")

@@ -128,12 +128,12 @@ def measure(nodes: int, last: bool) -> None:
         prs = {k: timed([*verify, "--base", "certs", "--head", f"pr{k}"], 0) for k in (1, 10, PR_COMMITS)}
         b = timed([*verify, "--base", "certs", "--head", "one-more"], 0)
         files = len(git(repo, "ls-files").splitlines())
-        print(f"chain: {nodes} nodes, {nodes} validators, {nodes} certificates, {files} files (built in {built:.0f} s)")
+        print(f"chain: {nodes} nodes, {nodes} certificates, {files} files (built in {built:.0f} s)")
         one = statistics.median(prs[1])
         for k, times in prs.items():
             ratio = statistics.median(times) / one
             target = "  target <= 3x on 1000 nodes" if k == PR_COMMITS else ""
-            print(f"  PR{k:<3d} verify, {k:3d} commits each moving one node: {text(times)}  ({ratio:5.2f}x PR1){target}")
+            print(f"  PR{k:<3d} verify, {k:3d} commits: {text(times)} ({ratio:5.2f}x PR1){target}")
         print(f"  B     verify, PR adding 1 node + CSR:            {text(b)}")
         if last:
             a = timed([*verify, "--base", "csrs", "--head", "certs"], 0)

@@ -27,6 +27,7 @@ from cloud_config.store import account_files, chain_files
 from cloud_config.store.atomic import write_bytes
 from cloud_config.store.chain_dirs import init_chain
 from cloud_config.store.files import read_toml_text
+from cloud_config.store.node_files import LoadedChain, load_chain
 
 # (node address, port offset) -> the node's settings, built by the command line from its flags.
 NodeSettings = Callable[[str, int], NodeConfig]
@@ -129,13 +130,16 @@ def create(
         for account in accounts:
             account_files.write_account(layout, account)
         pki.create_ca(layout)
+        loaded = load_chain(layout.chain_dir, layout.chain_name)  # read once, for every node
         for i, (node, node_config) in enumerate(zip(nodes, node_configs, strict=True)):
             if progress:
                 progress(i, len(nodes), node.domain)
             pki.create_csr(layout, node.domain)
-            pki.sign_csr(layout, node.domain)
-            init_node(layout, node.domain, node_config)
-            refresh_node(layout.chain_dir, layout.node_dir(node.domain), layout.chain_name, node.domain)
+            pki.sign_csr(layout, node.domain, loaded[0])
+            init_node(layout, node.domain, node_config, loaded=loaded)
+            refresh_node(
+                layout.chain_dir, layout.node_dir(node.domain), layout.chain_name, node.domain, loaded=loaded
+            )
     except BaseException:
         for folder in (layout.chain_dir, *(layout.node_dir(n.domain) for n in nodes)):
             shutil.rmtree(folder, ignore_errors=True)
@@ -270,6 +274,10 @@ def refresh_all(layout: ChainLayout, progress: Progress | None = None) -> list[s
     """Re-render every listed node that has a folder here; a warning for each that could not be."""
     warnings = []
     nodes = chain_files.read_chain(layout).node_network_address_list
+    try:
+        loaded: LoadedChain | None = load_chain(layout.chain_dir, layout.chain_name)  # once, for every node
+    except CloudConfigError:
+        loaded = None  # each node's refresh below then says why, as its warning
     for i, node in enumerate(nodes):
         if progress:
             progress(i, len(nodes), node.domain)
@@ -277,7 +285,7 @@ def refresh_all(layout: ChainLayout, progress: Progress | None = None) -> list[s
         if not node_dir.is_dir():
             continue  # another participant's node
         try:
-            refresh_node(layout.chain_dir, node_dir, layout.chain_name, node.domain)
+            refresh_node(layout.chain_dir, node_dir, layout.chain_name, node.domain, loaded=loaded)
         except CloudConfigError as exc:
             warnings.append(f"{node.domain} not refreshed: {exc}")
     return warnings

@@ -41,7 +41,7 @@ from cloud_config.store.atomic import (
     write_many,
 )
 from cloud_config.store.files import looks_like_hint, read_text, read_toml_text
-from cloud_config.store.node_files import load_chain, load_node_config, read_keys
+from cloud_config.store.node_files import LoadedChain, load_chain, load_node_config, read_keys
 from cloud_config.store.sops import Sops, is_encrypted, read_secret_text
 from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
 
@@ -77,11 +77,17 @@ def _check_p2p_port(chain: ChainConfig, domain: str, node: NodeConfig, source: P
 
 
 def load_inputs(
-    chain_dir: Path, node_dir: Path, chain_name: str, domain: str, sops: Sops | None = None
+    chain_dir: Path,
+    node_dir: Path,
+    chain_name: str,
+    domain: str,
+    sops: Sops | None = None,
+    loaded: LoadedChain | None = None,
 ) -> NodeInputs:
     """Everything `render_node` needs for one node, checked before anything is rendered; the node's
-    keys are decrypted in memory when they are encrypted at rest (`sops`' identity)."""
-    chain, chain_text = load_chain(chain_dir, chain_name)
+    keys are decrypted in memory when they are encrypted at rest (`sops`' identity). `loaded` is
+    the chain folder's configuration already read by `load_chain` (a flow over many nodes)."""
+    chain, chain_text = loaded or load_chain(chain_dir, chain_name)
     if chain.node(domain) is None:
         raise NotFoundError(f"node {domain} is no longer in the chain's node list")
     _require_node_dir(node_dir, chain_name, domain)
@@ -139,6 +145,7 @@ def _refresh(
     edit: NodeEdit | None,
     identity: Path | None = None,
     seal_keys: bool = False,
+    loaded: LoadedChain | None = None,
 ) -> Changes:
     """Load, optionally edit node_config.toml, render and sync: every refresh runs through here.
 
@@ -150,7 +157,7 @@ def _refresh(
     sops = Sops(identity)
     with locked(node_dir):
         protect_secrets(node_dir)  # a clone, reset or copy gives the key files the umask's mode
-        inputs = load_inputs(chain_dir, node_dir, chain_name, domain, sops)
+        inputs = load_inputs(chain_dir, node_dir, chain_name, domain, sops, loaded)
         _refuse_silent_decryption(node_dir, inputs)
         if edit is not None:
             old_text = read_toml_text(node_dir / NODE_CONFIG)  # load_inputs just parsed it
@@ -213,10 +220,16 @@ def set_recipients(
 
 
 def refresh_node(
-    chain_dir: Path, node_dir: Path, chain_name: str, domain: str, identity: Path | None = None
+    chain_dir: Path,
+    node_dir: Path,
+    chain_name: str,
+    domain: str,
+    identity: Path | None = None,
+    loaded: LoadedChain | None = None,
 ) -> Changes:
-    """Re-render one node from the chain folder's current configuration and sync its folder."""
-    return _refresh(chain_dir, node_dir, chain_name, domain, None, identity)
+    """Re-render one node from the chain folder's current configuration and sync its folder
+    (`loaded`: that configuration, when the caller has read it already)."""
+    return _refresh(chain_dir, node_dir, chain_name, domain, None, identity, loaded=loaded)
 
 
 def update_deployment(
@@ -258,15 +271,20 @@ def _flag(field: str) -> str:
 
 
 def init_node(
-    layout: ChainLayout, domain: str, node: NodeConfig, stages: frozenset[Stage] = frozenset({Stage.FINALIZE})
+    layout: ChainLayout,
+    domain: str,
+    node: NodeConfig,
+    stages: frozenset[Stage] = frozenset({Stage.FINALIZE}),
+    loaded: LoadedChain | None = None,
 ) -> Path:
     """init-node (at Finalize; `append` also at Public): copy the node's own account, the CA
     certificate and its TLS files, and write node_config.toml.
 
     Everything is checked before the first file is written. A node_config.toml already there keeps
-    its comments and its saved deployment settings.
+    its comments and its saved deployment settings. `loaded`: the chain folder's configuration,
+    when the caller has read it already.
     """
-    chain, chain_text = load_chain(layout.chain_dir, layout.chain_name)
+    chain, chain_text = loaded or load_chain(layout.chain_dir, layout.chain_name)
     require(chain.stage, set(stages), "init-node")
     if chain.node(domain) is None:
         listed = ", ".join(n.domain for n in chain.node_network_address_list) or "none"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from cloud_config.crypto import pki
 from cloud_config.errors import ConfigError, ConflictError, UsageError
+from cloud_config.model.chain import ChainConfig
 from cloud_config.model.names import dns_label_problem
 from cloud_config.model.paths import CERT_FILE as CERT
 from cloud_config.model.paths import CSR_FILE as CSR
@@ -52,15 +53,16 @@ def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
     return folder / CSR
 
 
-def sign_csr(layout: ChainLayout, domain: str) -> Path:
-    """sign-csr: check the CSR and the CA, then issue `certs/<domain>/cert.pem`."""
+def sign_csr(layout: ChainLayout, domain: str, chain: ChainConfig | None = None) -> Path:
+    """sign-csr: check the CSR and the CA, then issue `certs/<domain>/cert.pem` (`chain`: the chain
+    folder's configuration, when the caller has read it already)."""
     name = checked_cert_name(layout, domain)
     require_chain_dir(layout)
     folder = layout.cert_dir(domain)
     with locked(layout.chain_dir):
         ca_cert, ca_key = read_ca(layout)
         csr = read_pem(folder / CSR, f"run `{layout.hint('create-csr', '--domain', domain)}` first")
-        hosts = _own_hosts(layout, domain)
+        hosts = pki.cert_hosts(chain.node(domain)) if chain is not None else _own_hosts(layout, domain)
         problem = pki.csr_problem(csr, name, hosts)
         if problem:
             raise ConfigError(str(folder / CSR), None, problem)

@@ -56,15 +56,46 @@ def _value_end(lines: list[str], i: int) -> int:
             return end + 1
     if not value.startswith(("[", "{")):
         return i + 1
-    end = i + 1
-    while True:  # arrays and inline tables: the shortest run of lines that parses
-        try:
-            tomllib.loads("\n".join(lines[i:end]))
-            return end
-        except tomllib.TOMLDecodeError:
-            if end >= len(lines):
-                raise
-            end += 1
+    return _bracket_end(lines, i)
+
+
+def _bracket_end(lines: list[str], i: int) -> int:
+    """Index after the line where the array or inline table opened on line i closes.
+
+    One lexical pass that skips strings, escapes and comments; `_parse` then parses each block
+    once, which refuses a wrong cut (and the caller falls back to the canonical layout)."""
+    depth = 0
+    quote = ""  # the string being read: a quote character or a triple quote
+    for end in range(i, len(lines)):
+        line = lines[end]
+        pos = line.index("=") + 1 if end == i else 0
+        if len(quote) == 1:
+            raise tomllib.TOMLDecodeError("a one-line string runs past its line")
+        while pos < len(line):
+            if quote:
+                pos, quote = _in_string(line, pos, quote)
+                continue
+            ch = line[pos]
+            if ch == "#":
+                break
+            if ch in "\"'":
+                quote = line[pos : pos + 3] if line.startswith(ch * 3, pos) else ch
+                pos += len(quote)
+                continue
+            depth += (ch in "[{") - (ch in "]}")
+            if depth == 0 and ch in "]}":
+                return end + 1
+            pos += 1
+    raise tomllib.TOMLDecodeError("an array or inline table is not closed")
+
+
+def _in_string(line: str, pos: int, quote: str) -> tuple[int, str]:
+    """One step inside a string opened by `quote`: the next position, and the quote still open."""
+    if quote[0] == '"' and line[pos] == "\\":
+        return pos + 2, quote  # an escape (basic strings only)
+    if line.startswith(quote, pos):
+        return pos + len(quote), ""
+    return pos + 1, quote
 
 
 def _parse(text: str) -> tuple[list[_RawBlock], list[str]]:

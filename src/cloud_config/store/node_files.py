@@ -14,9 +14,13 @@ from cloud_config.store import account_files
 from cloud_config.store.files import looks_like_hint, read_toml_text
 from cloud_config.store.sops import Sops
 
+# A chain folder's configuration as `load_chain` read and validated it, and its text.
+LoadedChain = tuple[ChainConfig, str]
 
-def load_chain(chain_dir: Path, chain_name: str) -> tuple[ChainConfig, str]:
-    """The chain folder's current, validated configuration and its text."""
+
+def load_chain(chain_dir: Path, chain_name: str) -> LoadedChain:
+    """The chain folder's current, validated configuration and its text (one parse: a flow that
+    renders many nodes loads it once and passes it on, as `loaded`)."""
     path = chain_dir / CHAIN_CONFIG
     text = read_toml_text(path, "is --config-dir / --chain-name right?" + looks_like_hint(chain_dir.parent))
     chain = ChainConfig.loads(text, str(path))
