@@ -2,7 +2,8 @@
 a 100-node and a 1000-node chain in memory (all k8s, mixed clusters and namespaces).
 
 Run: PYTHONPATH=src .venv/bin/python bench/bench_render.py [sizes...]   (default: 100 1000)
-     PYTHONPATH=src .venv/bin/python bench/bench_render.py --create [runs]   (only the create part)
+     PYTHONPATH=src .venv/bin/python bench/bench_render.py --create [runs] [sizes]   (only create;
+     sizes comma-separated, default 10,100,300)
 
 `create` (issue 19): per size, RUNS (default 5) runs of `cloud-config create` as a process, wall and
 CPU time (min / median / max) and its peak RSS, against two floors measured in the same run: the same
@@ -201,11 +202,11 @@ def _fit(points: list[tuple[int, float]]) -> str:
     return f"fitted CPU {a:.3f} + {b:.5f} N + {c:.2e} N^2 s"
 
 
-def create_bench(runs: int) -> None:
+def create_bench(runs: int, sizes: tuple[int, ...] = CREATE_SIZES) -> None:
     """`create` per size against its write and crypto floors, RUNS runs each, in this one process."""
     print(f"create: {runs} runs per size; ratios of medians to floors measured in this run")
     cpu_points = []
-    for size in CREATE_SIZES:
+    for size in sizes:
         walls, cpus, fsynced, plain, crypto, peaks = [], [], [], [], [], []
         for _ in range(runs):
             with tempfile.TemporaryDirectory(prefix="bench-create-") as tmp:
@@ -237,7 +238,8 @@ def create_bench(runs: int) -> None:
             f"(target at 300: <= 1.5x), {wall / statistics.median(plain):.2f}x plain write, "
             f"{wall / statistics.median(crypto):.1f}x crypto; peak RSS of a child so far {max(peaks):.0f} MB"
         )
-    print(f"  {_fit(cpu_points)}")
+    if len(cpu_points) == 3:
+        print(f"  {_fit(cpu_points)}")
 
 
 def main() -> None:
@@ -246,7 +248,8 @@ def main() -> None:
         run(int(sys.argv[2]))
         return
     if len(sys.argv) > 1 and sys.argv[1] == "--create":
-        create_bench(max(5, int(sys.argv[2]) if len(sys.argv) > 2 else 5))
+        sizes = tuple(int(n) for n in sys.argv[3].split(",")) if len(sys.argv) > 3 else CREATE_SIZES
+        create_bench(max(5, int(sys.argv[2]) if len(sys.argv) > 2 else 5), sizes)
         return
     create_bench(5)
     sizes = [int(a) for a in sys.argv[1:]] or [100, 1000]

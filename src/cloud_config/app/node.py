@@ -297,7 +297,7 @@ def init_node(
             f"--account: no account {node.account} in {layout.accounts_dir} (run new-account there first)"
         )
     keys = read_keys(account_dir, chain, node.account)  # decrypted in memory if encrypted at rest
-    ca_cert, cert, key = read_node_tls(layout, domain)
+    ca_cert, cert, key = read_node_tls(layout, domain, chain)
     public = {CA_CERT: ca_cert, node_cert(domain): cert, CHAIN_CONFIG: chain_text}
     if (layout.chain_dir / node_csr(domain)).is_file():
         public[node_csr(domain)] = read_text(layout.chain_dir / node_csr(domain))

@@ -62,7 +62,7 @@ def sign_csr(layout: ChainLayout, domain: str, chain: ChainConfig | None = None)
     with locked(layout.chain_dir):
         ca_cert, ca_key = read_ca(layout)
         csr = read_pem(folder / CSR, f"run `{layout.hint('create-csr', '--domain', domain)}` first")
-        hosts = pki.cert_hosts(chain.node(domain)) if chain is not None else _own_hosts(layout, domain)
+        hosts = _own_hosts(layout, domain, chain)
         problem = pki.csr_problem(csr, name, hosts)
         if problem:
             raise ConfigError(str(folder / CSR), None, problem)
@@ -76,8 +76,11 @@ def sign_csr(layout: ChainLayout, domain: str, chain: ChainConfig | None = None)
     return folder / CERT
 
 
-def _own_hosts(layout: ChainLayout, domain: str) -> tuple[str, ...]:
-    """The names besides `{chain}-{domain}` the node's certificate may carry (its host, outside k8s)."""
+def _own_hosts(layout: ChainLayout, domain: str, chain: ChainConfig | None = None) -> tuple[str, ...]:
+    """The names besides `{chain}-{domain}` the node's certificate may carry (its host, outside k8s);
+    `chain`: the chain folder's configuration, when the caller has read it already."""
+    if chain is not None:
+        return pki.cert_hosts(chain.node(domain))
     if not layout.chain_config.is_file():
         return ()
     return pki.cert_hosts(read_chain(layout).node(domain))
@@ -146,8 +149,9 @@ def import_cert(layout: ChainLayout, domain: str, cert_path: Path, key_path: Pat
             csr.unlink()  # a request for a key that is no longer this node's
 
 
-def read_node_tls(layout: ChainLayout, domain: str) -> tuple[str, str, str]:
-    """(CA cert, node cert, node key) PEMs of `domain` in the chain folder, checked to fit together."""
+def read_node_tls(layout: ChainLayout, domain: str, chain: ChainConfig | None = None) -> tuple[str, str, str]:
+    """(CA cert, node cert, node key) PEMs of `domain` in the chain folder, checked to fit together
+    (`chain`: the chain folder's configuration, when the caller has read it already)."""
     name = checked_cert_name(layout, domain)
     folder = layout.cert_dir(domain)
     ca_cert = read_pem(layout.ca_dir / CERT, f"run `{layout.hint('create-ca')}` or `import-ca` first")
@@ -158,7 +162,7 @@ def read_node_tls(layout: ChainLayout, domain: str) -> tuple[str, str, str]:
     problem = pki.private_key_problem(key)
     if problem:
         raise ConfigError(str(folder / KEY), None, problem)
-    problems = pki.cert_problems(cert, ca_cert, name, key, _own_hosts(layout, domain))
+    problems = pki.cert_problems(cert, ca_cert, name, key, _own_hosts(layout, domain, chain))
     if problems:
         raise ConfigError(str(folder / CERT), None, "; ".join(problems))
     return ca_cert, cert, key
