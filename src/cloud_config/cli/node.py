@@ -38,7 +38,11 @@ DEPLOYMENT_FLAGS = (
     ("--limits-memory", "limits_memory", "memory limit of each service"),
     ("--cluster-domain", "cluster_domain", "the cluster's DNS domain"),
     ("--timezone", "timezone", "the services' TZ"),
-    ("--expose", "expose", "nodeport, loadbalancer or none: NODE-nodeport, a Service of the p2p port for other clusters"),
+    (
+        "--expose",
+        "expose",
+        "nodeport, loadbalancer or none: NODE-nodeport, a Service of the p2p port for other clusters",
+    ),
 )
 DEPLOYMENT_NUMBERS = (
     ("--node-port", "node_port", "pin the NodePort (must be the node's port in the node list)"),

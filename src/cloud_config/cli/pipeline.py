@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloud_config.cli.common import Subparsers, add_command, add_verb
+from cloud_config.cli.common import Subparsers, add_command, add_verb, layout
 
 
 def register(sub: Subparsers) -> None:
@@ -40,7 +40,15 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--domain", required=True, help="the node's domain")
     p.add_argument("--repo-url", required=True, help="the node repo's URL")
     p.add_argument(
-        "--path", default="yamls", help="folder of the manifests in the node repo (default: %(default)s)"
+        "--path",
+        default=".",
+        help="folder of kustomization.yaml in the node repo (default: %(default)s; 6.7.4's was yamls)",
+    )
+    p.add_argument("--project", default="default", help="Argo CD project (default: %(default)s)")
+    p.add_argument(
+        "--namespace",
+        default=None,
+        help="namespace of the Application (default: argocd) or of the Flux objects (flux-system)",
     )
     p.add_argument("--revision", default="master", help="branch to follow (default: %(default)s)")
     p.add_argument(
@@ -100,7 +108,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_argocd_app(args: argparse.Namespace) -> int:
     """argocd-app."""
-    from cloud_config.render.argocd import AppSpec, application, flux_objects, to_yaml
+    from cloud_config.app.delivery import delivery_objects
+    from cloud_config.render.argocd import AppSpec, to_yaml
 
     spec = AppSpec(
         chain_name=args.chain_name,
@@ -110,8 +119,10 @@ def run_argocd_app(args: argparse.Namespace) -> int:
         revision=args.revision,
         dest_server=args.dest_server,
         dest_namespace=args.dest_namespace,
+        project=args.project,
+        namespace=args.namespace or "",
     )
-    docs = flux_objects(spec) if args.flux else [application(spec)]
+    docs = delivery_objects(layout(args), spec, args.flux)
     print(to_yaml(docs), end="")
     return 0
 

@@ -1,7 +1,8 @@
 """The PR gate: `verify(repo, base, head)` reads both revisions from git and returns findings.
 
 Rules live by topic in `gate/rules/`: config (schema, stage, freeze, consensus, departed
-certificates), secrets, certs, members (signatures and ownership), images (digests). findings.RULES lists every id.
+certificates), secrets, certs, members (signatures and ownership), images (digests).
+findings.RULES lists every id.
 """
 
 from __future__ import annotations

@@ -31,10 +31,14 @@ class AppSpec:
     chain_name: str
     domain: str
     repo_url: str
-    path: str = "yamls"
+    # The node repo's root: kustomization.yaml (resources, images, saved patches) is there.
+    # 6.7.4's `yamls` skipped the kustomization; `--path yamls` still gives the old layout.
+    path: str = "."
     revision: str = "master"
     dest_server: str = DEFAULT_SERVER
     dest_namespace: str = "default"
+    project: str = "default"
+    namespace: str = ""  # where the Application (or Flux objects) live; "" = the engine's own
 
     @property
     def name(self) -> str:
@@ -55,9 +59,13 @@ def application(spec: AppSpec) -> Doc:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
-        "metadata": {"name": spec.name, "namespace": ARGOCD_NAMESPACE, "labels": spec.labels()},
+        "metadata": {
+            "name": spec.name,
+            "namespace": spec.namespace or ARGOCD_NAMESPACE,
+            "labels": spec.labels(),
+        },
         "spec": {
-            "project": "default",
+            "project": spec.project,
             "source": {"repoURL": spec.repo_url, "targetRevision": spec.revision, "path": spec.path},
             "destination": {"server": spec.dest_server, "namespace": spec.dest_namespace},
             "ignoreDifferences": [
@@ -76,17 +84,18 @@ def flux_objects(spec: AppSpec) -> list[Doc]:
     """A Flux GitRepository watching the node repo and a Kustomization applying its manifests."""
     if spec.dest_server != DEFAULT_SERVER:
         raise UsageError("--dest-server", "Flux applies to the cluster it runs in; leave it at the default")
-    path = spec.path if spec.path.startswith("./") else f"./{spec.path}"
+    path = "./" if spec.path in (".", "./") else spec.path if spec.path.startswith("./") else f"./{spec.path}"
+    namespace = spec.namespace or FLUX_NAMESPACE
     repo = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
-        "metadata": {"name": spec.name, "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": spec.name, "namespace": namespace, "labels": spec.labels()},
         "spec": {"interval": "1m", "url": spec.repo_url, "ref": {"branch": spec.revision}},
     }
     kustomization = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
-        "metadata": {"name": spec.name, "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": spec.name, "namespace": namespace, "labels": spec.labels()},
         "spec": {
             "interval": "10m",
             "retryInterval": "1m",
