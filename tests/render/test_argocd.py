@@ -7,9 +7,6 @@ saying why, except under CI (CI=true), where a missing schema is a failure: CI m
 
 from __future__ import annotations
 
-import json
-import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -22,30 +19,7 @@ from cloud_config.app.node import refresh_node
 from cloud_config.model.node import Deployment
 from cloud_config.model.paths import ChainLayout
 from tests.support.render import CHAIN, make_chain, make_node
-
-SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
-
-
-def _unavailable(reason: str) -> None:
-    if os.environ.get("CI"):
-        pytest.fail(f"{reason} (CI=true: these checks must run)")
-    pytest.skip(reason)
-
-
-def schema_check(docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
-    if shutil.which("node") is None:
-        _unavailable("node is not installed: cannot run the Argo CD / Flux schema checks")
-    if not (SCHEMAS / "node_modules" / "@kubernetes-models" / "argo-cd").is_dir():
-        _unavailable("schemas not installed: run `npm ci --prefix tests/schemas`")
-    return subprocess.run(
-        ["node", str(SCHEMAS / "validate.js")],
-        input=json.dumps(docs),
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-
+from tests.support.schemas import schema_check
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> ChainLayout:

@@ -1,14 +1,16 @@
-// Validate Argo CD / Flux objects (a JSON array on stdin) against the published CRD schemas.
+// Validate Argo CD / Flux / Prometheus Operator objects (a JSON array on stdin) against the published CRD schemas.
 // Prints one line per object: "ok <kind>/<name>" or "invalid <kind>/<name>: <reason>"; exit 1 if any is invalid.
 "use strict";
 const { Application } = require("@kubernetes-models/argo-cd/argoproj.io/v1alpha1");
 const { GitRepository } = require("@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1");
 const { Kustomization } = require("@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1");
+const { ServiceMonitor } = require("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1");
 
 const MODELS = {
   "argoproj.io/v1alpha1/Application": Application,
   "source.toolkit.fluxcd.io/v1/GitRepository": GitRepository,
   "kustomize.toolkit.fluxcd.io/v1/Kustomization": Kustomization,
+  "monitoring.coreos.com/v1/ServiceMonitor": ServiceMonitor,
 };
 
 const docs = JSON.parse(require("fs").readFileSync(0, "utf8"));
