@@ -10,7 +10,6 @@ from __future__ import annotations
 import subprocess
 import sys
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -20,6 +19,7 @@ from cloud_config.model.node import Deployment
 from cloud_config.model.paths import ChainLayout
 from tests.support.render import CHAIN, make_chain, make_node
 from tests.support.schemas import schema_check
+
 
 @pytest.fixture(scope="module")
 def chain(tmp_path_factory: pytest.TempPathFactory) -> ChainLayout:

@@ -122,7 +122,7 @@ def _inputs(layout: ChainLayout, domain: str):  # type: ignore[no-untyped-def]
 def test_every_object_has_the_recommended_labels_and_keeps_the_selector(node0: Docs) -> None:
     for name, doc in node0.items():
         labels = doc["metadata"].get("labels", {})
-        assert RECOMMENDED <= set(labels), name
+        assert set(labels) >= RECOMMENDED, name
         assert labels["app.kubernetes.io/managed-by"] == "cloud-config"
     sts = node0[f"StatefulSet/{CHAIN}-node0"]
     selector = {"app.kubernetes.io/chain-name": CHAIN, "app.kubernetes.io/chain-node": f"{CHAIN}-node0"}
@@ -280,3 +280,67 @@ def test_a_peer_change_does_not_restart_the_pod_other_changes_do(cli, tmp_path: 
     ):
         changed = dataclasses.replace(inputs, **{field: value})
         assert k8s.restart_checksum(changed, render_config_toml(changed)) != base, field
+
+
+def test_pinned_images_render_with_their_digest(cli, tmp_path: Path) -> None:
+    digest = "sha256:" + "0123456789abcdef" * 4
+    config_dir = tmp_path
+    where = ("--config-dir", str(config_dir))
+    assert cli("init-chain", *where).code == 0
+    result = cli(
+        "init-chain-config", *where, "--network_tag", f"v6.7.4@{digest}", "--controller_tag", "v6.7.4"
+    )
+    assert result.code == 0, result.err
+    chain = tomllib.loads((config_dir / CHAIN / "chain_config.toml").read_text())
+    assert {"image": "network_zenoh", "tag": f"v6.7.4@{digest}"} in chain["micro_service_list"]
+    bad = cli("init-chain-config", *where, "--network_tag", "v6.7.4@sha256:beef")
+    assert bad.code != 0 and "micro_service_list[0].tag" in bad.err and len(bad.err.splitlines()) == 1
+    # Rendered: the pod's image is name:tag@digest, and kustomize keeps it.
+    layout = make_chain(tmp_path / "render", "10.0.0.1:30100:node0:k8s")
+    text = layout.chain_config.read_text().replace('tag = "latest"', f'tag = "v6.7.4@{digest}"', 1)
+    layout.chain_config.write_text(text)
+    make_node(layout, "node0")
+    assert _yaml(cli, layout, "node0", "--storage-class", "sc").code == 0
+    kustomization = yaml.safe_load((layout.node_dir("node0") / "kustomization.yaml").read_text())
+    assert {
+        "name": "docker.io/citacloud/network_zenoh",
+        "newTag": "v6.7.4",
+        "digest": digest,
+    } in kustomization["images"]
+    built = _by_kind(kustomize(layout.node_dir("node0")))
+    images = [c["image"] for c in _pod(built)["containers"]]
+    assert images[0] == f"docker.io/citacloud/network_zenoh:v6.7.4@{digest}"
+    assert images[1] == "docker.io/citacloud/consensus_overlord:latest"
+
+
+@pytest.fixture(scope="module")
+def rerendered(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The golden chain's node folders rendered by this code (the same inputs as tests/data/upgrade)."""
+    from tests.render.test_golden_trees import build
+
+    root = tmp_path_factory.mktemp("upgrade")
+    build(root)
+    return root
+
+
+@pytest.mark.slow  # the golden build runs ~40 cloud-config processes
+@pytest.mark.parametrize("folder", ["test-chain-node0", "test-chain-node2"])
+def test_upgrade_keeps_what_a_running_statefulset_cannot_change(rerendered: Path, folder: str) -> None:
+    """tests/data/upgrade/ holds node trees rendered by the code before this change (the first
+    release's golden trees): kubectl apply of the new tree must be accepted, so the StatefulSet's
+    selector, serviceName and volumeClaimTemplates stay as they were, and the pod template's
+    labels still match the selector."""
+    old = _by_kind(kustomize(UPGRADE / folder))
+    new = _by_kind(kustomize(rerendered / folder))
+    name = f"StatefulSet/{folder}"
+    for field in ("selector", "serviceName", "volumeClaimTemplates"):
+        assert new[name]["spec"][field] == old[name]["spec"][field], field
+    selector = new[name]["spec"]["selector"]["matchLabels"]
+    assert selector.items() <= new[name]["spec"]["template"]["metadata"]["labels"].items()
+    # Every object the old tree had is still there (nothing is pruned by the upgrade), plus new ones.
+    assert set(old) <= set(new)
+    assert {k.split("/")[0] for k in set(new) - set(old)} <= {
+        "ServiceAccount",
+        "PodDisruptionBudget",
+        "Service",
+    }

@@ -27,7 +27,8 @@ SAFE_SYSCTLS = {
 SELINUX_TYPES = {"", "container_t", "container_init_t", "container_kvm_t", "container_engine_t"}
 # Restricted "Volume Types": the only volume sources allowed.
 RESTRICTED_VOLUMES = {
-    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected", "secret",
+    "configMap", "csi", "downwardAPI", "emptyDir", "ephemeral", "persistentVolumeClaim", "projected",
+    "secret",
 }  # fmt: skip
 SECCOMP_OK = {"RuntimeDefault", "Localhost"}
 
@@ -40,45 +41,55 @@ def _containers(spec: Obj) -> Iterator[tuple[str, Obj]]:
 
 def baseline(spec: Obj) -> list[str]:
     """The Baseline level's controls."""
-    out: list[str] = []
     pod_sc = spec.get("securityContext", {})
-    if pod_sc.get("windowsOptions", {}).get("hostProcess"):
-        out.append("spec.securityContext.windowsOptions.hostProcess must be unset or false")
-    for field in ("hostNetwork", "hostPID", "hostIPC"):
-        if spec.get(field):
-            out.append(f"spec.{field} must be unset or false")
-    for i, volume in enumerate(spec.get("volumes", [])):
-        if "hostPath" in volume:
-            out.append(f"spec.volumes[{i}].hostPath must be unset")
-    for sysctl in pod_sc.get("sysctls", []):
-        if sysctl.get("name") not in SAFE_SYSCTLS:
-            out.append(f"spec.securityContext.sysctls {sysctl.get('name')} is not in the safe set")
-    contexts = [("spec.securityContext", pod_sc)]
+    out = _pod_baseline(spec, pod_sc) + _context_baseline("spec.securityContext", pod_sc)
     for where, c in _containers(spec):
         sc = c.get("securityContext", {})
-        contexts.append((f"{where}.securityContext", sc))
-        if sc.get("windowsOptions", {}).get("hostProcess"):
-            out.append(f"{where}.securityContext.windowsOptions.hostProcess must be unset or false")
-        if sc.get("privileged"):
-            out.append(f"{where}.securityContext.privileged must be unset or false")
-        added = set(sc.get("capabilities", {}).get("add", [])) - BASELINE_CAPABILITIES
-        if added:
-            out.append(f"{where}.securityContext.capabilities.add has {sorted(added)}")
-        for port in c.get("ports", []):
-            if port.get("hostPort"):
-                out.append(f"{where}.ports hostPort must be unset or 0")
-        if sc.get("procMount", "Default") != "Default":
-            out.append(f"{where}.securityContext.procMount must be unset or Default")
-    for where, sc in contexts:
-        apparmor = sc.get("appArmorProfile", {}).get("type")
-        if apparmor not in (None, "RuntimeDefault", "Localhost"):
-            out.append(f"{where}.appArmorProfile.type must be unset, RuntimeDefault or Localhost")
-        selinux = sc.get("seLinuxOptions", {})
-        if selinux.get("type", "") not in SELINUX_TYPES or "user" in selinux or "role" in selinux:
-            out.append(f"{where}.seLinuxOptions: type limited, user and role unset")
-        seccomp = sc.get("seccompProfile", {}).get("type")
-        if seccomp == "Unconfined":
-            out.append(f"{where}.seccompProfile.type must not be Unconfined")
+        out += _container_baseline(where, c, sc) + _context_baseline(f"{where}.securityContext", sc)
+    return out
+
+
+def _pod_baseline(spec: Obj, pod_sc: Obj) -> list[str]:
+    """HostProcess, Host Namespaces, HostPath Volumes, Sysctls."""
+    out = [f"spec.{f} must be unset or false" for f in ("hostNetwork", "hostPID", "hostIPC") if spec.get(f)]
+    if pod_sc.get("windowsOptions", {}).get("hostProcess"):
+        out.append("spec.securityContext.windowsOptions.hostProcess must be unset or false")
+    volumes = enumerate(spec.get("volumes", []))
+    out += [f"spec.volumes[{i}].hostPath must be unset" for i, v in volumes if "hostPath" in v]
+    names = [s.get("name") for s in pod_sc.get("sysctls", [])]
+    out += [
+        f"spec.securityContext.sysctls {n} is not in the safe set" for n in names if n not in SAFE_SYSCTLS
+    ]
+    return out
+
+
+def _container_baseline(where: str, c: Obj, sc: Obj) -> list[str]:
+    """HostProcess, Privileged Containers, Capabilities, Host Ports, /proc Mount Type."""
+    out = []
+    if sc.get("windowsOptions", {}).get("hostProcess"):
+        out.append(f"{where}.securityContext.windowsOptions.hostProcess must be unset or false")
+    if sc.get("privileged"):
+        out.append(f"{where}.securityContext.privileged must be unset or false")
+    added = set(sc.get("capabilities", {}).get("add", [])) - BASELINE_CAPABILITIES
+    if added:
+        out.append(f"{where}.securityContext.capabilities.add has {sorted(added)}")
+    if any(port.get("hostPort") for port in c.get("ports", [])):
+        out.append(f"{where}.ports hostPort must be unset or 0")
+    if sc.get("procMount", "Default") != "Default":
+        out.append(f"{where}.securityContext.procMount must be unset or Default")
+    return out
+
+
+def _context_baseline(where: str, sc: Obj) -> list[str]:
+    """AppArmor, SELinux, Seccomp, on the pod's or a container's securityContext."""
+    out = []
+    if sc.get("appArmorProfile", {}).get("type") not in (None, "RuntimeDefault", "Localhost"):
+        out.append(f"{where}.appArmorProfile.type must be unset, RuntimeDefault or Localhost")
+    selinux = sc.get("seLinuxOptions", {})
+    if selinux.get("type", "") not in SELINUX_TYPES or "user" in selinux or "role" in selinux:
+        out.append(f"{where}.seLinuxOptions: type limited, user and role unset")
+    if sc.get("seccompProfile", {}).get("type") == "Unconfined":
+        out.append(f"{where}.seccompProfile.type must not be Unconfined")
     return out
 
 
