@@ -22,6 +22,7 @@ from cloud_config.model.node import Deployment
 from cloud_config.model.paths import ChainLayout
 from cloud_config.render import k8s
 from cloud_config.render.config_toml import render_config_toml
+from cloud_config.render.inputs import NodeInputs
 from tests.support.pod_security import restricted
 from tests.support.render import CHAIN, make_chain, make_node, snapshot
 
@@ -85,7 +86,8 @@ def node0(three: ChainLayout) -> Docs:
 
 
 def _pod(docs: Docs) -> dict[str, Any]:
-    return docs[f"StatefulSet/{CHAIN}-node0"]["spec"]["template"]["spec"]
+    pod: dict[str, Any] = docs[f"StatefulSet/{CHAIN}-node0"]["spec"]["template"]["spec"]
+    return pod
 
 
 def test_pods_pass_the_restricted_profile_field_by_field(node0: Docs, tmp_path: Path) -> None:
@@ -114,9 +116,8 @@ def test_the_profile_check_can_fail_on_6_7_4s_pod() -> None:
     assert "spec.containers[0](network): seccompProfile.type must be RuntimeDefault or Localhost" in found
 
 
-def _inputs(layout: ChainLayout, domain: str):  # type: ignore[no-untyped-def]
-    inputs = load_inputs(layout.chain_dir, layout.node_dir(domain), CHAIN, domain)
-    return inputs
+def _inputs(layout: ChainLayout, domain: str) -> NodeInputs:
+    return load_inputs(layout.chain_dir, layout.node_dir(domain), CHAIN, domain)
 
 
 def test_every_object_has_the_recommended_labels_and_keeps_the_selector(node0: Docs) -> None:
@@ -273,13 +274,12 @@ def test_a_peer_change_does_not_restart_the_pod_other_changes_do(cli, tmp_path: 
     # So do a new certificate, CA bundle or genesis, and the key files (config.toml embeds the PEMs).
     inputs = _inputs(layout, "node0")
     base = k8s.restart_checksum(inputs, render_config_toml(inputs))
-    for field, value in (
-        ("cert", inputs.cert + "\n"),
-        ("ca_cert", inputs.ca_cert * 2),
-        ("private_key", "0x00"),
+    for changed in (
+        dataclasses.replace(inputs, cert=inputs.cert + "\n"),  # a re-issued certificate
+        dataclasses.replace(inputs, ca_cert=inputs.ca_cert * 2),  # a CA bundle
+        dataclasses.replace(inputs, private_key="0x00"),
     ):
-        changed = dataclasses.replace(inputs, **{field: value})
-        assert k8s.restart_checksum(changed, render_config_toml(changed)) != base, field
+        assert k8s.restart_checksum(changed, render_config_toml(changed)) != base
 
 
 def test_pinned_images_render_with_their_digest(cli, tmp_path: Path) -> None:
