@@ -99,9 +99,13 @@ def test_pods_pass_the_restricted_profile_field_by_field(node0: Docs, tmp_path: 
         "node1": Deployment(storage_class="sc", legacy_configmaps=True, disable_health_check=True),
     }
     for domain, deployment in variants.items():
-        make_node(layout, domain, deployment=deployment)
+        make_node(layout, domain, deployment=deployment, log_file_path="/var/log/cita")
         pod = k8s.statefulset(_inputs(layout, domain), "")["spec"]["template"]["spec"]
         assert restricted(pod) == [], domain
+        # Log files outside /data and /tmp get a writable emptyDir (the root file system is read-only).
+        assert {"emptyDir": {"sizeLimit": "1Gi"}, "name": "logs"} in pod["volumes"]
+        for c in pod["containers"]:
+            assert {"mountPath": "/var/log/cita", "name": "logs"} in c["volumeMounts"]
 
 
 def test_the_profile_check_can_fail_on_6_7_4s_pod() -> None:

@@ -38,6 +38,7 @@ POD_USER = 1000
 CHECKSUM_ANNOTATION = "checksum/config"
 SELECTOR_LABELS = ("app.kubernetes.io/chain-name", "app.kubernetes.io/chain-node")
 STARTUP_PERIOD = 10
+WRITABLE = ("/data", "/tmp")  # the folders a service may write with a read-only root file system
 
 
 @dataclass(frozen=True)
@@ -165,7 +166,16 @@ def _command(inputs: NodeInputs, slot: str) -> list[str]:
     return command
 
 
-def _mounts(account: bool) -> list[Obj]:
+def log_dir(inputs: NodeInputs) -> str | None:
+    """Where the services write their log files when that is outside /data and /tmp (the writable
+    folders of a read-only root file system), else None: it gets an emptyDir of its own."""
+    path = (inputs.node.log_file_path or "").rstrip("/")
+    if not path or not path.startswith("/") or any(path == d or path.startswith(f"{d}/") for d in WRITABLE):
+        return None
+    return path
+
+
+def _mounts(account: bool, logs: str | None = None) -> list[Obj]:
     """Whole-volume mounts, never `subPath`: the kubelet swaps a Secret volume's files in place, so an
     edited config.toml reaches the running network service (a subPath mount is never updated)."""
     mounts: list[Obj] = [
@@ -175,6 +185,8 @@ def _mounts(account: bool) -> list[Obj]:
     if account:
         mounts.append({"mountPath": "/mnt", "name": "node-account", "readOnly": True})
     mounts.append({"mountPath": "/tmp", "name": "tmp"})
+    if logs:
+        mounts.append({"mountPath": logs, "name": "logs"})
     return mounts
 
 
@@ -246,7 +258,7 @@ def containers(inputs: NodeInputs) -> list[Obj]:
             "ports": _ports(inputs, svc),
             "resources": resources(deployment, svc.slot),
             "securityContext": security_context(deployment),
-            "volumeMounts": _mounts(svc.mounts_account),
+            "volumeMounts": _mounts(svc.mounts_account, log_dir(inputs)),
             "workingDir": "/data",
         }
         found = image(inputs, svc.slot)
@@ -264,7 +276,7 @@ def containers(inputs: NodeInputs) -> list[Obj]:
                 "imagePullPolicy": deployment.pull_policy,
                 "name": "debug",
                 "securityContext": security_context(deployment),
-                "volumeMounts": _mounts(True),
+                "volumeMounts": _mounts(True, log_dir(inputs)),
                 "workingDir": "/data",
             }
         )
@@ -324,6 +336,13 @@ def statefulset(inputs: NodeInputs, config_toml: str) -> Obj:
         },
         "topologyKey": "kubernetes.io/hostname",
     }
+    volumes: list[Obj] = [
+        _volume("node-account", f"{inputs.node_name}-account", legacy),
+        _volume("node-config", f"{inputs.node_name}-config", legacy),
+        {"emptyDir": {"sizeLimit": "256Mi"}, "name": "tmp"},
+    ]
+    if log_dir(inputs):
+        volumes.append({"emptyDir": {"sizeLimit": "1Gi"}, "name": "logs"})
     pod_spec = {
         "affinity": {
             "podAntiAffinity": {
@@ -340,11 +359,7 @@ def statefulset(inputs: NodeInputs, config_toml: str) -> Obj:
             "seccompProfile": {"type": "RuntimeDefault"},
         },
         "serviceAccountName": inputs.node_name,
-        "volumes": [
-            _volume("node-account", f"{inputs.node_name}-account", legacy),
-            _volume("node-config", f"{inputs.node_name}-config", legacy),
-            {"emptyDir": {"sizeLimit": "256Mi"}, "name": "tmp"},
-        ],
+        "volumes": volumes,
     }
     template_meta = {
         "annotations": {CHECKSUM_ANNOTATION: restart_checksum(inputs, config_toml)},
