@@ -24,7 +24,7 @@ STORAGE_FLAGS = (
     ("--s3-region", "region"),
 )
 # update-yaml flag -> [deployment] field, with the help; the defaults (used when nothing is saved)
-# are model.node.Deployment's (not imported here: parsing stays light), listed in docs/rendering.md.
+# are model.node.Deployment's.
 DEPLOYMENT_FLAGS = (
     ("--pull-policy", "pull_policy", "Always, IfNotPresent or Never"),
     ("--docker-registry", "docker_registry", "image registry"),
@@ -79,9 +79,11 @@ def register(sub: Subparsers) -> None:
     p = add_verb(sub, "update-yaml", "update k8s yaml", run_update_yaml)
     p.add_argument("--domain", required=True, help="the node's domain")
     p.add_argument("--config-name", default="config.toml", help="accepted for compatibility")
+    defaults = _deployment_defaults(p)
     numbers = {name for _, name, _ in DEPLOYMENT_NUMBERS}
     for flag, name, text in (*DEPLOYMENT_FLAGS, *DEPLOYMENT_NUMBERS):
-        shown = "required until saved" if name == "storage_class" else "saved; default: docs/rendering.md"
+        default = defaults.get(name)
+        shown = "required until saved" if name == "storage_class" else f"saved value, else {default}"
         p.add_argument(flag, type=u16 if name in numbers else str, default=None, help=f"{text} ({shown})")
     for flag, _, text in DEPLOYMENT_SWITCHES:
         p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} (saved)")
@@ -95,6 +97,21 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--enable-kustomize", action="store_true", help="accepted; kustomization.yaml is always written"
     )
+
+
+def _deployment_defaults(p: object) -> dict[str, object]:
+    """Deployment's defaults for the help, read only when update-yaml's parser is really built
+    (listing the verbs must not import the model)."""
+    if not isinstance(p, argparse.ArgumentParser):
+        return {}
+    from dataclasses import asdict
+
+    from cloud_config.model.node import Deployment
+
+    values = asdict(Deployment())
+    values["expose"] = values["expose"] or "none"
+    values["node_port"] = values["node_port"] or "the node's listed port"
+    return values
 
 
 def add_node_flags(p: argparse.ArgumentParser, ports: bool) -> None:
