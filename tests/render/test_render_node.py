@@ -133,10 +133,11 @@ def test_external_resources_of_the_five_node_example(five: ChainLayout) -> None:
     assert eps["addressType"] == "IPv4" and eps["endpoints"][0]["addresses"] == ["9.9.9.9"]
     assert eps["ports"] == [{"name": "network", "port": 40004, "protocol": "UDP"}]
     assert eps["metadata"]["labels"]["kubernetes.io/service-name"] == f"{CHAIN}-node4"
-    for doc in external.values():  # the recommended labels, named after the peer
-        assert doc["metadata"]["labels"]["app.kubernetes.io/instance"] == f"{CHAIN}-node4" or (
-            doc["kind"] == "Service" and doc["metadata"]["labels"]["app.kubernetes.io/component"] == "peer"
-        )
+    for path, doc in external.items():  # the recommended labels, named after the peer
+        peer = path.removeprefix("yamls/").split("-external-")[0]
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == f"{CHAIN}-{peer}", path
+        assert (labels["app.kubernetes.io/component"], labels["app.kubernetes.io/part-of"]) == ("peer", CHAIN)
 
 
 def test_ipv6_peer_gets_an_ipv6_endpointslice(tmp_path: Path) -> None:
