@@ -165,7 +165,8 @@ def test_rpc_is_ready_pods_only_p2p_is_not(node0: Docs) -> None:
     assert node0[f"Service/{CHAIN}-node0-nodeport"]["spec"]["publishNotReadyAddresses"] is True
 
 
-def test_pdb_default_zero_and_off(cli, three: ChainLayout, node0: Docs) -> None:
+@pytest.mark.usefixtures("node0")  # node0 rendered, whichever test of the module runs first
+def test_pdb_default_zero_and_off(cli, three: ChainLayout) -> None:
     pdb = three.node_dir("node0") / "yamls" / "pdb.yaml"
     assert yaml.safe_load(pdb.read_text())["spec"]["maxUnavailable"] == 1
     try:
