@@ -19,6 +19,9 @@ def register(sub: Subparsers) -> None:
     """Add verify, diff and member."""
     p = _revisions(sub, "verify", "check a proposed change of the chain repo (exit 1 on errors)", run_verify)
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    p.add_argument(
+        "--require-digests", action="store_true", help="an image tag without @sha256: digest is an error"
+    )
     p = _revisions(sub, "diff", "describe a change of the chain repo in words", run_diff)
     p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format")
 
@@ -82,7 +85,7 @@ def run_verify(args: argparse.Namespace) -> int:
     from cloud_config.gate.verify import verify
 
     repo, chain_name = _repo_and_chain(args)
-    report = verify(repo, args.base, args.head, chain_name)
+    report = verify(repo, args.base, args.head, chain_name, args.require_digests)
     print(RENDER[args.format](report), end="")
     return 0 if report.passed else 1
 

@@ -7,8 +7,12 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cloud_config import __version__
+from cloud_config import COMPATIBLE_WITH, __version__
 from cloud_config.cli import account, chain, flows, gate, membership, node, pipeline, pki, secrets, status
+
+VERSION_LINE = (
+    f"cloud-config {__version__} (cita-cloud-gitops; compatible with cloud-config {COMPATIBLE_WITH})"
+)
 
 # Each group module registers its verbs with `register(subparsers)`; the order is the help order.
 GROUPS = (chain, account, pki, node, secrets, flows, pipeline, gate, membership, status)
@@ -56,11 +60,16 @@ def build_parser(argv: Sequence[str] = ()) -> tuple[argparse.ArgumentParser, lis
     """The command tree, with full flags only for the verb named in `argv`; and every (verb, help)."""
     parser = argparse.ArgumentParser(
         prog="cloud-config",
-        description=f"cloud-config {__version__}: CITA-Cloud chain configuration, run through Git",
+        description=f"{VERSION_LINE}: CITA-Cloud chain configuration, run through Git",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
-    parser.add_argument("-V", "--version", action="version", version=f"cloud-config {__version__}")
+    parser.add_argument(
+        "-V",
+        "--version",
+        action="version",
+        version=VERSION_LINE,
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.required = True

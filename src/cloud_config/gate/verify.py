@@ -1,7 +1,8 @@
 """The PR gate: `verify(repo, base, head)` reads both revisions from git and returns findings.
 
 Rules live by topic in `gate/rules/`: config (schema, stage, freeze, consensus, departed
-certificates), secrets, certs, members (signatures and ownership). findings.RULES lists every id.
+certificates), secrets, certs, members (signatures and ownership), images (digests).
+findings.RULES lists every id.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from pathlib import Path
 from cloud_config import git
 from cloud_config.gate.change_summary import Snapshot, load_snapshot, resolve
 from cloud_config.gate.findings import WARNING, Finding, Report
-from cloud_config.gate.rules import certs, config, members, rotation, secrets
+from cloud_config.gate.rules import certs, config, images, members, rotation, secrets
 
 STALE_BRANCH = Finding(
     "stale-branch",
@@ -22,8 +23,11 @@ STALE_BRANCH = Finding(
 )
 
 
-def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
-    """Every finding about the change base..head of the chain repo at `repo`."""
+def verify(
+    repo: Path, base_rev: str, head_rev: str, chain_name: str, require_digests: bool = False
+) -> Report:
+    """Every finding about the change base..head of the chain repo at `repo`; `require_digests`
+    makes an image tag without a digest an error."""
     base_sha, head_sha = resolve(repo, base_rev, "--base"), resolve(repo, head_rev, "--head")
     base, head = load_snapshot(repo, base_sha, certs=False), load_snapshot(repo, head_sha)
     cache: dict[str, Snapshot] = {base_sha: base, head_sha: head}
@@ -42,6 +46,7 @@ def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
         *config.departed_findings(base, head),
         *members.members_file_findings(base, head),
         *members.signature_findings(repo, base, head, snapshot_of),
+        *images.unpinned_findings(base, head, require_digests),
     ]
     if not git.is_ancestor(repo, base_sha, head_sha):
         findings.append(STALE_BRANCH)
