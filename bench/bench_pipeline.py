@@ -1,6 +1,14 @@
-"""Latency from a chain-repo push to the node commit pushed, for a 4-node and a 100-node chain.
+"""Latency from a chain-repo push to the node commit(s) pushed: one node, and 10 subscribed nodes.
 
-Run: PYTHONPATH=src python bench/bench_pipeline.py [runs]   (default 10 runs per size)
+Run: PYTHONPATH=src python bench/bench_pipeline.py [runs] [sizes]   (default 10 runs, sizes 4,100,300)
+     PYTHONPATH=src python bench/bench_pipeline.py --many [runs] [sizes]   (only the 10-node case;
+     default 5 runs, sizes 100,300)
+
+The 10-node case (issue 19), per size: one member's 10 node repos (node0..node9, each made with
+init-node/update-node/update-yaml) on the forge and one `serve` with the 10 nodes in its pipeline;
+then, alternating per run, the same push measured with a `serve` of node0 alone. Timed: chain push
+-> every subscribed node repo's head moved. Prints min / median / max and the ratio of the medians
+(target: 10 nodes <= 3x one node, on 100 and 300-node chains).
 
 Setup per size (not timed): a chain of N nodes built with the real verbs, node0's repo made with
 init-node/update-node/update-yaml, both pushed to a local forge (`git http-backend` on loopback),
@@ -14,6 +22,7 @@ Prints the medians.
 
 from __future__ import annotations
 
+import json
 import shutil
 import statistics
 import sys
@@ -22,9 +31,14 @@ import time
 from pathlib import Path
 
 from cloud_config import git
-from cloud_config.demo.world import CHAIN, World, quick_chain
+from cloud_config.demo.world import CHAIN, World, push_new_repo, quick_chain
+from cloud_config.model.paths import node_name
 
-RUNS = int(sys.argv[1]) if len(sys.argv) > 1 else 10
+MANY = len(sys.argv) > 1 and sys.argv[1] == "--many"
+_ARGS = sys.argv[2:] if MANY else sys.argv[1:]
+RUNS = max(5, int(_ARGS[0])) if _ARGS else (5 if MANY else 10)
+SIZES = [int(n) for n in _ARGS[1].split(",")] if len(_ARGS) > 1 else ([100, 300] if MANY else [4, 100, 300])
+SUBSCRIBED = 10
 TAGS = [
     a for t in ("consensus", "controller", "executor", "network", "storage") for a in (f"--{t}_tag", "v6.7.4")
 ]
@@ -93,9 +107,120 @@ def measure(size: int) -> tuple[float, float, float, int]:
         shutil.rmtree(root, ignore_errors=True)
 
 
+def build_many(world: World, size: int) -> tuple[Path, list[str]]:
+    """Chain + node0..node9 repos on the forge; (chain clone, the 10 node repo URLs)."""
+    me, url = quick_chain(world, [node_entry(i, 40000 + i) for i in range(size)])
+    urls = [url]
+    for i in range(1, SUBSCRIBED):
+        domain = f"node{i}"
+        account = me.cc("new-account").split()
+        me.cc("create-csr", "--domain", domain)
+        me.cc("sign-csr", "--domain", domain)
+        git.commit_all(me.chain_dir, f"certificate of {domain}")
+        git.run(me.chain_dir, "push", "-q", "origin", "master")
+        me.cc("init-node", "--domain", domain, "--account", account[1])
+        me.cc("update-node", "--domain", domain)
+        me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
+        urls.append(world.forge.create(node_name(CHAIN, domain)))
+        push_new_repo(me.home / node_name(CHAIN, domain), urls[-1], f"init {domain}")
+    return me.chain_dir, urls
+
+
+def serve_config(world: World, folder: Path, domains: list[str]) -> Path:
+    """A serve.toml subscribing `domains` (their node repos on the forge) in one pipeline."""
+    folder.mkdir(parents=True, exist_ok=True)
+    nodes = "".join(
+        f'[[pipeline.node]]\ndomain = "{d}"\nrepo = "{world.forge.url(node_name(CHAIN, d))}"\n\n'
+        for d in domains
+    )
+    config = folder / "serve.toml"
+    config.write_text(
+        f'workdir = "work"\n\n[[pipeline]]\nname = "{CHAIN}"\nchain_repo = "{world.forge.url(CHAIN)}"\n'
+        f'branch = "master"\nsecret_file = "{world.secret_file}"\n\n{nodes}'
+    )
+    return config
+
+
+def many_run(world: World, chain_dir: Path, size: int, run: int, domains: list[str]) -> float:
+    """Move node11+run's port, push the chain, wait for every node repo of `domains` to move; seconds."""
+    bares = [world.forge.path(node_name(CHAIN, d)) for d in domains]
+    before = [git.rev_parse(b, "master") for b in bares]
+    moved = SUBSCRIBED + 1
+    nodes = [node_entry(i, 40000 + i + (1000 * (run + 1) if i == moved else 0)) for i in range(size)]
+    world.person("operator").cc("set-nodelist", "--nodelist", ",".join(nodes))
+    git.commit_all(chain_dir, f"move node{moved}, run {run}")
+    started = time.perf_counter()
+    git.run(chain_dir, "push", "-q", "origin", "master")
+    deadline = started + 300
+    while any(git.rev_parse(b, "master") == h for b, h in zip(bares, before, strict=True)):
+        if time.perf_counter() > deadline:
+            raise SystemExit("a node repo did not move within 300s")
+        time.sleep(0.005)
+    return time.perf_counter() - started
+
+
+def _only_webhook(world: World, url: str) -> None:
+    """Make chain pushes reach `url` alone (the forge keeps its hooks in a JSON list)."""
+    world.forge.add_webhook(CHAIN, url, world.secret_file)
+    config = next((world.forge.path(CHAIN) / "hooks").glob("*.json"))
+    hooks = json.loads(config.read_text())
+    config.write_text(json.dumps([h for h in hooks if h["url"] == url]))
+
+
+def measure_many(size: int) -> tuple[list[float], list[float]]:
+    """(one node's latencies, 10 nodes' latencies), the two serves' runs alternating."""
+    from cloud_config.demo.serve_process import start_serve_process
+    from cloud_config.demo.world import tool_env
+
+    root = Path(tempfile.mkdtemp(prefix=f"bench-pipeline-many-{size}-"))
+    world = World.create(root)
+    try:
+        chain_dir, _ = build_many(world, size)
+        domains = [f"node{i}" for i in range(SUBSCRIBED)]
+        serves = {}
+        for key, subscribed in (("one", domains[:1]), ("many", domains)):
+            config = serve_config(world, root / f"serve-{key}", subscribed)
+            with (config.parent / "serve.log").open("w") as log:
+                proc, url = start_serve_process(config, tool_env(), log)
+            world.pipelines.append(proc)
+            assert url is not None, f"serve did not start; see {config.parent / 'serve.log'}"
+            serves[key] = (url, subscribed)
+        one, many = [], []
+        run = 0
+        for _ in range(RUNS):
+            for key, out in (("one", one), ("many", many)):
+                url, subscribed = serves[key]
+                _only_webhook(world, f"{url}/hooks/{CHAIN}")
+                out.append(many_run(world, chain_dir, size, run, subscribed))
+                run += 1
+        return one, many
+    finally:
+        world.close()
+        shutil.rmtree(root, ignore_errors=True)
+
+
+def _stats(values: list[float]) -> str:
+    ms = [v * 1000 for v in values]
+    return f"min {min(ms):5.0f} median {statistics.median(ms):5.0f} max {max(ms):5.0f} ms"
+
+
+def main_many() -> None:
+    print(f"{RUNS} runs per figure; chain push -> every subscribed node's commit pushed")
+    for size in SIZES:
+        one, many = measure_many(size)
+        ratio = statistics.median(many) / statistics.median(one)
+        print(
+            f"{size:>3}-node chain: one node {_stats(one)}; {SUBSCRIBED} nodes {_stats(many)} "
+            f"({ratio:.2f}x one; target <= 3x)"
+        )
+
+
 def main() -> None:
+    if MANY:
+        main_many()
+        return
     print(f"median of {RUNS} runs; chain push -> node commit pushed (webhook, serve, reconcile)")
-    for size in (4, 100):
+    for size in SIZES:
         total, push, baseline, files = measure(size)
         print(
             f"{size:>3}-node chain ({files} files in node0's repo): pipeline {total * 1000:.0f} ms "
