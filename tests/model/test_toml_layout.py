@@ -146,6 +146,23 @@ def test_layouts_the_editor_does_not_follow_fall_back_to_canonical() -> None:
     assert tomllib.loads(toml_edit.update(old, data)) == data
 
 
+def test_multi_line_arrays_holding_brackets_quotes_and_comments_keep_their_text() -> None:
+    # Where an array ends is found lexically: brackets inside strings and comments do not count.
+    old = (
+        "a = [\n"
+        '    "x]",  # a ] in a comment\n'
+        "    'y[',\n"
+        '    """z\n'
+        ']""",\n'
+        '    "esc\\"]",\n'
+        "]\n"
+        "# kept\n"
+        "b = 1\n"
+    )
+    data = {**tomllib.loads(old), "b": 2}
+    assert toml_edit.update(old, data) == old.replace("b = 1", "b = 2")
+
+
 @pytest.mark.parametrize(
     ("value", "text"),
     [
