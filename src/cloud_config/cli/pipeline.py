@@ -31,6 +31,14 @@ def register(sub: Subparsers) -> None:
         default=None,
         help="age identity file that decrypts a node repo encrypted at rest (default: SOPS_AGE_KEY_FILE)",
     )
+    p.add_argument(
+        "--trust-root",
+        default=None,
+        help="chain commit to start the receipt check from when the node repo has no Chain-Commit "
+        "trailer yet (or a newer one, to re-anchor after a review)",
+    )
+    p.add_argument("--require-members", action="store_true", help="refuse a chain repo without members.toml")
+    p.add_argument("--signing-key", default=None, help="GnuPG key id that signs the node commits (OpenPGP)")
 
     p = add_command(sub, "serve", "webhook service: reconcile node repos on chain pushes", run_serve)
     p.add_argument("--config", required=True, help="the service's TOML file")
@@ -79,6 +87,7 @@ def register(sub: Subparsers) -> None:
 
 def run_reconcile(args: argparse.Namespace) -> int:
     """reconcile."""
+    import sys
     from pathlib import Path
 
     from cloud_config.pipeline.reconcile import Target, default_workdir, reconcile
@@ -91,9 +100,15 @@ def run_reconcile(args: argparse.Namespace) -> int:
         node_branch=args.node_branch,
         chain_name=args.chain_name,
         age_identity_file=Path(args.age_identity_file) if args.age_identity_file else None,
+        trust_root=args.trust_root,
+        require_members=args.require_members,
+        signing_key=args.signing_key,
     )
     workdir = Path(args.workdir) if args.workdir else default_workdir()
-    print(reconcile(target, workdir).line())
+    outcome = reconcile(target, workdir)
+    for warning in outcome.warnings:
+        print(f"warning: {args.domain}: {warning}", file=sys.stderr)
+    print(outcome.line())
     return 0
 
 

@@ -2,8 +2,9 @@
 
 POST /hooks/<pipeline>   a signed push event; 401 bad signature, 413 too big, 202 accepted
 GET  /healthz            "ok"
-GET  /status             JSON: per node the last run (chain sha, result, node commit, duration, time)
-GET  /metrics            Prometheus text format
+GET  /status             JSON: per node the last run (chain sha, result, node commit, duration, time,
+                         a receipt refusal's rule and step, warnings)
+GET  /metrics            Prometheus text format (refusals of the receipt check by rule, too)
 """
 
 from __future__ import annotations
@@ -13,12 +14,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cloud_config.errors import CloudConfigError
 from cloud_config.pipeline.coalesce import Coalescer
+from cloud_config.pipeline.receipt import ReceiptCache, ReceiptRefused
 from cloud_config.pipeline.reconcile import Outcome, Target, reconcile, redact
 from cloud_config.pipeline.service_config import ServiceConfig
 from cloud_config.pipeline.webhooks import (
@@ -45,6 +47,8 @@ class LastRun:
     seconds: float
     time: str
     error: str | None = None
+    refusal: dict[str, str] | None = None  # the receipt check's refused step: rule, commit, message
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -62,7 +66,10 @@ class Service:
 
     def __init__(self, config: ServiceConfig, reconciler: Reconciler | None = None) -> None:
         self.config = config
-        self._reconcile: Reconciler = reconciler or (lambda t, w: reconcile(t, w))
+        self._reconcile: Reconciler | None = reconciler
+        # One receipt check per pipeline, push and starting point, shared by its nodes.
+        self.receipts = {name: ReceiptCache() for name in config.pipelines}
+        self._refusals: dict[tuple[str, str], int] = {}  # (pipeline, rule) -> count
         self._targets: dict[NodeKey, Target] = {
             (p.name, t.domain): t for p in config.pipelines.values() for t in p.targets
         }
@@ -114,8 +121,21 @@ class Service:
     def _run_one(self, key: NodeKey) -> None:
         started = time.monotonic()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
+        target = self._targets[key]
         try:
-            outcome = self._reconcile(self._targets[key], self.config.workdir)
+            if self._reconcile is not None:
+                outcome = self._reconcile(target, self.config.workdir)
+            else:
+                outcome = reconcile(target, self.config.workdir, receipts=self.receipts[key[0]])
+        except ReceiptRefused as exc:
+            why = exc.refusal
+            refusal = {"rule": why.rule, "commit": why.commit, "message": why.message}
+            last = LastRun(
+                exc.chain_sha, "refused", None, time.monotonic() - started, stamp, str(exc), refusal
+            )
+            log.error("%s/%s: %s", key[0], key[1], exc)
+            with self._lock:
+                self._refusals[(key[0], why.rule)] = self._refusals.get((key[0], why.rule), 0) + 1
         except CloudConfigError as exc:
             last = LastRun(None, "failed", None, time.monotonic() - started, stamp, str(exc))
             log.error("%s/%s: %s", key[0], key[1], exc)
@@ -128,13 +148,17 @@ class Service:
             log.error("%s/%s: unexpected error\n%s", key[0], key[1], redact(trace))
         else:
             result = "committed" if outcome.committed else "up to date"
-            last = LastRun(outcome.chain_sha, result, outcome.node_sha, outcome.seconds, stamp)
+            last = LastRun(
+                outcome.chain_sha, result, outcome.node_sha, outcome.seconds, stamp, warnings=outcome.warnings
+            )
             log.info("%s/%s: %s", key[0], key[1], outcome.line())
+            for warning in outcome.warnings:
+                log.warning("%s/%s: %s", key[0], key[1], warning)
         with self._lock:
             self._last[key] = last
             counters = self._counters[key]
             counters.runs += 1
-            counters.failures += last.result == "failed"
+            counters.failures += last.result in ("failed", "refused")
             counters.commits += last.result == "committed"
             counters.seconds += last.seconds
 
@@ -163,6 +187,8 @@ class Service:
         with self._lock:
             nodes = [({"pipeline": p, "domain": d}, c) for (p, d), c in sorted(self._counters.items())]
             hooks = sorted(self._hooks.items())
+            refusals = sorted(self._refusals.items())
+            checks = [(name, cache.checks) for name, cache in sorted(self.receipts.items())]
         family(
             "cloud_config_reconcile_runs_total", "counter", "Reconciles run.", [(k, c.runs) for k, c in nodes]
         )
@@ -192,6 +218,18 @@ class Service:
             "counter",
             "Webhook requests by pipeline and HTTP status.",
             [({"pipeline": p, "code": str(code)}, n) for (p, code), n in hooks],
+        )
+        family(
+            "cloud_config_receipt_refusals_total",
+            "counter",
+            "Reconciles refused by the receipt check, by pipeline and rule.",
+            [({"pipeline": p, "rule": rule}, n) for (p, rule), n in refusals],
+        )
+        family(
+            "cloud_config_receipt_checks_total",
+            "counter",
+            "Receipt checks run (one per push and starting point, shared by the nodes).",
+            [({"pipeline": p}, n) for p, n in checks],
         )
         return "\n".join(lines) + "\n"
 

@@ -12,6 +12,9 @@ chain_repo = "https://git.example.com/consortium/gitops-test-chain.git"
 branch = "master"
 secret_env = "CHAIN_WEBHOOK_SECRET"   # or: secret_file = "/run/secrets/chain-webhook"
 age_identity_file = "/run/secrets/age/keys.txt"  # optional; decrypts node repos encrypted at rest
+trust_root = "<chain sha>"         # where the receipt check starts for a node repo without a trailer
+require_members = true             # optional; refuse a chain without members.toml
+signing_key = "<GnuPG key id>"     # optional; sign the node commits (OpenPGP)
 
 [[pipeline.node]]
 domain = "node0"
@@ -40,7 +43,10 @@ DEFAULT_MAX_BODY = 1024 * 1024
 DEFAULT_MAX_PARALLEL = 4
 _NAME = re.compile(r"^[A-Za-z0-9._-]+$")
 _TOP_KEYS = {"listen", "workdir", "max_body_bytes", "max_parallel", "pipeline"}
-_PIPELINE_KEYS = {"name", "chain_repo", "branch", "secret_env", "secret_file", "node", "age_identity_file"}
+_PIPELINE_KEYS = {
+    "name", "chain_repo", "branch", "secret_env", "secret_file", "node", "age_identity_file",
+    "trust_root", "require_members", "signing_key",
+}  # fmt: skip
 _NODE_KEYS = {"domain", "repo", "branch", "chain_name"}
 
 
@@ -88,6 +94,10 @@ def _string(table: Mapping[str, Any], key: str, source: str, where: str, default
     return value
 
 
+def _optional(table: Mapping[str, Any], key: str, source: str, where: str) -> str | None:
+    return None if table.get(key) is None else _string(table, key, source, where)
+
+
 def _secret(table: Mapping[str, Any], base: Path, source: str, where: str) -> bytes:
     env, file = table.get("secret_env"), table.get("secret_file")
     if (env is None) == (file is None):
@@ -125,6 +135,11 @@ def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> 
         identity = base / _string(table, "age_identity_file", source, where)
         if not identity.is_file():
             raise ConfigError(source, f"{where}age_identity_file", f"{identity} does not exist")
+    trust_root = _optional(table, "trust_root", source, where)
+    signing_key = _optional(table, "signing_key", source, where)
+    require_members = table.get("require_members", False)
+    if not isinstance(require_members, bool):
+        raise ConfigError(source, f"{where}require_members", "must be true or false")
     nodes = table.get("node", [])
     if not isinstance(nodes, list) or not nodes:
         raise ConfigError(source, f"{where}node", "list at least one [[pipeline.node]]")
@@ -142,6 +157,9 @@ def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> 
                 domain=_string(node, "domain", source, nwhere),
                 chain_name=_string(node, "chain_name", source, nwhere) if chain_name is not None else None,
                 age_identity_file=identity,
+                trust_root=trust_root,
+                require_members=require_members,
+                signing_key=signing_key,
             )
         )
     domains = [t.domain for t in targets]
