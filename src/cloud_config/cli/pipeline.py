@@ -71,6 +71,12 @@ def register(sub: Subparsers) -> None:
         help="Flux: Secret holding the age identity (`<name>.agekey`) that decrypts the node's secrets "
         "(default: sops-age when the node folder is encrypted at rest)",
     )
+    p.add_argument(
+        "--verify-key",
+        default=None,
+        help="sync only commits signed with this OpenPGP key: a key id / fingerprint, or an armored "
+        "public key file (adds the Argo CD AppProject, or Flux's spec.verify and key Secret)",
+    )
 
     p = add_command(
         sub,
@@ -132,7 +138,13 @@ def run_argocd_app(args: argparse.Namespace) -> int:
     """argocd-app."""
     from cloud_config.app.secrets import flux_decryption_secret
     from cloud_config.cli.common import layout
-    from cloud_config.render.argocd import AppSpec, application, flux_objects, to_yaml
+    from cloud_config.render.argocd import AppSpec, argocd_objects, flux_objects, to_yaml
+
+    key_id, public_key = None, None
+    if args.verify_key is not None:
+        from cloud_config.pipeline.signing import verify_key
+
+        key_id, public_key = verify_key(args.verify_key)
 
     spec = AppSpec(
         chain_name=args.chain_name,
@@ -143,8 +155,10 @@ def run_argocd_app(args: argparse.Namespace) -> int:
         dest_server=args.dest_server,
         dest_namespace=args.dest_namespace,
         sops_secret=flux_decryption_secret(layout(args), args.domain, args.sops_secret),
+        verify_key_id=key_id,
+        verify_public_key=public_key,
     )
-    docs = flux_objects(spec) if args.flux else [application(spec)]
+    docs = flux_objects(spec) if args.flux else argocd_objects(spec)
     print(to_yaml(docs), end="")
     return 0
 

@@ -337,7 +337,9 @@ def quick_chain(
     me.cc("update-node", "--domain", domain)
     me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
     url = world.forge.create(node_name(CHAIN, domain))
-    push_new_repo(me.home / node_name(CHAIN, domain), url, f"init {domain}")
+    # The trailer records the chain commit the node was rendered from: the receipt check's start.
+    chain_sha = git.rev_parse(me.chain_dir, "HEAD")
+    push_new_repo(me.home / node_name(CHAIN, domain), url, f"init {domain}\n\nChain-Commit: {chain_sha}")
     return me, url
 
 

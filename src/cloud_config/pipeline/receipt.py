@@ -131,7 +131,7 @@ def check(chain_dir: Path, start: str, head: str, policy: Policy) -> Receipt:
         if report.passed and not refused:
             accepted = step
             continue
-        if report.passed and _recovers(chain_dir, step, refused, accepted):
+        if report.passed and _recovers(chain_dir, parent, step, refused, accepted):
             refused.clear()
             accepted = step
             continue
@@ -155,20 +155,22 @@ def _refusal(step: str, report: Report) -> Refusal:
     return Refusal(first.rule, step, f"{where}{first.message}{more}")
 
 
-def _recovers(repo: Path, step: str, refused: list[tuple[str, str, Refusal]], accepted: str) -> bool:
+def _recovers(
+    repo: Path, parent: str, step: str, refused: list[tuple[str, str, Refusal]], accepted: str
+) -> bool:
     """Whether `step` restores every file the refused steps changed to its content before them
     and is signed by an admin of members.toml as of `accepted` (any signer when there is none)."""
     after = git.ls_tree_ids(repo, step)
     restored: set[str] = set()
-    for bad, parent, _ in refused:
-        before = git.ls_tree_ids(repo, parent)
-        for path in git.changed_paths(repo, parent, bad):
+    for bad, bad_parent, _ in refused:
+        before = git.ls_tree_ids(repo, bad_parent)
+        for path in git.changed_paths(repo, bad_parent, bad):
             if path in restored:
                 continue  # judged against the state before the first refused step that changed it
             if after.get(path) != before.get(path):
                 return False
             restored.add(path)
-    return _signed_by_admin(repo, refused[-1][0], step, accepted)
+    return _signed_by_admin(repo, parent, step, accepted)
 
 
 def _signed_by_admin(repo: Path, base: str, step: str, accepted: str) -> bool:

@@ -24,6 +24,7 @@ from cloud_config.errors import CloudConfigError, GitError, NotFoundError
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.paths import NODE_CONFIG
 from cloud_config.pipeline.receipt import TRAILER, Policy, ReceiptCache, ReceiptRefused, check, starting_point
+from cloud_config.pipeline.signing import check_signing_key
 from cloud_config.store.atomic import SECRET_DIR_MODE, locked
 
 MAX_ATTEMPTS = 5
@@ -169,22 +170,6 @@ def reconcile(
         outcome.steps_checked, outcome.warnings = receipt.steps, list(receipt.warnings)
     outcome.seconds = time.monotonic() - started
     return outcome
-
-
-def check_signing_key(key_id: str) -> None:
-    """The GnuPG keyring ($GNUPGHOME) holds a secret key `key_id` (else one clear error)."""
-    import subprocess
-
-    argv = ["gpg", "--batch", "--with-colons", "--list-secret-keys", "--", key_id]
-    try:
-        proc = subprocess.run(argv, capture_output=True, timeout=30, check=False)
-    except OSError:
-        raise CloudConfigError("--signing-key: gpg (GnuPG) is not installed") from None
-    if proc.returncode != 0 or b"\nsec:" not in b"\n" + proc.stdout:
-        raise CloudConfigError(
-            f"--signing-key: no secret key {key_id!r} in GnuPG's keyring (GNUPGHOME); "
-            "import the pipeline's key there"
-        )
 
 
 @contextlib.contextmanager
