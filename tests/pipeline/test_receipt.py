@@ -5,6 +5,8 @@ commits and members.toml, node0's repo made by the real verbs, bare repos on dis
 
 from __future__ import annotations
 
+import contextlib
+import io
 import os
 import shutil
 import subprocess
@@ -14,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from cloud_config import git
+from cloud_config.cli.main import main
 from cloud_config.model.paths import node_name
 from cloud_config.pipeline.receipt import Policy, judge_step
 from tests.support.cli import Result, run_process
@@ -63,16 +66,22 @@ class World:
         )  # fmt: skip
         return self.push()
 
-    def reconcile(self, *extra: str, node: Path | None = None, env: dict[str, str] | None = None) -> Result:
-        return run_process(
+    def reconcile(self, *extra: str, node: Path | None = None, process: bool = False) -> Result:
+        """`cloud-config reconcile` for node0: in-process (main()), or as a real process."""
+        args = [
             "reconcile",
             "--chain-repo", str(self.chain_bare),
             "--node-repo", str(node or self.node_bare),
             "--domain", "node0",
             "--workdir", str(self.root / "work"),
             *extra,
-            env=env,
-        )  # fmt: skip
+        ]  # fmt: skip
+        if process:
+            return run_process(*args)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
+        return Result(code, out.getvalue(), err.getvalue())
 
 
 @pytest.fixture(scope="module")
@@ -237,14 +246,14 @@ def test_fresh_node_repo_needs_a_trust_root(world: World) -> None:
     git.run(work, "commit", "-q", "--amend", "-m", "init node0 (no trailer)")
     git.run(None, "clone", "-q", "--bare", str(work), str(fresh))
     before = git.rev_parse(fresh, "master")
-    r = world.reconcile(node=fresh)
+    r = world.reconcile(node=fresh, process=True)
     assert r.code == 1 and "trust-root-missing" in r.err and "--trust-root <sha>" in r.err, r.err
     assert 'trust_root = "<sha>"' in r.err and git.rev_parse(fresh, "master") == before
     bogus = world.reconcile("--trust-root", "f" * 40, node=fresh)
     assert bogus.code == 1 and "trust-root-invalid" in bogus.err
     root = world.chain_head()
     sha = world.direct("p2", NODE2, 'host = "node2.example.org"')
-    r = world.reconcile("--trust-root", root, node=fresh)
+    r = world.reconcile("--trust-root", root, node=fresh, process=True)
     assert r.code == 0, r.err
     assert r.out == f"node0: committed {git.rev_parse(fresh, 'master')} (chain {sha})\n"
 
@@ -294,7 +303,9 @@ def test_nodes_starting_from_one_commit_share_one_check(world: World, tmp_path: 
     service.close()
 
 
-def test_signed_node_commit_verifies_with_the_pipeline_key(world: World, tmp_path: Path) -> None:
+def test_signed_node_commit_verifies_with_the_pipeline_key(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     home = tmp_path / "gnupg"
     home.mkdir(mode=0o700)
     env = {"GNUPGHOME": str(home)}
@@ -307,10 +318,11 @@ def test_signed_node_commit_verifies_with_the_pipeline_key(world: World, tmp_pat
         ["gpg", "--batch", "--with-colons", "--list-secret-keys"], env=env, capture_output=True, text=True
     ).stdout
     fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-    missing = world.reconcile("--signing-key", "0" * 40, env=env)
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    missing = world.reconcile("--signing-key", "0" * 40)
     assert missing.code == 2 and missing.err.startswith("error: --signing-key: no secret key"), missing.err
     world.direct("p2", NODE2, 'host = "node2.example.org"')
-    r = world.reconcile("--signing-key", fingerprint, env=env)
+    r = world.reconcile("--signing-key", fingerprint)
     assert r.code == 0, r.err
     head = world.node_head()
     check_clone = tmp_path / "check"
