@@ -49,7 +49,7 @@ def test_pipeline_calls_reconcile_with_known_flags(cli, name: str) -> None:
     flags = command_flags(load_text(name), "reconcile")
     known = known_flags(cli, "reconcile")
     assert flags <= known, flags - known
-    assert {"--chain-repo", "--node-repo", "--domain", "--workdir"} <= flags
+    assert {"--chain-repo", "--node-repo", "--domain", "--workdir", "--trust-root"} <= flags
 
 
 @pytest.mark.parametrize("name", GATES)

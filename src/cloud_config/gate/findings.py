@@ -32,6 +32,7 @@ RULES: dict[str, str] = {
     "validators-removed": "one change removes less than a third of the validators",
     "validators-few": "overlord has 4+ validators (warning); a Finalized chain has at least 1",
     "departed-cert": "no certificate left for a node that is not in the node list (warning)",
+    "members-missing": "a members.toml exists where it is required (verify on receipt, require_members)",
     "members-invalid": "members.toml loads and is consistent",
     "unsigned-commit": "every non-merge commit carries a valid SSH signature",
     "unknown-signer": "every commit is signed by a key of members.toml at the base revision",

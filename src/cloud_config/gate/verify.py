@@ -10,7 +10,7 @@ from pathlib import Path
 
 from cloud_config import git
 from cloud_config.gate.change_summary import Snapshot, load_snapshot, resolve
-from cloud_config.gate.findings import WARNING, Finding, Report
+from cloud_config.gate.findings import ERROR, WARNING, Finding, Report
 from cloud_config.gate.rules import certs, config, members, rotation, secrets
 
 STALE_BRANCH = Finding(
@@ -22,11 +22,37 @@ STALE_BRANCH = Finding(
 )
 
 
-def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
-    """Every finding about the change base..head of the chain repo at `repo`."""
+MEMBERS_MISSING = Finding(
+    "members-missing",
+    ERROR,
+    "members.toml",
+    "there is no members.toml: signatures and ownership cannot be checked (required here)",
+)
+
+
+def verify(
+    repo: Path,
+    base_rev: str,
+    head_rev: str,
+    chain_name: str,
+    *,
+    members_rev: str | None = None,
+    require_members: bool = False,
+) -> Report:
+    """Every finding about the change base..head of the chain repo at `repo`.
+
+    `members_rev` (default: base) is the commit whose members.toml judges signatures and lanes
+    (the pipeline's receipt check passes the last step it accepted); `require_members` makes a
+    missing members.toml there an error, `members-missing`.
+    """
     base_sha, head_sha = resolve(repo, base_rev, "--base"), resolve(repo, head_rev, "--head")
     base, head = load_snapshot(repo, base_sha, certs=False), load_snapshot(repo, head_sha)
     cache: dict[str, Snapshot] = {base_sha: base, head_sha: head}
+    judge = base
+    if members_rev is not None:
+        judge_sha = resolve(repo, members_rev, "--members-rev")
+        judge = cache.get(judge_sha) or load_snapshot(repo, judge_sha, certs=False)
+        cache.setdefault(judge_sha, judge)
 
     def snapshot_of(sha: str) -> Snapshot:
         if sha not in cache:
@@ -40,9 +66,11 @@ def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
         *certs.cert_findings(base, head, chain_name),
         *rotation.rotation_findings(base, head),
         *config.departed_findings(base, head),
-        *members.members_file_findings(base, head),
-        *members.signature_findings(repo, base, head, snapshot_of),
+        *members.members_file_findings(judge, head),
+        *members.signature_findings(repo, base, head, snapshot_of, judge.members),
     ]
+    if require_members and judge.members is None and not judge.members_error:
+        findings.append(MEMBERS_MISSING)
     if not git.is_ancestor(repo, base_sha, head_sha):
         findings.append(STALE_BRANCH)
     if head.chain is not None:

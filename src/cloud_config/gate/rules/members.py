@@ -26,7 +26,7 @@ _OWNED: dict[str, Callable[[Members, str], Member | None]] = {
 
 
 def members_file_findings(base: Snapshot, head: Snapshot) -> Iterator[Finding]:
-    """members.toml loads at both ends (the base's copy decides who may sign)."""
+    """members.toml loads at both ends (`base`'s copy decides who may sign)."""
     for snap, when in ((base, "base"), (head, "head")):
         if snap.members_error:
             yield Finding("members-invalid", ERROR, MEMBERS_FILE, f"at {when}: {snap.members_error}")
@@ -48,10 +48,10 @@ _VERBS = {
 
 
 def signature_findings(
-    repo: Path, base: Snapshot, head: Snapshot, snapshot_of: SnapshotOf
+    repo: Path, base: Snapshot, head: Snapshot, snapshot_of: SnapshotOf, members: Members | None
 ) -> Iterator[Finding]:
-    """Each non-merge commit of base..head: signed by a base member, touching only what it may."""
-    members = base.members
+    """Each non-merge commit of base..head: signed by a member of `members` (members.toml at the
+    base, or at the commit the caller names), touching only what it may."""
     if members is None:
         return  # no members.toml at the base: no registry of keys to check against
     with tempfile.TemporaryDirectory(prefix="cloud-config-verify-") as tmp:
