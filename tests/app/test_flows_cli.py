@@ -30,7 +30,10 @@ def test_create_five_node_example(cli, tmp_path: Path) -> None:
     result = _create(cli, tmp_path)
     assert result.code == 0, result.err
     lines = result.out.splitlines()
-    assert len(lines) == 5 and all(line.startswith("node_address: ") for line in lines)
+    # One line per node, named by the node; the summary goes to stderr (no progress: not a TTY).
+    assert [line.split(": ")[0] for line in lines] == [f"node{i}" for i in range(5)]
+    assert all(": node_address: " in line for line in lines)
+    assert result.err == "create: chain test-chain at Finalize with 5 node(s), every one a validator\n"
     chain = _chain(tmp_path)
     assert chain["stage"] == "Finalize" and len(chain["system_config"]["validators"]) == 5
     assert chain["system_config"]["validators"][0] == lines[0].split("validator_address: ")[1]
@@ -87,8 +90,10 @@ def test_append_at_finalize_refreshes_old_nodes(cli, tmp_path: Path) -> None:
     assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s,2.2.2.2:40000:b:k8s").code == 0
     result = cli("append", "--config-dir", str(tmp_path), "--node", "3.3.3.3:40000:c:other")
     assert result.code == 0, result.err
-    assert result.out.startswith("node_address: ")
+    assert result.out.startswith("c: node_address: ")
     assert "c is not a validator" in result.err
+    assert "no cluster" not in result.err  # c is in cluster `other`
+    assert result.err.endswith("append: node c added; the other nodes re-rendered\n")
     chain = _chain(tmp_path)
     assert [n["domain"] for n in chain["node_network_address_list"]] == ["a", "b", "c"]
     assert len(chain["system_config"]["validators"]) == 2
@@ -113,20 +118,20 @@ def test_append_refuses_a_colliding_offset_and_writes_nothing(cli, tmp_path: Pat
     assert snapshot(tmp_path) == before
 
 
-def test_delete_removes_node_validator_and_folders(cli, tmp_path: Path) -> None:
+def test_delete_after_finalize_keeps_validators_and_names_the_on_chain_step(cli, tmp_path: Path) -> None:
     result = _create(cli, tmp_path, "1.1.1.1:40000:a:k8s,2.2.2.2:40000:b:k8s,3.3.3.3:40000:c:k8s")
     assert result.code == 0
-    _, address_b, _, validator_b = result.out.splitlines()[1].split()
+    _, _, address_b, _, validator_b = result.out.splitlines()[1].split()
+    validators = _chain(tmp_path)["system_config"]["validators"]
     deleted = cli("delete", "--config-dir", str(tmp_path), "--domain", "b")
     assert deleted.code == 0, deleted.err
-    assert "warning: b's validator left system_config.validators after Finalize" in deleted.err
-    assert "validators-frozen" in deleted.err
+    # As cloud-config 6.7.4: the genesis validators stay; the admin changes them on chain.
+    rest = " ".join(v for v in validators if v != validator_b)
+    assert "next: b's validator stays in system_config.validators" in deleted.err
+    assert f"cldi admin update-validators {rest}\n" in deleted.err
     chain = _chain(tmp_path)
     assert [n["domain"] for n in chain["node_network_address_list"]] == ["a", "c"]
-    assert (
-        validator_b not in chain["system_config"]["validators"]
-        and len(chain["system_config"]["validators"]) == 2
-    )
+    assert chain["system_config"]["validators"] == validators
     assert not (tmp_path / f"{CHAIN}-b").exists()
     assert not (tmp_path / CHAIN / "accounts" / address_b).exists()
     assert not (tmp_path / CHAIN / "certs" / "b").exists()
@@ -135,6 +140,15 @@ def test_delete_removes_node_validator_and_folders(cli, tmp_path: Path) -> None:
     again = cli("delete", "--config-dir", str(tmp_path), "--domain", "b")
     assert again.code == 1 and again.err.startswith("error: --domain: 'b' is not in the node list")
     assert snapshot(tmp_path) == before
+
+
+def test_delete_while_public_drops_the_validator(cli, tmp_path: Path) -> None:
+    assert _create(cli, tmp_path, "1.1.1.1:40000:a:k8s,2.2.2.2:40000:b:k8s").code == 0
+    assert cli("set-stage", "--config-dir", str(tmp_path), "--stage", "public", "--force").code == 0
+    validator_b = _chain(tmp_path)["system_config"]["validators"][1]
+    deleted = cli("delete", "--config-dir", str(tmp_path), "--domain", "b")
+    assert deleted.code == 0 and "next:" not in deleted.err
+    assert validator_b not in _chain(tmp_path)["system_config"]["validators"]
 
 
 def test_delete_chain_removes_every_node_folder(cli, tmp_path: Path) -> None:

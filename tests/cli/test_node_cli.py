@@ -64,7 +64,7 @@ def test_init_node_refuses_bad_input_and_writes_nothing(cli, tmp_path: Path) -> 
                 "--account",
                 account("node0")["node_address"],
                 "--log-level",
-                "warn",
+                "warning",  # consensus_raft's spelling: the tracing services of overlord refuse it
             ),
             "--log-level",
         ),

@@ -100,7 +100,8 @@ def test_update_node_as_a_real_process(cli, tmp_path: Path) -> None:
     config = tmp_path / "test-chain-b" / "config.toml"
     config.unlink()
     result = run_process("update-node", "--config-dir", str(tmp_path), "--domain", "b")
-    assert result.code == 0 and result.out == "" and result.err == "", result.err
+    assert result.code == 0 and result.out == "", result.err
+    assert result.err == "update-node: node b: 1 file(s) written, 0 removed\n"
     assert tomllib.loads(config.read_text())["network_zenoh"]["grpc_port"] == 50100
     bad = run_process("update-yaml", "--config-dir", str(tmp_path), "--domain", "b", "--storage-class", "x")
     assert (

@@ -292,7 +292,8 @@ def test_read_node_tls_returns_checked_material(run, chain_dir: Path, tmp_path: 
     where = ChainLayout(tmp_path / "cfg", CHAIN)
     assert run("create-ca").code == 0
     assert run("create-csr", "--domain", "node0").code == 0
-    with pytest.raises(NotFoundError, match="sign-csr --domain node0"):
+    # The hint carries the --config-dir in use, so pasting it acts on this chain folder.
+    with pytest.raises(NotFoundError, match=f"sign-csr --config-dir {tmp_path / 'cfg'} --domain node0"):
         read_node_tls(where, "node0")
     assert run("sign-csr", "--domain", "node0").code == 0
     ca, cert, key = read_node_tls(where, "node0")

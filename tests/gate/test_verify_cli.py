@@ -109,7 +109,7 @@ def test_missing_flag_and_bad_format_exit_2(cli: Cli, prepared: ChainRepo) -> No
     result = cli(
         "verify", "--repo", str(prepared.repo), "--base", "init", "--head", "HEAD", "--format", "xml"
     )
-    assert result.code == 2 and "invalid choice: 'xml'" in result.err
+    assert result.code == 2 and "--format: invalid choice 'xml'" in result.err
 
 
 def test_chain_name_flag_is_used_for_certificate_names(cli: Cli, prepared: ChainRepo) -> None:

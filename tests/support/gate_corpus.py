@@ -47,7 +47,7 @@ class ChainRepo:
 
     def run(self, *args: str) -> None:
         """Run a cloud-config verb on this chain; it must succeed."""
-        code = main([*args, "--chain-name", CHAIN, "--config-dir", str(self.workspace)])
+        code = main([*args, "--chain-name", CHAIN, "--config-dir", str(self.workspace), "--quiet"])
         assert code == 0, f"cloud-config {' '.join(args)} exited {code}"
 
     def git(self, *args: str) -> str:

@@ -29,15 +29,19 @@ from cloud_config.store.chain_dirs import init_chain
 
 # (node address, port offset) -> the node's settings, built by the command line from its flags.
 NodeSettings = Callable[[str, int], NodeConfig]
+# (nodes done, nodes in all, the node at hand): how far a multi-node flow is, for a progress line.
+Progress = Callable[[int, int, str], None]
 BASE_PORT = 40000
 
 
 @dataclass
 class FlowResult:
-    """The accounts a flow created (printed like new-account) and the warnings it has for the user."""
+    """The accounts a flow created, by domain; the warnings and the next steps it has for the user."""
 
-    accounts: list[Account] = field(default_factory=list)
+    accounts: list[tuple[str, Account]] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    next_steps: list[str] = field(default_factory=list)
+    node_is_k8s: bool = True  # append: whether the new node is in a cluster
 
 
 def port_offset(node: NodeNetworkAddress) -> int:
@@ -81,9 +85,11 @@ def _parse_list(text: str) -> list[NodeNetworkAddress]:
         raise UsageError("--nodelist", str(exc)) from None
 
 
-def _checked_settings(settings: NodeSettings, account: Account, node: NodeNetworkAddress) -> NodeConfig:
+def _checked_settings(
+    settings: NodeSettings, account: Account, node: NodeNetworkAddress, consensus: str
+) -> NodeConfig:
     config = settings(account.node_address, port_offset(node))
-    for name, reason in config.problems():
+    for name, reason in config.problems(consensus):
         raise UsageError("--" + name.rsplit(".", 1)[-1].replace("_", "-"), reason)
     return config
 
@@ -95,6 +101,7 @@ def create(
     nodelist: str,
     settings: NodeSettings,
     now_ms: int,
+    progress: Progress | None = None,
 ) -> FlowResult:
     """create: a chain at Finalize, every listed node a validator, its CA, certificates and node folders."""
     if layout.chain_dir.exists():
@@ -109,7 +116,9 @@ def create(
     edits.set_nodelist(config, nodelist)
     edits.set_stage(config, "finalize", False)
     config.validate(layout.chain_name, str(layout.chain_config))
-    node_configs = [_checked_settings(settings, a, n) for a, n in zip(accounts, nodes, strict=True)]
+    node_configs = [
+        _checked_settings(settings, a, n, config.consensus) for a, n in zip(accounts, nodes, strict=True)
+    ]
     existing = [layout.node_dir(n.domain) for n in nodes if layout.node_dir(n.domain).exists()]
     if existing:
         raise ConflictError(f"node folder {existing[0]} already exists")
@@ -119,7 +128,9 @@ def create(
         for account in accounts:
             account_files.write_account(layout, account)
         pki.create_ca(layout)
-        for node, node_config in zip(nodes, node_configs, strict=True):
+        for i, (node, node_config) in enumerate(zip(nodes, node_configs, strict=True)):
+            if progress:
+                progress(i, len(nodes), node.domain)
             pki.create_csr(layout, node.domain)
             pki.sign_csr(layout, node.domain)
             init_node(layout, node.domain, node_config)
@@ -128,10 +139,12 @@ def create(
         for folder in (layout.chain_dir, *(layout.node_dir(n.domain) for n in nodes)):
             shutil.rmtree(folder, ignore_errors=True)
         raise
-    return FlowResult(accounts=accounts)
+    return FlowResult(accounts=[(n.domain, a) for n, a in zip(nodes, accounts, strict=True)])
 
 
-def append(layout: ChainLayout, node_text: str, settings: NodeSettings) -> FlowResult:
+def append(
+    layout: ChainLayout, node_text: str, settings: NodeSettings, progress: Progress | None = None
+) -> FlowResult:
     """append: a new node (a validator too while the chain is Public), its account, certificate and folder.
 
     Everything that can be checked is checked first; if a later step still fails, what was written
@@ -145,7 +158,7 @@ def append(layout: ChainLayout, node_text: str, settings: NodeSettings) -> FlowR
     if validator:
         edits.append_validator(planned, account.validator_address)
     planned.validate(layout.chain_name, str(layout.chain_config))
-    node_config = _checked_settings(settings, account, node)
+    node_config = _checked_settings(settings, account, node, planned.consensus)
     _check_appendable(layout, node.domain)
     chain_before = layout.chain_config.read_bytes()
     try:
@@ -160,13 +173,13 @@ def append(layout: ChainLayout, node_text: str, settings: NodeSettings) -> FlowR
     except BaseException:
         _undo_append(layout, node.domain, account.node_address, chain_before)
         raise
-    result = FlowResult(accounts=[account])
+    result = FlowResult(accounts=[(node.domain, account)], node_is_k8s=node.is_k8s)
     if not validator:
         result.warnings.append(
             f"{node.domain} is not a validator: the chain is at {planned.stage.value} "
             "(validators change only at Public)"
         )
-    result.warnings.extend(refresh_all(layout))
+    result.warnings.extend(refresh_all(layout, progress))
     return result
 
 
@@ -191,21 +204,29 @@ def _undo_append(layout: ChainLayout, domain: str, address: str, chain_before: b
         write_bytes(layout.chain_config, chain_before)
 
 
-def delete(layout: ChainLayout, domain: str) -> FlowResult:
-    """delete: drop the node from the list and from the validators, remove its folders, refresh the rest."""
+def delete(layout: ChainLayout, domain: str, progress: Progress | None = None) -> FlowResult:
+    """delete: drop the node from the list, remove its folders, refresh the rest.
+
+    While the chain is Public the node's validator leaves `system_config.validators` too. After
+    Finalize the validators are the running chain's genesis and stay as they are, as cloud-config
+    6.7.4's `delete` leaves them (cmd.rs at d3647880); the result names the on-chain step instead.
+    """
     result = FlowResult()
     node_dir = layout.node_dir(domain)
     account = _account_of(node_dir)
     validator = _validator_of(layout, node_dir, account)
     with chain_files.editing(layout) as config:
         edits.delete_node(config, domain)
-        if _drop_validator(config, validator) and config.stage is Stage.FINALIZE:
-            result.warnings.append(
-                f"{domain}'s validator left system_config.validators after Finalize: that is the genesis, "
-                "so nodes started from the old one will not accept this chain_config.toml and "
-                "`cloud-config verify` refuses it (validators-frozen); on a running chain change "
-                "validators through the admin instead"
-            )
+        if config.stage is Stage.FINALIZE:
+            if validator in {v.lower() for v in config.system_config.validators}:
+                rest = [v for v in config.system_config.validators if v.lower() != validator]
+                result.next_steps.append(
+                    f"{domain}'s validator stays in system_config.validators (the genesis is frozen "
+                    "after Finalize); to take it out of consensus the admin sends, on chain: "
+                    f"cldi admin update-validators {' '.join(rest)}"
+                )
+        else:
+            _drop_validator(config, validator)
     if account is None:
         result.warnings.append(
             f"{node_dir} has no node_config.toml: its account and validator are left as they are"
@@ -214,7 +235,7 @@ def delete(layout: ChainLayout, domain: str) -> FlowResult:
     if account is not None:
         shutil.rmtree(layout.account_dir(account), ignore_errors=True)
     shutil.rmtree(layout.cert_dir(domain), ignore_errors=True)
-    result.warnings.extend(refresh_all(layout))
+    result.warnings.extend(refresh_all(layout, progress))
     return result
 
 
@@ -238,17 +259,20 @@ def _validator_of(layout: ChainLayout, node_dir: Path, account: str | None) -> s
 
 
 def _drop_validator(config: ChainConfig, validator: str | None) -> bool:
-    """Remove `validator`; whether it was listed."""
+    """Remove `validator` (before Finalize); whether it was listed."""
     # Not delete-validator: that needs stage Public, while a departed node must leave consensus at any stage.
     validators = config.system_config.validators
     config.system_config.validators = [v for v in validators if v.lower() != validator]
     return len(config.system_config.validators) != len(validators)
 
 
-def refresh_all(layout: ChainLayout) -> list[str]:
+def refresh_all(layout: ChainLayout, progress: Progress | None = None) -> list[str]:
     """Re-render every listed node that has a folder here; a warning for each that could not be."""
     warnings = []
-    for node in chain_files.read_chain(layout).node_network_address_list:
+    nodes = chain_files.read_chain(layout).node_network_address_list
+    for i, node in enumerate(nodes):
+        if progress:
+            progress(i, len(nodes), node.domain)
         node_dir = layout.node_dir(node.domain)
         if not node_dir.is_dir():
             continue  # another participant's node

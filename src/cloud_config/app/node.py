@@ -40,7 +40,7 @@ from cloud_config.store.atomic import (
     write_bytes,
     write_many,
 )
-from cloud_config.store.files import read_text
+from cloud_config.store.files import looks_like_hint, read_text
 from cloud_config.store.node_files import load_chain, load_node_config, read_keys
 from cloud_config.store.sops import Sops, is_encrypted, read_secret_text
 from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
@@ -81,16 +81,14 @@ def load_inputs(
     chain, chain_text = load_chain(chain_dir, chain_name)
     if chain.node(domain) is None:
         raise NotFoundError(f"node {domain} is no longer in the chain's node list")
-    if not node_dir.is_dir():
-        raise NotFoundError(
-            f"node folder {node_dir} does not exist; run `cloud-config init-node --domain {domain}` first"
-        )
-    node, _ = load_node_config(node_dir, domain)
+    _require_node_dir(node_dir, chain_name, domain)
+    node, _ = load_node_config(node_dir, domain, chain.consensus, chain_name)
     _check_p2p_port(chain, domain, node, node_dir / NODE_CONFIG)
     keys = read_keys(node_dir / ACCOUNTS / node.account, chain, node.account, sops)
-    signed = "the chain's admin signs it with `cloud-config sign-csr`"
+    where = ChainLayout(chain_dir.parent, chain_name)
+    signed = f"the chain's admin signs it with `{where.hint('sign-csr', '--domain', domain)}`"
     paths = {
-        "ca_cert": (chain_dir / CA_CERT, "run `cloud-config create-ca` first"),
+        "ca_cert": (chain_dir / CA_CERT, f"run `{where.hint('create-ca')}` first"),
         "cert": (chain_dir / node_cert(domain), signed),
         "key": (node_dir / node_key(domain), "init-node copies it from the chain folder"),
     }
@@ -116,10 +114,12 @@ def load_inputs(
 NodeEdit = Callable[[NodeInputs], None]
 
 
-def _require_node_dir(node_dir: Path, domain: str) -> None:
+def _require_node_dir(node_dir: Path, chain_name: str, domain: str) -> None:
     if not node_dir.is_dir():
+        hint = ChainLayout(node_dir.parent, chain_name).hint("init-node", "--domain", domain)
         raise NotFoundError(
-            f"node folder {node_dir} does not exist; run `cloud-config init-node --domain {domain}` first"
+            f"node folder {node_dir} does not exist; run `{hint} --account ...` first"
+            + looks_like_hint(node_dir.parent)
         )
 
 
@@ -143,7 +143,7 @@ def _refresh(
     `identity` is the age identity file that decrypts the node's keys (default: sops' own lookup);
     `seal_keys` also (re-)encrypts the node's own key files to its recipients (`secrets` verbs).
     """
-    _require_node_dir(node_dir, domain)
+    _require_node_dir(node_dir, chain_name, domain)
     sops = Sops(identity)
     with locked(node_dir):
         protect_secrets(node_dir)  # a clone, reset or copy gives the key files the umask's mode
@@ -152,7 +152,7 @@ def _refresh(
         if edit is not None:
             old_text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")  # load_inputs just parsed it
             edit(inputs)
-            for field, reason in inputs.node.problems():
+            for field, reason in inputs.node.problems(inputs.chain.consensus):
                 raise ConfigError(str(node_dir / NODE_CONFIG), field, reason)
             tree = render_node(inputs)
             new_text = inputs.node.dumps(old_text)
@@ -268,7 +268,7 @@ def init_node(
     if chain.node(domain) is None:
         listed = ", ".join(n.domain for n in chain.node_network_address_list) or "none"
         raise NotFoundError(f"--domain: {domain!r} is not in the chain's node list (listed: {listed})")
-    for field, reason in node.problems():
+    for field, reason in node.problems(chain.consensus):
         raise UsageError(_flag(field), reason)
     account_dir = layout.account_dir(node.account)
     if not account_dir.is_dir():

@@ -59,7 +59,7 @@ def sign_csr(layout: ChainLayout, domain: str) -> Path:
     folder = layout.cert_dir(domain)
     with locked(layout.chain_dir):
         ca_cert, ca_key = read_ca(layout)
-        csr = read_pem(folder / CSR, f"run `cloud-config create-csr --domain {domain}` first")
+        csr = read_pem(folder / CSR, f"run `{layout.hint('create-csr', '--domain', domain)}` first")
         problem = pki.csr_problem(csr, name)
         if problem:
             raise ConfigError(str(folder / CSR), None, problem)
@@ -73,7 +73,7 @@ def sign_csr(layout: ChainLayout, domain: str) -> Path:
 
 def read_ca(layout: ChainLayout) -> tuple[str, str]:
     """The CA certificate and key that can sign, or the error that says why not."""
-    ca_cert = read_pem(layout.ca_dir / CERT, "run `cloud-config create-ca` or `import-ca` first")
+    ca_cert = read_pem(layout.ca_dir / CERT, f"run `{layout.hint('create-ca')}` or `import-ca` first")
     ca_key = read_pem(layout.ca_dir / KEY, "only the holder of the CA key can sign")
     problems = pki.ca_problems(ca_cert, ca_key)
     if problems:
@@ -138,8 +138,10 @@ def read_node_tls(layout: ChainLayout, domain: str) -> tuple[str, str, str]:
     """(CA cert, node cert, node key) PEMs of `domain` in the chain folder, checked to fit together."""
     name = checked_cert_name(layout, domain)
     folder = layout.cert_dir(domain)
-    ca_cert = read_pem(layout.ca_dir / CERT, "run `cloud-config create-ca` or `import-ca` first")
-    cert = read_pem(folder / CERT, f"run `cloud-config sign-csr --domain {domain}` (or import-cert) first")
+    ca_cert = read_pem(layout.ca_dir / CERT, f"run `{layout.hint('create-ca')}` or `import-ca` first")
+    cert = read_pem(
+        folder / CERT, f"run `{layout.hint('sign-csr', '--domain', domain)}` (or import-cert) first"
+    )
     key = read_pem(folder / KEY, f"the node's TLS key belongs in {folder}")
     problem = pki.private_key_problem(key)
     if problem:

@@ -6,7 +6,7 @@ import argparse
 import sys
 from typing import TYPE_CHECKING
 
-from cloud_config.cli.common import Subparsers, add_verb, layout
+from cloud_config.cli.common import Subparsers, add_format, add_verb, layout, print_json
 
 if TYPE_CHECKING:
     from cloud_config.crypto.accounts import Account
@@ -18,6 +18,7 @@ def register(sub: Subparsers) -> None:
     """Add new-account and import-account."""
     p = add_verb(sub, "new-account", "new account", run_new_account)
     _add_crypto_flag(p)
+    add_format(p)
 
     p = add_verb(sub, "import-account", "import account", run_import_account)
     p.add_argument(
@@ -27,6 +28,7 @@ def register(sub: Subparsers) -> None:
         "(one line; keeps the key out of `ps` and shell history)",
     )
     _add_crypto_flag(p)
+    add_format(p)
 
 
 def _add_crypto_flag(p: argparse.ArgumentParser) -> None:
@@ -62,8 +64,17 @@ def run_import_account(args: argparse.Namespace) -> int:
 def _save_and_print(args: argparse.Namespace, account: Account) -> int:
     from cloud_config.store.account_files import write_account
 
-    write_account(layout(args), account)
-    print(f"node_address: {account.node_address} validator_address: {account.validator_address}")
+    folder = write_account(layout(args), account)
+    if args.format == "json":
+        print_json(
+            {
+                "node_address": account.node_address,
+                "validator_address": account.validator_address,
+                "account_dir": str(folder),
+            }
+        )
+    else:  # cloud-config 6.7.4's line, which scripts parse
+        print(f"node_address: {account.node_address} validator_address: {account.validator_address}")
     return 0
 
 

@@ -4,9 +4,19 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
-from cloud_config.cli.common import Subparsers, add_verb, layout, u32, u64, warn
+from cloud_config.cli.common import (
+    Subparsers,
+    add_dry_run,
+    add_verb,
+    layout,
+    say,
+    u32,
+    u64,
+    warn,
+    warn_outside_k8s,
+)
 
 if TYPE_CHECKING:
     from cloud_config.model.edits import GenesisOptions
@@ -33,6 +43,7 @@ def register(sub: Subparsers) -> None:
 
     p = add_verb(sub, "init-chain-config", "init chain config", run_init_chain_config)
     add_genesis_flags(p)
+    add_dry_run(p)
     p.add_argument(
         "--force", action="store_true", help="start over even if admin, validators or nodes are set"
     )
@@ -41,12 +52,14 @@ def register(sub: Subparsers) -> None:
         p = add_verb(sub, verb, help_text, run_edit)
         p.add_argument(flag, dest="value", metavar=flag.lstrip("-").upper(), required=True, help=flag_help)
         p.set_defaults(edit=verb.replace("-", "_"))
+        add_dry_run(p)
         if verb == "delete-node":
             p.add_argument("--config-name", default="config.toml", help="accepted for compatibility; unused")
 
     p = add_verb(sub, "set-stage", "set stage", run_set_stage)
     p.add_argument("--stage", default="finalize", help="init, public or finalize (default: finalize)")
     p.add_argument("--force", action="store_true", help="allow moving the stage backwards")
+    add_dry_run(p)
 
     add_verb(sub, "delete-chain", "delete a chain", run_delete_chain)
 
@@ -100,7 +113,9 @@ def run_init_chain(args: argparse.Namespace) -> int:
     """init-chain."""
     from cloud_config.store.chain_dirs import init_chain
 
-    init_chain(layout(args))
+    where = layout(args)
+    init_chain(where)
+    say(args, f"init-chain: created {where.chain_dir} (accounts/, ca_cert/, certs/, .gitignore)")
     return 0
 
 
@@ -110,35 +125,67 @@ def run_init_chain_config(args: argparse.Namespace) -> int:
 
     from cloud_config.app.chain import init_chain_config
 
-    init_chain_config(layout(args), genesis_options(args), int(time.time() * 1000), args.force)
+    where = layout(args)
+
+    def action() -> None:
+        init_chain_config(where, genesis_options(args), int(time.time() * 1000), args.force)
+
+    _dry(args, action) if args.dry_run else action()
+    say(args, f"init-chain-config{_DRY if args.dry_run else ''}: {where.chain_config} at stage Init")
     return 0
 
 
-def _edit(args: argparse.Namespace, change: Callable[..., object], *values: object) -> int:
+_DRY = " (dry run, nothing written)"
+
+
+def _dry(args: argparse.Namespace, action: Callable[[], object]) -> object:
+    from cloud_config.cli.dry_run import run_dry
+
+    return run_dry(layout(args).config_dir, action)[0]
+
+
+def _edit(args: argparse.Namespace, change: Callable[..., object], *values: object) -> object:
+    """Run one edit of chain_config.toml (or, with --dry-run, show it) and print what changed."""
+    from cloud_config.cli.summary import chain_words
     from cloud_config.store import chain_files
 
-    with chain_files.editing(layout(args)) as config:
-        change(config, *values)
-    return 0
+    where = layout(args)
+    seen: list[Any] = []
+
+    def action() -> object:
+        with chain_files.editing(where) as config:
+            seen.append(config.copy())
+            result = change(config, *values)
+            seen.append(config)
+        return result
+
+    result = _dry(args, action) if args.dry_run else action()
+    say(args, f"{args.command}{_DRY if args.dry_run else ''}: {chain_words(seen[0], seen[1])}")
+    return result
 
 
 def run_edit(args: argparse.Namespace) -> int:
     """The one-flag edits: set-admin, set-validators, append-/delete-validator, set-nodelist, ..."""
     from cloud_config.model import edits
 
-    return _edit(args, getattr(edits, args.edit), args.value)
+    result = _edit(args, getattr(edits, args.edit), args.value)
+    if args.edit == "append_node" and not getattr(result, "is_k8s", True):
+        warn_outside_k8s(args.value, getattr(result, "domain", "?"))
+    return 0
 
 
 def run_set_stage(args: argparse.Namespace) -> int:
     """set-stage."""
     from cloud_config.model import edits
 
-    return _edit(args, edits.set_stage, args.stage, args.force)
+    _edit(args, edits.set_stage, args.stage, args.force)
+    return 0
 
 
 def run_delete_chain(args: argparse.Namespace) -> int:
     """delete-chain."""
     from cloud_config.store.chain_dirs import delete_chain
 
-    delete_chain(layout(args))
+    removed = delete_chain(layout(args))
+    say(args, f"delete-chain: removed {', '.join(str(p) for p in removed)}")
     return 0

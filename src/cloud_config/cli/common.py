@@ -25,11 +25,61 @@ def add_command(sub: Subparsers, name: str, help_text: str, run: Any = None) -> 
 
 
 def add_verb(sub: Subparsers, name: str, help_text: str, run: Any) -> argparse.ArgumentParser:
-    """A sub-command with cloud-config's common flags `--chain-name` and `--config-dir`."""
+    """A sub-command with cloud-config's common flags `--chain-name` and `--config-dir`, and `--quiet`."""
     parser = add_command(sub, name, help_text, run)
     parser.add_argument("--chain-name", default="test-chain", help="set chain name (default: %(default)s)")
-    parser.add_argument("--config-dir", default=".", help="set config file directory (default: %(default)s)")
+    complete_dirs(
+        parser.add_argument(
+            "--config-dir", default=".", help="set config file directory (default: %(default)s)"
+        )
+    )
+    parser.add_argument(
+        "-q", "--quiet", action="store_true", help="print no summary line and no progress (errors still)"
+    )
     return parser
+
+
+def complete_dirs(action: argparse.Action) -> argparse.Action:
+    """Mark a flag's value as a folder for shell completion (`cloud-config completion`)."""
+    action.complete_kind = "dir"  # type: ignore[attr-defined]
+    return action
+
+
+def complete_files(action: argparse.Action) -> argparse.Action:
+    """Mark a flag's value as a file for shell completion."""
+    action.complete_kind = "file"  # type: ignore[attr-defined]
+    return action
+
+
+def add_dry_run(parser: argparse.ArgumentParser) -> None:
+    """`--dry-run`: print the unified diff of what the edit would write, write nothing, exit 0."""
+    parser.add_argument(
+        "--dry-run", action="store_true", help="print the diff of what would be written; write nothing"
+    )
+
+
+def add_format(parser: argparse.ArgumentParser, formats: tuple[str, ...] = ("text", "json")) -> None:
+    """`--format`: text for people (the default), json for scripts (docs/cli.md)."""
+    parser.add_argument(
+        "--format", choices=formats, default=formats[0], help=f"output format (default: {formats[0]})"
+    )
+
+
+def say(args: argparse.Namespace, line: str) -> None:
+    """The one summary line of a command, on stderr (stdout is kept for data: addresses, JSON,
+    diffs, as cloud-config 6.7.4 prints them), unless `--quiet`."""
+    if not getattr(args, "quiet", False):
+        print(line, file=sys.stderr)
+
+
+JSON_VERSION = 1  # of every `--format json` document (docs/cli.md); verify's has its own
+
+
+def print_json(data: dict[str, object]) -> None:
+    """One JSON document on stdout: `version` first, then the keys in the order given (docs/cli.md)."""
+    import json
+
+    print(json.dumps({"version": JSON_VERSION, **data}, indent=2, ensure_ascii=False))
 
 
 def layout(args: argparse.Namespace) -> ChainLayout:
@@ -44,6 +94,14 @@ def layout(args: argparse.Namespace) -> ChainLayout:
 def warn(message: str) -> None:
     """One warning line on stderr."""
     print(f"warning: {message}", file=sys.stderr)
+
+
+def warn_outside_k8s(node_text: str, domain: str) -> None:
+    """append-node / append of a node without a cluster: say how it is treated."""
+    warn(
+        f"--node {node_text}: no cluster given, so node {domain} is treated as outside Kubernetes "
+        "(host:port:domain:cluster[:namespace] places it in a cluster)"
+    )
 
 
 def path_arg(text: str) -> Path:

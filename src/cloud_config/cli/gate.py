@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import TYPE_CHECKING
 
-from cloud_config.cli.common import Subparsers, add_command, add_verb, layout
+from cloud_config.cli.common import Subparsers, add_command, add_dry_run, add_format, add_verb, layout, say
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -20,7 +20,7 @@ def register(sub: Subparsers) -> None:
     p = _revisions(sub, "verify", "check a proposed change of the chain repo (exit 1 on errors)", run_verify)
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     p = _revisions(sub, "diff", "describe a change of the chain repo in words", run_diff)
-    p.add_argument("--format", choices=("text", "markdown"), default="text", help="output format")
+    add_format(p, ("text", "json", "markdown"))
 
     member = add_command(sub, "member", "edit members.toml")
     verbs = member.add_subparsers(dest="member_command", metavar="<add|remove|list>")
@@ -36,12 +36,14 @@ def register(sub: Subparsers) -> None:
         "--role", choices=("admin", "member"), help="default: member for a new member, unchanged otherwise"
     )
     _member_items(p, "add")
+    add_dry_run(p)
     p = add_verb(
         verbs, "remove", "remove a member, or only some of its keys, nodes or validators", run_member_remove
     )
     p.add_argument("--name", required=True, help="the member's name")
     _member_items(p, "remove")
-    add_verb(verbs, "list", "list the members", run_member_list)
+    add_dry_run(p)
+    add_format(add_verb(verbs, "list", "list the members", run_member_list))
 
 
 def _member_items(p: argparse.ArgumentParser, verb: str) -> None:
@@ -93,6 +95,13 @@ def run_diff(args: argparse.Namespace) -> int:
 
     repo, _ = _repo_and_chain(args)
     found = summarize(repo, args.base, args.head)
+    if args.format == "json":
+        import dataclasses
+
+        from cloud_config.cli.common import print_json
+
+        print_json({"changes": [dataclasses.asdict(c) for c in found]})
+        return 0
     print((render_markdown if args.format == "markdown" else render_text)(found), end="")
     return 0
 
@@ -102,8 +111,27 @@ def run_member_add(args: argparse.Namespace) -> int:
     from cloud_config.model.members import add_member
     from cloud_config.store.members_file import editing_members
 
-    with editing_members(layout(args)) as members:
-        add_member(members, _items(args), args.role)
+    def action() -> None:
+        with editing_members(layout(args)) as members:
+            add_member(members, _items(args), args.role)
+
+    return _member_edit(args, action)
+
+
+def _member_edit(args: argparse.Namespace, action: object) -> int:
+    """Run a members.toml edit, or show it with --dry-run; one summary line."""
+    from collections.abc import Callable
+    from typing import cast
+
+    run = cast(Callable[[], None], action)
+    if args.dry_run:
+        from cloud_config.cli.dry_run import run_dry
+
+        run_dry(layout(args).config_dir, run)
+    else:
+        run()
+    dry = " (dry run, nothing written)" if args.dry_run else ""
+    say(args, f"member {args.member_command}{dry}: {args.name}")
     return 0
 
 
@@ -125,9 +153,12 @@ def run_member_remove(args: argparse.Namespace) -> int:
 
     items = _items(args)
     some = items.ssh_keys or items.domains or items.validators
-    with editing_members(layout(args)) as members:
-        remove_member(members, args.name, items if some else None)
-    return 0
+
+    def action() -> None:
+        with editing_members(layout(args)) as members:
+            remove_member(members, args.name, items if some else None)
+
+    return _member_edit(args, action)
 
 
 def run_member_list(args: argparse.Namespace) -> int:
@@ -135,7 +166,26 @@ def run_member_list(args: argparse.Namespace) -> int:
     from cloud_config.model.members import key_fingerprint
     from cloud_config.store.members_file import read_members
 
-    for m in read_members(layout(args)).members:
+    members = read_members(layout(args)).members
+    if args.format == "json":
+        from cloud_config.cli.common import print_json
+
+        print_json(
+            {
+                "members": [
+                    {
+                        "name": m.name,
+                        "role": m.role,
+                        "domains": list(m.domains),
+                        "validators": list(m.validators),
+                        "ssh_keys": [{"key": k, "fingerprint": key_fingerprint(k)} for k in m.ssh_keys],
+                    }
+                    for m in members
+                ]
+            }
+        )
+        return 0
+    for m in members:
         keys = ", ".join(key_fingerprint(k) for k in m.ssh_keys) or "no keys"
         nodes = ", ".join(m.domains) or "-"
         print(f"{m.name}\t{m.role}\tnodes: {nodes}\tvalidators: {len(m.validators)}\tkeys: {keys}")

@@ -9,9 +9,32 @@ from typing import Any
 
 from cloud_config import __version__
 from cloud_config.cli import account, chain, flows, gate, membership, node, pipeline, pki, secrets, status
+from cloud_config.cli.common import Subparsers, add_command
+from cloud_config.cli.usage import CliParser, closest
 
 # Each group module registers its verbs with `register(subparsers)`; the order is the help order.
-GROUPS = (chain, account, pki, node, secrets, flows, pipeline, gate, membership, status)
+SHELLS = ("bash", "zsh", "fish")
+
+
+class _Shell:
+    """The `completion` verb: registered here, since it needs the whole parser this module builds."""
+
+    @staticmethod
+    def register(sub: Subparsers) -> None:
+        help_text = "print a shell completion script (bash, zsh or fish)"
+        p = add_command(sub, "completion", help_text, run_completion)
+        p.add_argument("shell", choices=SHELLS, help="the shell: bash, zsh or fish")
+
+
+def run_completion(args: Any) -> int:
+    """completion: print the script (bash: `source <(cloud-config completion bash)`)."""
+    from cloud_config.cli.shell import completion_script
+
+    print(completion_script(build_parser(every=True)[0], args.shell), end="")
+    return 0
+
+
+GROUPS = (chain, account, pki, node, secrets, flows, pipeline, gate, membership, status, _Shell)
 
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130
@@ -31,14 +54,15 @@ class _Verbs:
     chosen one is built; `--help` lists the others from their names and help texts.
     """
 
-    def __init__(self, real: Any, chosen: str | None) -> None:
+    def __init__(self, real: Any, chosen: str | None, every: bool = False) -> None:
+        self.every = every
         self.real = real
         self.chosen = chosen
         self.listed: list[tuple[str, str]] = []
 
     def add_parser(self, name: str, **kwargs: Any) -> Any:
         self.listed.append((name, kwargs.get("help", "")))
-        if name == self.chosen:
+        if self.every or name == self.chosen:
             return self.real.add_parser(name, **kwargs)
         return _Ignored()
 
@@ -52,9 +76,10 @@ def _chosen_verb(argv: Sequence[str]) -> str | None:
     return None
 
 
-def build_parser(argv: Sequence[str] = ()) -> tuple[argparse.ArgumentParser, list[tuple[str, str]]]:
-    """The command tree, with full flags only for the verb named in `argv`; and every (verb, help)."""
-    parser = argparse.ArgumentParser(
+def build_parser(argv: Sequence[str] = (), every: bool = False) -> tuple[CliParser, list[tuple[str, str]]]:
+    """The command tree, with full flags only for the verb named in `argv` (for every verb with
+    `every`: completion and the man page); and every (verb, help)."""
+    parser = CliParser(
         prog="cloud-config",
         description=f"cloud-config {__version__}: CITA-Cloud chain configuration, run through Git",
         formatter_class=argparse.RawDescriptionHelpFormatter,
@@ -64,7 +89,7 @@ def build_parser(argv: Sequence[str] = ()) -> tuple[argparse.ArgumentParser, lis
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.required = True
-    verbs = _Verbs(sub, _chosen_verb(argv))
+    verbs = _Verbs(sub, _chosen_verb(argv), every)
     for group in GROUPS:
         group.register(verbs)
     width = max(len(name) for name, _ in verbs.listed) + 2
@@ -80,9 +105,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     if debug:
         args_list.remove("--debug")
     parser, listed = build_parser(args_list)
+    parser.check_flags(args_list)
     chosen = _chosen_verb(args_list)
-    if chosen is not None and chosen not in {name for name, _ in listed}:
-        parser.error(f"unknown command {chosen!r} (see cloud-config --help)")
+    names = [name for name, _ in listed]
+    if chosen is not None and chosen not in names:
+        parser.fail(f"unknown command {chosen!r}", closest(chosen, names, 3))
+    if chosen is not None:
+        parser.verb_prog = f"cloud-config {chosen}"
     args = parser.parse_args(args_list)
     run: Callable[[Any], int | None] = args.run
     from cloud_config.errors import CloudConfigError

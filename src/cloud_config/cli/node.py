@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from typing import Any
 
-from cloud_config.cli.common import Subparsers, add_verb, layout, u16, warn
+from cloud_config.cli.common import Subparsers, add_dry_run, add_verb, layout, say, u16, warn
 from cloud_config.cli.secrets import add_encrypt_to
 
 PORT_FLAGS = (
@@ -61,6 +61,7 @@ def register(sub: Subparsers) -> None:
     p = add_verb(sub, "update-node", "update node", run_update_node)
     p.add_argument("--domain", required=True, help="the node's domain")
     p.add_argument("--config-name", default="config.toml", help="accepted for compatibility")
+    add_dry_run(p)
 
     p = add_verb(sub, "update-yaml", "update k8s yaml", run_update_yaml)
     p.add_argument("--domain", required=True, help="the node's domain")
@@ -73,11 +74,16 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--enable-kustomize", action="store_true", help="accepted; kustomization.yaml is always written"
     )
+    add_dry_run(p)
 
 
 def add_node_flags(p: argparse.ArgumentParser, ports: bool) -> None:
     """init-node's settings flags, shared with create and append (no port flags there)."""
-    p.add_argument("--log-level", default="info", help="trace, debug, info or error (default: info)")
+    p.add_argument(
+        "--log-level",
+        default="info",
+        help="trace, debug, info, warn or error; on a raft chain trace, debug, info or error (default: info)",
+    )
     p.add_argument("--log-file-path", default=None, help="log to files under this path")
     p.add_argument("--jaeger-agent-endpoint", default=None, help="jaeger agent host:port")
     p.add_argument("--disable-metrics", action="store_true", help="turn the metrics exporters off")
@@ -123,7 +129,8 @@ def run_init_node(args: argparse.Namespace) -> int:
     account = normalize_address(args.account, "--account", 40)
     node = node_config(args, account)
     node.recipients = checked_recipients("--encrypt-to", args.encrypt_to)
-    init_node(layout(args), args.domain, node)
+    folder = init_node(layout(args), args.domain, node)
+    say(args, f"init-node: {folder} holds node {args.domain}'s settings, account {account} and TLS files")
     return 0
 
 
@@ -132,14 +139,29 @@ def _config_name(args: argparse.Namespace) -> None:
         warn(f"--config-name {args.config_name}: the services' file is always config.toml; ignored")
 
 
+def _render(args: argparse.Namespace, action: Any) -> int:
+    """Run a node render (or, with --dry-run, show its diff) and say what it changed."""
+    if args.dry_run:
+        from cloud_config.cli.dry_run import run_dry
+
+        _, files = run_dry(layout(args).config_dir, action)
+        say(args, f"{args.command} (dry run, nothing written): {files} file(s) would change")
+        return 0
+    changes = action()
+    done = f"{len(changes.written)} file(s) written, {len(changes.removed)} removed"
+    say(args, f"{args.command}: node {args.domain}: {done if changes.changed else 'up to date'}")
+    return 0
+
+
 def run_update_node(args: argparse.Namespace) -> int:
     """update-node: render config.toml and the key-file copies from the chain folder's current config."""
     from cloud_config.app.node import refresh_node
 
     _config_name(args)
     where = layout(args)
-    refresh_node(where.chain_dir, where.node_dir(args.domain), args.chain_name, args.domain)
-    return 0
+    return _render(
+        args, lambda: refresh_node(where.chain_dir, where.node_dir(args.domain), args.chain_name, args.domain)
+    )
 
 
 def run_update_yaml(args: argparse.Namespace) -> int:
@@ -152,7 +174,9 @@ def run_update_yaml(args: argparse.Namespace) -> int:
     given.update({field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in DEPLOYMENT_SWITCHES})
     changes = {k: v for k, v in given.items() if v is not None}
     flags = {name: flag for flag, name, *_ in (*DEPLOYMENT_FLAGS, *DEPLOYMENT_SWITCHES)}
-    update_deployment(
-        where.chain_dir, where.node_dir(args.domain), args.chain_name, args.domain, changes, flags
+    return _render(
+        args,
+        lambda: update_deployment(
+            where.chain_dir, where.node_dir(args.domain), args.chain_name, args.domain, changes, flags
+        ),
     )
-    return 0

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloud_config.cli.common import Subparsers, add_verb, layout, path_arg
+from cloud_config.cli.common import Subparsers, add_verb, complete_files, layout, path_arg, say
 
 
 def register(sub: Subparsers) -> None:
@@ -20,21 +20,23 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--domain", required=True, help="the node's domain")
 
     p = add_verb(sub, "import-ca", "import CA", run_import_ca)
-    p.add_argument("--ca-cert", required=True, type=path_arg, help="the CA certificate (PEM)")
-    p.add_argument("--ca-key", required=True, type=path_arg, help="the CA key (PKCS#8 PEM)")
+    complete_files(p.add_argument("--ca-cert", required=True, type=path_arg, help="the CA certificate (PEM)"))
+    complete_files(p.add_argument("--ca-key", required=True, type=path_arg, help="the CA key (PKCS#8 PEM)"))
     p.add_argument("--force", action="store_true", help="replace an existing, different CA")
 
     p = add_verb(sub, "import-cert", "import cert", run_import_cert)
     p.add_argument("--domain", required=True, help="the node's domain")
-    p.add_argument("--cert", required=True, type=path_arg, help="the node certificate (PEM)")
-    p.add_argument("--key", required=True, type=path_arg, help="the node key (PKCS#8 PEM)")
+    complete_files(p.add_argument("--cert", required=True, type=path_arg, help="the node certificate (PEM)"))
+    complete_files(p.add_argument("--key", required=True, type=path_arg, help="the node key (PKCS#8 PEM)"))
 
 
 def run_create_ca(args: argparse.Namespace) -> int:
     """create-ca."""
     from cloud_config.app import pki
 
-    pki.create_ca(layout(args), args.force)
+    where = layout(args)
+    pki.create_ca(where, args.force)
+    say(args, f"create-ca: {where.ca_dir} holds the new CA (cert.pem shared, key.pem git-ignored)")
     return 0
 
 
@@ -42,7 +44,8 @@ def run_create_csr(args: argparse.Namespace) -> int:
     """create-csr."""
     from cloud_config.app import pki
 
-    pki.create_csr(layout(args), args.domain, args.force)
+    path = pki.create_csr(layout(args), args.domain, args.force)
+    say(args, f"create-csr: {path} for node {args.domain} (its key.pem stays here, git-ignored)")
     return 0
 
 
@@ -50,7 +53,8 @@ def run_sign_csr(args: argparse.Namespace) -> int:
     """sign-csr."""
     from cloud_config.app import pki
 
-    pki.sign_csr(layout(args), args.domain)
+    path = pki.sign_csr(layout(args), args.domain)
+    say(args, f"sign-csr: {path} for node {args.domain}")
     return 0
 
 
@@ -58,7 +62,9 @@ def run_import_ca(args: argparse.Namespace) -> int:
     """import-ca."""
     from cloud_config.app import pki
 
-    pki.import_ca(layout(args), args.ca_cert, args.ca_key, args.force)
+    where = layout(args)
+    pki.import_ca(where, args.ca_cert, args.ca_key, args.force)
+    say(args, f"import-ca: {where.ca_dir} holds the imported CA")
     return 0
 
 
@@ -66,5 +72,7 @@ def run_import_cert(args: argparse.Namespace) -> int:
     """import-cert."""
     from cloud_config.app import pki
 
-    pki.import_cert(layout(args), args.domain, args.cert, args.key)
+    where = layout(args)
+    pki.import_cert(where, args.domain, args.cert, args.key)
+    say(args, f"import-cert: {where.cert_dir(args.domain)} holds node {args.domain}'s certificate and key")
     return 0

@@ -15,6 +15,9 @@ from cloud_config.model.names import strip_0x
 
 # The order of the BLS12-381 group: a BLS secret key is a scalar in [1, BLS_ORDER - 1].
 BLS_ORDER = 0x73EDA753299D7D483339D80809A1D80553BDA402FFFE5BFEFFFFFFFF00000001
+# The orders of the SM2 (sm2p256v1) and secp256k1 groups: the node key's range on other chains.
+SM2_ORDER = 0xFFFFFFFEFFFFFFFFFFFFFFFFFFFFFFFF7203DF6B21C6052B53BBF40939D54123
+SECP256K1_ORDER = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
 SECRET_LEN = 32
 OVERLORD = "consensus_overlord"
 FLAVOURS = ("sm", "eth")
@@ -47,23 +50,30 @@ def secret_from_hex(text: str) -> bytes:
         raise UsageError(_KEY_FLAG, "expected hexadecimal characters only (0-9, a-f)") from None
 
 
-def check_secret(secret: bytes) -> None:
-    """Refuse a secret that is not a valid key for SM2, secp256k1 and BLS12-381 alike."""
+def check_secret(secret: bytes, consensus: str = OVERLORD, flavour: str = "sm") -> None:
+    """Refuse a secret that is not a valid key on a chain with `consensus`.
+
+    cloud-config 6.7.4 (import_account.rs at d3647880) derives a BLS key only on an overlord
+    chain; there the key must be below the BLS12-381 order (below the SM2 and secp256k1 orders
+    too), elsewhere below the order of the node key's own curve.
+    """
     if len(secret) != SECRET_LEN:
         raise UsageError(_KEY_FLAG, f"expected a {SECRET_LEN}-byte key, got {len(secret)} bytes")
-    # BLS_ORDER is below the SM2 and secp256k1 orders, so this one range suits all three curves.
-    if not 1 <= int.from_bytes(secret, "big") < BLS_ORDER:
-        raise UsageError(
-            _KEY_FLAG,
-            "not a valid key: it must be a non-zero number below the BLS12-381 group order "
-            "0x73eda753...00000001 (it serves as both the SM2 and the BLS secret key)",
-        )
+    if consensus == OVERLORD:
+        order, what = BLS_ORDER, "the BLS12-381 group order 0x73eda753...00000001 (on an overlord chain "
+        what += "it serves as both the node key and the BLS validator key)"
+    elif flavour == "sm":
+        order, what = SM2_ORDER, "the SM2 group order 0xfffffffe...39d54123"
+    else:
+        order, what = SECP256K1_ORDER, "the secp256k1 group order 0xffffffff...d0364141"
+    if not 1 <= int.from_bytes(secret, "big") < order:
+        raise UsageError(_KEY_FLAG, f"not a valid key: it must be a non-zero number below {what}")
 
 
 def derive_account(secret: bytes, consensus: str, flavour: str = "sm") -> Account:
     """The account of `secret` on a chain whose consensus service is `consensus`."""
     check_flavour(flavour)
-    check_secret(secret)
+    check_secret(secret, consensus, flavour)
     node_address = (sm_address if flavour == "sm" else eth_address)(secret)
     validator = bls_public_key(secret).hex() if consensus == OVERLORD else node_address
     return Account(secret, node_address, validator)

@@ -8,6 +8,7 @@ from dataclasses import asdict, dataclass, field, fields
 from typing import Any
 
 from cloud_config.model import toml_edit
+from cloud_config.model.chain import RAFT
 from cloud_config.model.schema import Reader, parse_toml
 
 GRPC_DEFAULTS = {
@@ -41,8 +42,43 @@ _IMAGE_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._:/-]*[A-Za-z0-9])?$")
 ENGINES = ("argocd", "flux")
 # An age X25519 recipient: "age1" and 58 bech32 characters (what `age-keygen` and pyrage print).
 _AGE_RECIPIENT = re.compile(r"^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$")
-# Only these log levels are accepted by every service (tracing and raft's sloggers alike).
-LOG_LEVELS = ("trace", "debug", "info", "error")
+# The services' log levels (reference microservices-6.7, "Log levels differ between services"):
+# the tracing services (network, overlord, executor, storage, controller) parse `max_level` with
+# tracing-core's `Level::from_str`: these names in any case, or a number 1-5 (Rust's usize parse, so
+# a `+` and leading zeros pass too); consensus_raft parses `log_level` with sloggers 2.2's
+# `Severity::from_str`: exactly these lowercase names.
+TRACING_LEVELS = ("error", "warn", "info", "debug", "trace")
+RAFT_LEVELS = ("trace", "debug", "info", "warning", "error", "critical")
+_TRACING_NUMBER = re.compile(r"^\+?0*[1-5]$")
+
+
+def tracing_accepts(level: str) -> bool:
+    """Whether tracing-core's `Level::from_str` parses `level`."""
+    return level.lower() in TRACING_LEVELS or bool(_TRACING_NUMBER.match(level))
+
+
+def log_levels(consensus: str) -> tuple[str, ...]:
+    """The level names every service of a chain with `consensus` parses (for help and errors)."""
+    if consensus == RAFT:
+        return tuple(name for name in RAFT_LEVELS if name in TRACING_LEVELS)
+    return TRACING_LEVELS
+
+
+def log_level_problem(level: str, consensus: str) -> str | None:
+    """Why the chain's services would refuse `level` (None when every one of them parses it).
+
+    cloud-config writes one level to every service: the tracing services always get it, and on a
+    raft chain consensus_raft gets it too, so there a level must satisfy both parsers.
+    """
+    ok = tracing_accepts(level) and (consensus != RAFT or level in RAFT_LEVELS)
+    if ok:
+        return None
+    names = ", ".join(log_levels(consensus))
+    extra = "" if consensus == RAFT else " (any case, or 1-5)"
+    hint = (
+        " (consensus_raft wants 'warning', the other services 'warn')" if level in ("warn", "warning") else ""
+    )
+    return f"must be one of {names}{extra} on a {consensus} chain, got {level!r}{hint}"
 
 
 @dataclass
@@ -189,17 +225,13 @@ class NodeConfig:
         """The file text: canonical when fresh, or `old_text` edited in place (comments kept)."""
         return toml_edit.update(old_text, self.to_dict())
 
-    def problems(self) -> list[tuple[str, str]]:
-        """Every (field, reason) the services would reject."""
+    def problems(self, consensus: str | None) -> list[tuple[str, str]]:
+        """Every (field, reason) the services of a chain with `consensus` would reject (the log
+        level is checked only when the consensus is known)."""
         out = []
-        if self.log_level not in LOG_LEVELS:
-            out.append(
-                (
-                    "log_level",
-                    f"must be one of {', '.join(LOG_LEVELS)} (the levels every service accepts), "
-                    f"got {self.log_level!r}",
-                )
-            )
+        level = log_level_problem(self.log_level, consensus) if consensus else None
+        if level:
+            out.append(("log_level", level))
         ports = {**self.grpc_ports, **self.metrics_ports}
         seen: dict[int, str] = {}
         for name, port in ports.items():

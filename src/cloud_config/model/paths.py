@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
+DEFAULT_CHAIN = "test-chain"  # cloud-config's default --chain-name
 CHAIN_CONFIG = "chain_config.toml"
 NODE_CONFIG = "node_config.toml"
 MEMBERS_FILE = "members.toml"
@@ -166,3 +167,15 @@ class ChainLayout:
     def cert_name(self, domain: str) -> str:
         """The name in a node's certificate and its Kubernetes objects."""
         return node_name(self.chain_name, domain)
+
+    def hint(self, verb: str, *args: str) -> str:
+        """`cloud-config VERB ...` as a fix hint, with the `--chain-name`/`--config-dir` in use
+        (left out when they are the defaults), so a pasted hint acts on this chain."""
+        import shlex
+
+        words = ["cloud-config", verb]
+        if self.chain_name != DEFAULT_CHAIN:
+            words += ["--chain-name", self.chain_name]
+        if self.config_dir != Path():
+            words += ["--config-dir", str(self.config_dir)]
+        return shlex.join([*words, *args])

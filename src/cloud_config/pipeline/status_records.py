@@ -20,11 +20,12 @@ from cloud_config import __version__, git
 from cloud_config.crypto.pki import cert_not_after
 from cloud_config.errors import CloudConfigError
 from cloud_config.model.members import Members
-from cloud_config.model.paths import MEMBERS_FILE, node_cert
+from cloud_config.model.paths import MEMBERS_FILE, encrypted_at_rest, node_cert
 from cloud_config.model.status_record import RECORD_FILE, StatusRecord, branch_of
 from cloud_config.pipeline.receipt import ReceiptRefused
 from cloud_config.pipeline.reconcile import Target, _cache_dir, _location
 from cloud_config.store.atomic import SECRET_DIR_MODE, locked
+from cloud_config.store.sops import Sops, read_secret_text
 
 PUSH_ATTEMPTS = 3
 CONFIG_TOML = "config.toml"
@@ -77,7 +78,7 @@ def build_record(
         result=result,
         chain_commit=git.rev_parse(chain_dir, "HEAD"),
         node_commit=git.rev_parse(node_dir, "HEAD"),
-        digest=chain_digest(config.read_bytes()) if config.is_file() else "none",
+        digest=chain_digest(_config_text(config, target)) if config.is_file() else "none",
         tool_version=__version__,
         started=started,
         finished=now(),
@@ -85,6 +86,12 @@ def build_record(
         refusal=dict(refusal or {}),
         sync=dict(sync or {}),
     )
+
+
+def _config_text(config: Path, target: Target) -> bytes:
+    """The node's rendered config.toml, decrypted in memory when it is encrypted at rest."""
+    kind = encrypted_at_rest(CONFIG_TOML) or "binary"
+    return read_secret_text(config, kind, Sops(target.age_identity_file)).encode("utf-8")
 
 
 def push_record(record: StatusRecord, settings: RecordSettings, workdir: Path) -> str:

@@ -79,7 +79,9 @@ def read_account(account_dir: Path, sops: Sops | None = None) -> Account:
         try:
             account = derive_account(secret, consensus, flavour)
         except CloudConfigError as exc:
-            raise ConfigError(where, None, "is not a valid key (zero or above the BLS12-381 order)") from exc
+            raise ConfigError(
+                where, None, "is not a valid key (zero, or above its curve's group order)"
+            ) from exc
         if account.node_address == node and account.validator_address == texts[VALIDATOR_ADDRESS]:
             if account_dir.name != node:
                 raise ConfigError(str(account_dir), None, f"folder name must be the node address {node}")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import fcntl
 import os
 import tempfile
@@ -12,6 +13,43 @@ from pathlib import Path
 SECRET_MODE = 0o600
 SECRET_DIR_MODE = 0o700
 PUBLIC_MODE = 0o644
+
+# A dry run's plan: every path a write would replace (new bytes) or remove (None), in order.
+Plan = dict[Path, bytes | None]
+_PLAN: contextvars.ContextVar[Plan | None] = contextvars.ContextVar("dry_run_plan", default=None)
+
+
+@contextlib.contextmanager
+def dry_run() -> Iterator[Plan]:
+    """Within the block, writes, removals and mode changes of this module are recorded, not done."""
+    plan: Plan = {}
+    token = _PLAN.set(plan)
+    try:
+        yield plan
+    finally:
+        _PLAN.reset(token)
+
+
+def dry_running() -> bool:
+    """Whether a dry run is recording instead of writing."""
+    return _PLAN.get() is not None
+
+
+def remove(path: Path) -> None:
+    """Remove a file (no error when it is gone already); recorded in a dry run."""
+    plan = _PLAN.get()
+    if plan is not None:
+        if path.exists():
+            plan[path] = None
+        return
+    with contextlib.suppress(FileNotFoundError):
+        path.unlink()
+
+
+def chmod(path: Path, mode: int) -> None:
+    """Set a file's mode (nothing in a dry run: the diff shows content only)."""
+    if _PLAN.get() is None:
+        os.chmod(path, mode)
 
 
 def _temp_for(path: Path, data: bytes, mode: int, durable: bool = True) -> Path:
@@ -32,12 +70,19 @@ def _temp_for(path: Path, data: bytes, mode: int, durable: bool = True) -> Path:
 
 def write_bytes(path: Path, data: bytes, mode: int = PUBLIC_MODE) -> None:
     """Replace `path` with `data` in one step: readers see the old file or the new one."""
+    plan = _PLAN.get()
+    if plan is not None:
+        plan[path] = data
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     os.replace(_temp_for(path, data, mode), path)
 
 
 def write_secret(path: Path, data: bytes) -> None:
     """Write a file holding secret material: mode 0600, its folder 0700."""
+    if dry_running():
+        write_bytes(path, data, SECRET_MODE)
+        return
     path.parent.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
     os.chmod(path.parent, SECRET_DIR_MODE)
     write_bytes(path, data, SECRET_MODE)
@@ -50,6 +95,10 @@ def write_many(files: Mapping[Path, tuple[bytes, int]], durable: bool = True) ->
     `durable=False` skips the fsync of each file: for generated files, which the next render
     reproduces, it makes a 100-node render 20x faster; each file still appears whole or not at all.
     """
+    plan = _PLAN.get()
+    if plan is not None:
+        plan.update((path, data) for path, (data, _) in files.items())
+        return
     staged: list[tuple[Path, Path]] = []
     try:
         for path, (data, mode) in files.items():

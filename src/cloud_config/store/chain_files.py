@@ -9,14 +9,15 @@ from cloud_config.errors import NotFoundError
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import locked, write_bytes
+from cloud_config.store.files import looks_like_hint
 
 
 def require_chain_dir(layout: ChainLayout) -> None:
     """Refuse to go on when the chain folder does not exist."""
     if not layout.chain_dir.is_dir():
         raise NotFoundError(
-            f"chain folder {layout.chain_dir} does not exist; run `cloud-config init-chain "
-            f"--chain-name {layout.chain_name}` first (or check --config-dir)"
+            f"chain folder {layout.chain_dir} does not exist; run `{layout.hint('init-chain')}` first "
+            f"(or check --config-dir and --chain-name){looks_like_hint(layout.config_dir)}"
         )
 
 
@@ -27,8 +28,7 @@ def read_chain_text(layout: ChainLayout) -> str:
         return layout.chain_config.read_text(encoding="utf-8")
     except FileNotFoundError:
         raise NotFoundError(
-            f"{layout.chain_config} does not exist; run `cloud-config init-chain-config "
-            f"--chain-name {layout.chain_name}` first"
+            f"{layout.chain_config} does not exist; run `{layout.hint('init-chain-config')}` first"
         ) from None
 
 

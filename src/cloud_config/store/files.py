@@ -5,6 +5,22 @@ from __future__ import annotations
 from pathlib import Path
 
 from cloud_config.errors import ConfigError, NotFoundError, UsageError
+from cloud_config.model.paths import CHAIN_CONFIG, NODE_CONFIG
+
+
+def looks_like_hint(config_dir: Path) -> str:
+    """A hint for a not-found error when `config_dir` is itself a chain or node folder, else ''.
+
+    Running a verb inside the chain folder looks for `./<chain>/...` and `./<chain>-<domain>/`
+    there; the folder that holds them is the parent.
+    """
+    # A node folder holds a copy of chain_config.toml too: ask for node_config.toml first.
+    for name, what in ((NODE_CONFIG, "a node folder"), (CHAIN_CONFIG, "a chain folder")):
+        if (config_dir / name).is_file():
+            return (
+                f" ({config_dir.resolve()} looks like {what}: did you mean --config-dir {config_dir / '..'}?)"
+            )
+    return ""
 
 
 def read_text(path: Path, hint: str = "", not_text: str = "is not UTF-8 text") -> str:

@@ -29,7 +29,16 @@ from cloud_config.model.paths import (
     generated_is_secret,
     node_key,
 )
-from cloud_config.store.atomic import PUBLIC_MODE, SECRET_DIR_MODE, SECRET_MODE, write_bytes, write_many
+from cloud_config.store.atomic import (
+    PUBLIC_MODE,
+    SECRET_DIR_MODE,
+    SECRET_MODE,
+    chmod,
+    dry_running,
+    remove,
+    write_bytes,
+    write_many,
+)
 from cloud_config.store.sops import Sops, is_encrypted, recipients_of, same_content
 
 MANIFEST = ".cloud-config-generated"
@@ -136,7 +145,7 @@ def _unchanged(target: Path, data: bytes, mode: int) -> bool:
     except FileNotFoundError:
         return False
     if target.stat().st_mode & 0o777 != mode:
-        os.chmod(target, mode)
+        chmod(target, mode)
     return True
 
 
@@ -159,8 +168,7 @@ def sync_tree(node_dir: Path, tree: Mapping[str, bytes], at_rest: AtRest | None 
     write_many(pending, durable=False)  # generated: the next render reproduces them
     removed = sorted(p for p in old - set(tree) if _prunable(p))
     for path in removed:
-        with contextlib.suppress(FileNotFoundError):
-            (node_dir / path).unlink()
+        remove(node_dir / path)
     _remove_empty_dirs(node_dir, removed)
     manifest = "".join(f"{p}\n" for p in sorted(tree)).encode("utf-8")
     if not _unchanged(node_dir / MANIFEST, manifest, PUBLIC_MODE):
@@ -171,6 +179,8 @@ def sync_tree(node_dir: Path, tree: Mapping[str, bytes], at_rest: AtRest | None 
 
 
 def _remove_empty_dirs(node_dir: Path, removed: Iterable[str]) -> None:
+    if dry_running():
+        return
     parents = {PurePosixPath(p).parent for p in removed}
     for parent in sorted(parents, key=lambda p: len(p.parts), reverse=True):
         if parent.parts:
@@ -206,4 +216,4 @@ def _restrict(path: Path, mode: int) -> None:
     except FileNotFoundError:
         return
     if not stat.S_ISLNK(info.st_mode) and stat.S_IMODE(info.st_mode) != mode:
-        os.chmod(path, mode)
+        chmod(path, mode)
