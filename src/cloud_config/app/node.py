@@ -40,7 +40,7 @@ from cloud_config.store.atomic import (
     write_bytes,
     write_many,
 )
-from cloud_config.store.files import looks_like_hint, read_text
+from cloud_config.store.files import looks_like_hint, read_text, read_toml_text
 from cloud_config.store.node_files import load_chain, load_node_config, read_keys
 from cloud_config.store.sops import Sops, is_encrypted, read_secret_text
 from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
@@ -48,14 +48,17 @@ from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
 __all__ = ["Changes", "init_node", "load_inputs", "refresh_node", "set_recipients", "update_deployment"]
 
 
-def check_tls(chain_name: str, domain: str, tls: dict[str, tuple[Path, str]]) -> None:
-    """The node's certificate must be issued by the CA, name the node and match its TLS key."""
+def check_tls(
+    chain_name: str, domain: str, tls: dict[str, tuple[Path, str]], hosts: tuple[str, ...] = ()
+) -> None:
+    """The node's certificate must be issued by the CA, name the node (and only `hosts` besides)
+    and match its TLS key."""
     key_path, key = tls["key"]
     problem = pki.private_key_problem(key)
     if problem:
         raise ConfigError(str(key_path), None, problem)
     cert_path, cert = tls["cert"]
-    problems = pki.cert_problems(cert, tls["ca_cert"][1], node_name(chain_name, domain), public_of=key)
+    problems = pki.cert_problems(cert, tls["ca_cert"][1], node_name(chain_name, domain), key, hosts)
     if problems:
         raise ConfigError(str(cert_path), None, "; ".join(problems))
 
@@ -95,7 +98,7 @@ def load_inputs(
     tls = {name: (path, read_text(path, hint)) for name, (path, hint) in paths.items() if name != "key"}
     key_path, key_hint = paths["key"]
     tls["key"] = (key_path, read_secret_text(key_path, "binary", sops, key_hint))
-    check_tls(chain_name, domain, tls)
+    check_tls(chain_name, domain, tls, pki.cert_hosts(chain.node(domain)))
     return NodeInputs(
         chain_name=chain_name,
         domain=domain,
@@ -150,7 +153,7 @@ def _refresh(
         inputs = load_inputs(chain_dir, node_dir, chain_name, domain, sops)
         _refuse_silent_decryption(node_dir, inputs)
         if edit is not None:
-            old_text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")  # load_inputs just parsed it
+            old_text = read_toml_text(node_dir / NODE_CONFIG)  # load_inputs just parsed it
             edit(inputs)
             for field, reason in inputs.node.problems(inputs.chain.consensus):
                 raise ConfigError(str(node_dir / NODE_CONFIG), field, reason)
@@ -284,7 +287,7 @@ def init_node(
     secret[node_key(domain)] = key
     node_dir = layout.node_dir(domain)
     config_path = node_dir / NODE_CONFIG
-    old_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
+    old_text = read_toml_text(config_path) if config_path.is_file() else None
     if old_text is not None:
         saved = NodeConfig.loads(old_text, str(config_path))
         node.deployment = saved.deployment

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloud_config.errors import ConfigError, UsageError
 from cloud_config.model.names import dns_label_problem
+from cloud_config.model.network_address import NodeNetworkAddress
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -77,15 +78,21 @@ def create_csr(cert_name: str) -> tuple[str, str]:
     return csr.public_bytes(serialization.Encoding.PEM).decode("ascii"), _key_pem(key)
 
 
-def sign_csr(ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str) -> str:
-    """The node certificate for a checked CSR, issued by the CA (§4.3); raises ConfigError."""
+def sign_csr(
+    ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str, hosts: tuple[str, ...] = ()
+) -> str:
+    """The node certificate for a checked CSR, issued by the CA (§4.3); raises ConfigError.
+
+    The CSR may name only `expected_name` and the `hosts` (a non-k8s node's own host); the
+    certificate carries basicConstraints CA:false.
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
     problems = ca_problems(ca_cert_pem, ca_key_pem)
     if problems:
         raise ConfigError("the CA", None, "; ".join(problems))
-    problem = csr_problem(csr_pem, expected_name)
+    problem = csr_problem(csr_pem, expected_name, hosts)
     if problem:
         raise ConfigError("the CSR", None, problem)
     signer_pem = split_bundle(ca_cert_pem)[-1]  # the key's CA: the newest of a bundle
@@ -100,6 +107,7 @@ def sign_csr(ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str
         .public_key(csr.public_key())
         .serial_number(_serial_for(csr.public_key()))
         .add_extension(san, critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
     )
     # A rotated CA (generation 2 on) names its key in what it signs, so a verifier picks the right
     # CA out of a bundle; generation 1 keeps 6.7.4's shape (SAN only).
@@ -155,9 +163,10 @@ def cert_name_problem(cert_name: str) -> str | None:
 
 
 @functools.lru_cache(maxsize=4096)
-def csr_problem(csr_pem: str, expected_name: str) -> str | None:
-    """Why the CSR cannot be signed for `expected_name`: unparsable, bad signature, wrong name.
-    Pure, so cached by content (a long-running `serve` checks an unchanged CSR once)."""
+def csr_problem(csr_pem: str, expected_name: str, hosts: tuple[str, ...] = ()) -> str | None:
+    """Why the CSR cannot be signed for `expected_name` (and `hosts`): unparsable, bad signature,
+    wrong or extra names. Pure, so cached by content (a long-running `serve` checks an unchanged
+    CSR once)."""
     from cryptography.exceptions import UnsupportedAlgorithm
 
     csr = _load(csr_pem, _CSR)
@@ -176,10 +185,42 @@ def csr_problem(csr_pem: str, expected_name: str) -> str | None:
     extra = [ext.oid.dotted_string for ext in extensions if ext.oid not in _csr_extensions()]
     if extra:
         return f"requests extensions a node certificate must not carry: {', '.join(extra)}"
-    names = _names(csr.subject, extensions)
-    if names != (expected_name, [expected_name]):
-        return f"names {_show(names)}, expected CN and DNS name {expected_name!r}"
-    return None
+    return _name_problem(_names(csr.subject, extensions), expected_name, hosts)
+
+
+def _name_problem(names: tuple[str | None, list[str]], expected: str, hosts: tuple[str, ...]) -> str | None:
+    """Why a CN and SAN list do not name exactly `expected` (plus only the `hosts`), or None."""
+    cn, san = names
+    allowed = {expected, *hosts}
+    if cn == expected and expected in san and len(set(san)) == len(san) and set(san) <= allowed:
+        return None
+    also = f" (SAN may also hold the node's host {', '.join(hosts)})" if hosts else ""
+    return f"names {_show(names)}, expected CN and DNS name {expected!r}{also} and no other name"
+
+
+def cert_hosts(node: NodeNetworkAddress | None) -> tuple[str, ...]:
+    """The SAN a node's certificate may carry besides `{chain}-{domain}`: the node's own host
+    (`IP:<addr>` or a DNS name) when it runs outside Kubernetes; nothing for a k8s node."""
+    if node is None or node.is_k8s:
+        return ()
+    ip = node.host_ip
+    return (f"IP:{ip}",) if ip is not None else (node.host.lower(),)
+
+
+def leaf_problem(cert_pem: str) -> str | None:
+    """Why a node certificate lacks basicConstraints CA:false (6.7.4's certificates do), or None."""
+    from cryptography import x509
+
+    cert = _load(cert_pem, _CERT)
+    if cert is None:
+        return None  # cert_problems says so
+    try:
+        ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return "has no basicConstraints extension (expected CA:false, as sign-csr issues)"
+    except ValueError as exc:
+        return f"has an unreadable basicConstraints extension: {exc}"
+    return "has basicConstraints CA:true" if ca else None
 
 
 def cert_problems(
@@ -187,9 +228,10 @@ def cert_problems(
     ca_cert_pem: str,
     expected_name: str | None = None,
     public_of: str | None = None,
+    hosts: tuple[str, ...] = (),
 ) -> list[str]:
-    """What is wrong with a node certificate: parse, issuer, name, validity, key match."""
-    verdict = _cert_verdict(cert_pem, ca_cert_pem, expected_name, public_of)
+    """What is wrong with a node certificate: parse, issuer, exact names, validity, key match."""
+    verdict = _cert_verdict(cert_pem, ca_cert_pem, expected_name, public_of, hosts)
     if isinstance(verdict, str):
         return [verdict]
     before, not_before, not_after, after = verdict
@@ -202,7 +244,7 @@ def cert_problems(
 
 @functools.lru_cache(maxsize=4096)
 def _cert_verdict(
-    cert_pem: str, ca_cert_pem: str, expected_name: str | None, public_of: str | None
+    cert_pem: str, ca_cert_pem: str, expected_name: str | None, public_of: str | None, hosts: tuple[str, ...]
 ) -> str | tuple[tuple[str, ...], datetime.datetime, datetime.datetime, tuple[str, ...]]:
     """cert_problems but for the clock, by content (pure, so a long-running `serve` checks an
     unchanged certificate once): a parse problem, or (problems before the validity check, the
@@ -220,9 +262,9 @@ def _cert_verdict(
     if _is_ca(cert):
         found.append("is a CA certificate, not a node certificate")
     if expected_name is not None:
-        names = _names(cert.subject, cert.extensions)
-        if names[0] != expected_name or expected_name not in names[1]:
-            found.append(f"names {_show(names)}, expected CN and DNS name {expected_name!r}")
+        problem = _name_problem(_names(cert.subject, cert.extensions), expected_name, hosts)
+        if problem:
+            found.append(problem)
     after = []
     if public_of is not None and not public_key_matches(cert_pem, public_of):
         after.append("its public key does not match the given key")
@@ -393,11 +435,17 @@ def _names(subject: x509.Name, extensions: x509.Extensions) -> tuple[str | None,
     cn = str(common[0].value) if len(common) == 1 else None
     try:
         san = extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
-        others = [n for n in san if not isinstance(n, x509.DNSName)]
     except x509.ExtensionNotFound:
-        dns, others = [], []
-    return cn, dns + [str(n) for n in others]
+        return cn, []
+    names = []
+    for name in san:
+        if isinstance(name, x509.DNSName):
+            names.append(name.value.lower())
+        elif isinstance(name, x509.IPAddress):
+            names.append(f"IP:{name.value}")
+        else:
+            names.append(f"{type(name).__name__}:{name.value}")
+    return cn, names
 
 
 def _show(names: tuple[str | None, list[str]]) -> str:

@@ -11,7 +11,14 @@ JSON_VERSION = 1
 
 # Every rule id, with what it guards (docs/verify.md lists the same ids).
 RULES: dict[str, str] = {
-    "stale-branch": "head contains base (otherwise base's newer changes look undone; warning)",
+    "stale-branch": "head is behind base; the verdict is for the merge result (warning)",
+    "merge-conflict": "head merges into base without a conflict (git merge-tree, as the forge merges)",
+    "unrelated-history": "head and base share history",
+    "merge-changes": "a merge whose tree is not the clean merge of its parents is signed by a member; "
+    "no octopus merge",
+    "members-missing": "members.toml exists at the base (warning; an error with --require-members "
+    "and on receipt with require_members)",
+    "unknown-field": "chain_config.toml and members.toml hold only the keys the model knows",
     "schema": "chain_config.toml at head loads and every field is valid for the consensus in use",
     "duplicate-domain": "no two nodes share a domain",
     "duplicate-endpoint": "no two nodes share host:port",
@@ -24,15 +31,16 @@ RULES: dict[str, str] = {
     "ca-invalid": "ca_cert/cert.pem is a usable CA certificate",
     "ca-changed": "once node certificates exist, the CA changes only by rotate-ca's begin and finish phases",
     "ca-rotation": "during a CA rotation every added or changed node certificate is the newer CA's",
-    "csr-invalid": "each certs/<d>/csr.pem is a valid CSR naming {chain}-<d>",
+    "csr-invalid": "each certs/<d>/csr.pem is a valid CSR naming exactly {chain}-<d> (+ host outside k8s)",
     "cert-not-from-ca": "each certs/<d>/cert.pem is issued by ca_cert/cert.pem",
-    "cert-wrong-name": "each certs/<d>/cert.pem names {chain}-<d>",
+    "cert-wrong-name": "each certs/<d>/cert.pem names exactly {chain}-<d> (+ a non-k8s node's host)",
+    "cert-basic-constraints": "a new or changed certificate has basicConstraints CA:false (a warning "
+    "for one already on the base)",
     "cert-key-mismatch": "each certificate holds the public key of its CSR",
     "cert-invalid": "each certs/<d>/cert.pem parses and is valid now",
     "validators-removed": "one change removes less than a third of the validators",
     "validators-few": "overlord has 4+ validators (warning); a Finalized chain has at least 1",
     "departed-cert": "no certificate left for a node that is not in the node list (warning)",
-    "members-missing": "a members.toml exists where it is required (verify on receipt, require_members)",
     "members-invalid": "members.toml loads and is consistent",
     "unsigned-commit": "every non-merge commit carries a valid SSH signature",
     "unknown-signer": "every commit is signed by a key of members.toml at the base revision",

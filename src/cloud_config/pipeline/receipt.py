@@ -184,8 +184,9 @@ def _signed_by_admin(repo: Path, base: str, step: str, accepted: str) -> bool:
     with tempfile.TemporaryDirectory(prefix="cloud-config-receipt-") as tmp:
         allowed = Path(tmp) / "allowed_signers"
         allowed.write_text(members.allowed_signers(), encoding="utf-8")
-        rows = git.signed_commits(repo, base, step, allowed)
-    admins = [members.get(principal) for _, _, status, _, principal in rows if status == "G"]
+        # The step's own commits (its merges join them, they change nothing of their own here).
+        rows = [row for row in git.signed_commits(repo, base, step, allowed) if len(row[1]) <= 1]
+    admins = [members.get(principal) for _, _, status, _, principal, _ in rows if status == "G"]
     return bool(rows) and len(admins) == len(rows) and all(m is not None and m.is_admin for m in admins)
 
 
