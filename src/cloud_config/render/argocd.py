@@ -31,12 +31,22 @@ class AppSpec:
     chain_name: str
     domain: str
     repo_url: str
-    path: str = "yamls"
+    # The node repo's root: kustomization.yaml (resources, images, saved patches) is there.
+    # 6.7.4's `yamls` skipped the kustomization; `--path yamls` still gives the old layout.
+    path: str = "."
     revision: str = "master"
     dest_server: str = DEFAULT_SERVER
     dest_namespace: str = "default"
-    # Flux: the Secret (in flux-system) whose `*.agekey` entry decrypts the node's SOPS files.
+    # Flux: the Secret (beside the Kustomization) whose `*.agekey` entry decrypts the node's SOPS files.
     sops_secret: str | None = None
+    project: str = "default"
+    namespace: str = ""  # where the Application (or Flux objects) live; "" = the engine's own
+
+    @property
+    def flux_namespace(self) -> str:
+        """Where the Flux objects (and the Secrets they reference) live."""
+        return self.namespace or FLUX_NAMESPACE
+
     verify_key_id: str | None = None  # 16-hex OpenPGP key id the node commits must be signed with
     verify_public_key: str | None = None  # its armored public key, when known
 
@@ -75,7 +85,11 @@ def _argocd_app_objects(spec: AppSpec) -> list[Doc]:
     project: Doc = {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "AppProject",
-        "metadata": {"name": spec.name, "namespace": ARGOCD_NAMESPACE, "labels": spec.labels()},
+        "metadata": {
+            "name": spec.name if spec.project == "default" else spec.project,
+            "namespace": ARGOCD_NAMESPACE,
+            "labels": spec.labels(),
+        },
         "spec": {
             "description": f"{spec.name}: only commits signed by the pipeline's key {spec.verify_key_id}",
             "sourceRepos": [spec.repo_url],
@@ -84,7 +98,7 @@ def _argocd_app_objects(spec: AppSpec) -> list[Doc]:
             "signatureKeys": [{"keyID": spec.verify_key_id}],
         },
     }
-    docs = [project, application(spec, project=spec.name)]
+    docs = [project, application(spec, project=project["metadata"]["name"])]
     if spec.verify_public_key is not None:
         docs.append(
             {
@@ -104,14 +118,18 @@ def _argocd_app_objects(spec: AppSpec) -> list[Doc]:
     return docs
 
 
-def application(spec: AppSpec, project: str = "default") -> Doc:
+def application(spec: AppSpec, project: str | None = None) -> Doc:
     """The Argo CD Application (what `argocd app create ... --sync-policy auto` makes, done right)."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
-        "metadata": {"name": spec.name, "namespace": ARGOCD_NAMESPACE, "labels": spec.labels()},
+        "metadata": {
+            "name": spec.name,
+            "namespace": spec.namespace or ARGOCD_NAMESPACE,
+            "labels": spec.labels(),
+        },
         "spec": {
-            "project": project,
+            "project": project or spec.project,
             "source": {"repoURL": spec.repo_url, "targetRevision": spec.revision, "path": spec.path},
             "destination": {"server": spec.dest_server, "namespace": spec.dest_namespace},
             "ignoreDifferences": [
@@ -130,11 +148,12 @@ def flux_objects(spec: AppSpec) -> list[Doc]:
     """A Flux GitRepository watching the node repo and a Kustomization applying its manifests."""
     if spec.dest_server != DEFAULT_SERVER:
         raise UsageError("--dest-server", "Flux applies to the cluster it runs in; leave it at the default")
-    path = spec.path if spec.path.startswith("./") else f"./{spec.path}"
+    path = "./" if spec.path in (".", "./") else spec.path if spec.path.startswith("./") else f"./{spec.path}"
+    namespace = spec.flux_namespace
     repo: Doc = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
-        "metadata": {"name": spec.name, "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": spec.name, "namespace": namespace, "labels": spec.labels()},
         "spec": {"interval": "1m", "url": spec.repo_url, "ref": {"branch": spec.revision}},
     }
     keys: list[Doc] = []
@@ -148,7 +167,7 @@ def flux_objects(spec: AppSpec) -> list[Doc]:
                 {
                     "apiVersion": "v1",
                     "kind": "Secret",
-                    "metadata": {"name": secret, "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+                    "metadata": {"name": secret, "namespace": namespace, "labels": spec.labels()},
                     "type": "Opaque",
                     "stringData": {f"{spec.verify_key_id}.asc": spec.verify_public_key},
                 }
@@ -156,7 +175,7 @@ def flux_objects(spec: AppSpec) -> list[Doc]:
     kustomization: Doc = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
-        "metadata": {"name": spec.name, "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": spec.name, "namespace": namespace, "labels": spec.labels()},
         "spec": {
             "interval": "10m",
             "retryInterval": "1m",
@@ -235,17 +254,19 @@ def notifications_patch(notify_url: str) -> Doc:
 
 def flux_notify_objects(spec: AppSpec, notify_url: str) -> list[Doc]:
     """A generic-hmac Provider posting to `notify_url` and an Alert for the node's Kustomization.
-    The Secret `<name>-notify` (key `token`) holds the pipeline's notify secret; create it yourself."""
+    The Secret `<name>-notify` (key `token`, in their namespace) holds the pipeline's notify secret;
+    create it yourself."""
+    namespace = spec.flux_namespace
     provider = {
         "apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
         "kind": "Provider",
-        "metadata": {"name": f"{spec.name}-status", "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": f"{spec.name}-status", "namespace": namespace, "labels": spec.labels()},
         "spec": {"type": "generic-hmac", "address": notify_url, "secretRef": {"name": f"{spec.name}-notify"}},
     }
     alert = {
         "apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
         "kind": "Alert",
-        "metadata": {"name": f"{spec.name}-status", "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": f"{spec.name}-status", "namespace": namespace, "labels": spec.labels()},
         "spec": {
             "providerRef": {"name": f"{spec.name}-status"},
             "eventSeverity": "info",
