@@ -9,6 +9,8 @@ init-node/update-node/update-yaml) on the forge and one `serve` with the 10 node
 then, alternating per run, the same push measured with a `serve` of node0 alone. Timed: chain push
 -> every subscribed node repo's head moved. Prints min / median / max and the ratio of the medians
 (target: 10 nodes <= 3x one node, on 100 and 300-node chains).
+Measured 2026-12-02 on main (3008ab5, before any pipeline change; load average ~14): 3.42x on 100
+nodes, 3.33x on 300 nodes.
 
 Setup per size (not timed): a chain of N nodes built with the real verbs, node0's repo made with
 init-node/update-node/update-yaml, both pushed to a local forge (`git http-backend` on loopback),

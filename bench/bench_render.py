@@ -10,6 +10,10 @@ CPU time (min / median / max) and its peak RSS, against two floors measured in t
 files (every file create wrote) written again with an fsync each (and without), and the crypto alone
 (per node an account, a CSR and its signature, plus the CA). CPU is fitted a + b N + c N^2 over the
 sizes. Target: `create` 300 nodes <= 1.5x the fsync-each write floor.
+Measured 2026-12-02 on the 2-core machine under a load average of ~14 (other sessions' suites),
+main (aa25398; manifests merged mid-run) then this branch, one run of `--create 5` each: create 300
+CPU median 32.2 s -> 10.3 s, fitted N^2 term 1.98e-04 -> none (-5.2e-05); wall / fsync-each floor
+5.30x -> 4.26x (disk-bound, contended).
 
 Render:
 Each size runs in a fresh process, so peak memory (max RSS) is that size's own. Per size it prints
