@@ -42,7 +42,9 @@ def test_json_is_stable_and_documented(cli: Cli, chain: ChainRepo) -> None:
         "errors",
         "warnings",
         "findings",
+        "approvals",
     ]
+    assert report["approvals"] == {}  # no [policy.approvals] at the base (tests/gate/test_approvals.py)
     assert report["version"] == 1 and report["passed"] is False and report["chain_name"] == CHAIN
     assert report["base"] == chain.git("rev-parse", "certs") and report["head"] == chain.git(
         "rev-parse", "HEAD"

@@ -1,7 +1,8 @@
 """The PR gate: `verify(repo, base, head)` reads both revisions from git and returns findings.
 
 Rules live by topic in `gate/rules/`: config (schema, stage, freeze, consensus, departed
-certificates), secrets, certs, members (signatures and ownership). findings.RULES lists every id.
+certificates), secrets, certs, members (signatures and ownership); gate/approvals.py counts the
+approvals the base's policy asks for. findings.RULES lists every id.
 """
 
 from __future__ import annotations
@@ -9,7 +10,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cloud_config import git
-from cloud_config.gate.change_summary import Snapshot, load_snapshot, resolve
+from cloud_config.gate import approvals
+from cloud_config.gate.change_summary import Snapshot, changes, load_snapshot, resolve
 from cloud_config.gate.findings import WARNING, Finding, Report
 from cloud_config.gate.rules import certs, config, members, rotation, secrets
 
@@ -49,4 +51,5 @@ def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
         findings += config.consensus_findings(base.chain, head.chain)
         if base.chain is not None:
             findings += config.stage_findings(base.chain, head.chain)
-    return Report(base_sha, head_sha, chain_name, findings)
+    approved = approvals.check(repo, base.members, base_sha, head_sha, changes(base, head))
+    return Report(base_sha, head_sha, chain_name, [*findings, *approved.findings()], approved.to_dict())
