@@ -171,3 +171,101 @@ def test_admins_means_every_admin(cli: Cli, chain: ChainRepo) -> None:
     assert approve(cli, chain, "p2").code == 0
     code, table = approvals_of(cli, chain)
     assert code == 0 and table["members"]["approvers"] == ["admin", "p2"]
+
+
+def test_the_policy_in_force_is_the_bases_and_changing_it_is_a_members_change(
+    cli: Cli, chain: ChainRepo
+) -> None:
+    set_policy(chain, "members", "validator = 2\nmembers = 1")
+    chain.edit_config("validator = 2", "validator = 1", "members.toml")  # lowered in the same PR
+    chain.run("append-validator", "--validator", chain.validators["node0"])
+    chain.commit("p1 lowers the bar and adds its validator", "p1")
+    code, report = verify_json(cli, chain, BASE)
+    assert code == 1 and {"admin-only", "approvals-missing"} <= rules_of(json.dumps(report))
+    assert report["approvals"]["validator"]["required"] == 2  # the base's rule, not the PR's
+    assert report["approvals"]["members"] == {
+        "required": 1, "have": 1, "approvers": ["p1"], "candidates": ["admin", "p2"]
+    }  # fmt: skip
+    admin_only = [f for f in report["findings"] if f["rule"] == "admin-only"]
+    assert [f["field"] for f in admin_only] == ["policy.approvals"]
+    diff = cli("diff", "--repo", str(chain.repo), "--base", BASE, "--head", "HEAD")
+    assert "Members:\n  approval policy: validator 2 -> 1\n" in diff.out
+    assert diff.out.endswith(
+        "Approvals:\n  tree " + chain.git("rev-parse", "HEAD^{tree}")[:12] + " approved by p1\n"
+    )
+
+
+def test_empty_approval_commits_pass_the_signature_and_lane_rules(cli: Cli, chain: ChainRepo) -> None:
+    set_policy(chain, "members", "validator = 2")
+    p1_adds_validator(chain)
+    for who in ("p2", "admin", "p1"):
+        assert approve(cli, chain, who).code == 0
+    code, report = verify_json(cli, chain, BASE)
+    assert code == 0 and report["errors"] == 0, report
+    assert report["approvals"]["validator"]["approvers"] == ["admin", "p1", "p2"]
+    markdown = cli(
+        "verify", "--repo", str(chain.repo), "--base", BASE, "--head", "HEAD", "--format", "markdown"
+    )
+    assert "#### Approvals" in markdown.out
+    assert "| :white_check_mark: | validator | 3 / 2 | admin, p1, p2 | - |" in markdown.out
+
+
+def test_approve_refuses_what_would_not_count(cli: Cli, chain: ChainRepo) -> None:
+    set_policy(chain, "members", "validator = 2")
+    p1_adds_validator(chain)
+    head = chain.git("rev-parse", "HEAD")
+    chain.git("config", "user.signingkey", str(chain.people["p2"].key))
+    chain.git("config", "gpg.format", "openpgp")
+    result = cli("approve", "--repo", str(chain.repo), "--base", BASE)
+    assert result.code == 1 and result.err.startswith("error: approve signs with your git SSH signing key")
+    chain.git("config", "gpg.format", "ssh")
+    result = cli("approve", "--repo", str(chain.repo), "--base", "HEAD")
+    assert result.code == 2 and "is already in HEAD: check out the PR branch first" in result.err
+    result = cli("approve", "--repo", str(chain.repo), "--base", "nope")
+    assert result.code == 2 and result.err == f"error: --base: 'nope' is not a commit in {chain.repo}\n"
+    result = cli("approve", "--repo", str(chain.repo), "--base", "members~0", "--message", "ok")
+    assert result.code == 0  # any base with a members.toml; the subject is the message
+    assert chain.git("log", "-1", "--format=%s") == "ok"
+    assert chain.git("rev-parse", "HEAD~1") == head
+    (chain.repo / "staged.txt").write_text("not part of an approval\n")
+    chain.git("add", "staged.txt")
+    assert approve(cli, chain, "p2").code == 0
+    assert chain.git("diff", "--name-only", "HEAD~1", "HEAD") == ""  # staged work stays staged
+    assert chain.git("diff", "--cached", "--name-only") == "staged.txt"
+
+
+def test_merge_steps_count_the_approvals_of_their_second_parent(cli: Cli, chain: ChainRepo) -> None:
+    """What the receipt check asks of a merged step (verify parent..merge), and `audit`."""
+    set_policy(chain, "members", "validator = 2")
+    p1_adds_validator(chain)
+    assert approve(cli, chain, "p2").code == 0
+    approved = chain.git("rev-parse", "HEAD")
+    chain.git("checkout", "-q", "master-with-policy")
+    chain.git("merge", "-q", "--no-ff", "--no-gpg-sign", "-m", "Merge PR 1", approved)
+    code, report = verify_json(cli, chain, BASE, "HEAD")
+    assert code == 0 and report["approvals"]["validator"]["approvers"] == ["p1", "p2"], report
+    merged = chain.git("rev-parse", "HEAD")
+    chain.run("append-validator", "--validator", chain.validators["node1"])  # straight to master
+    chain.commit("p1 pushes straight to master", "p1")
+    code, report = verify_json(cli, chain, merged, "HEAD")
+    assert code == 1 and report["approvals"]["validator"]["approvers"] == ["p1"]
+
+    result = cli("audit", "--repo", str(chain.repo), "--since", "members", "--format", "json")
+    assert result.code == 1
+    steps = json.loads(result.out)["steps"]
+    assert [(s["subject"], s["kinds"], s["approvers"], s["verdict"]) for s in steps] == [
+        ("approval policy", ["members"], ["admin"], "passed"),
+        ("Merge PR 1", ["validator"], ["p1", "p2"], "passed"),
+        ("p1 pushes straight to master", ["validator"], ["p1"], "failed"),
+    ]
+    assert steps[1]["merged"] == approved and steps[1]["signer"]["status"] == "none"
+    assert steps[2]["errors"] == ["approvals-missing"]
+    assert steps[2]["signer"]["member"] == "p1" and steps[2]["signer"]["fingerprint"].startswith("SHA256:")
+    text = cli("audit", "--repo", str(chain.repo), "--since", BASE)
+    assert text.code == 1
+    assert text.out.splitlines()[-2:] == [
+        "  approvers: p1",
+        "  verdict:   FAILED: approvals-missing (warnings: validators-few)",
+    ]
+    root = json.loads(cli("audit", "--repo", str(chain.repo), "--format", "json").out)["steps"][0]
+    assert root["verdict"] == "root" and root["signer"]["member"] == "admin"
