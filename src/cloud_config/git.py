@@ -282,6 +282,15 @@ def tree_of(repo: Path, rev: str) -> str:
     return run(repo, "rev-parse", "--verify", f"{rev}^{{tree}}")
 
 
+def trees_of(repo: Path, commits: list[str]) -> dict[str, str]:
+    """The tree id of each commit, in one git call."""
+    unique = sorted(set(commits))
+    if not unique:
+        return {}
+    out = run(repo, "rev-parse", *(f"{c}^{{tree}}" for c in unique)).split()
+    return dict(zip(unique, out, strict=True))
+
+
 def parents_of(repo: Path, rev: str) -> list[str]:
     """The parents of commit `rev`, first parent first."""
     return run(repo, "rev-list", "--parents", "-n", "1", rev).split()[1:]

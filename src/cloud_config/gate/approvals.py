@@ -225,7 +225,7 @@ def _collect(repo: Path, members: Members, base: str, head: str, tree: str) -> t
     elsewhere: set[str] = set()
     authored = [(parents.split()[:1], principal) for own, parents, status, principal, named in rows
                 if status == "G" and own == tree and not named]  # fmt: skip
-    parent_trees = _trees(repo, [p[0] for p, _ in authored if p])
+    parent_trees = git.trees_of(repo, [p[0] for p, _ in authored if p])
     for first, principal in authored:
         if not first or parent_trees[first[0]] != tree:
             approved.add(principal)
@@ -237,15 +237,6 @@ def _collect(repo: Path, members: Members, base: str, head: str, tree: str) -> t
         [n for n in members.names if n in approved],
         [n for n in members.names if n in elsewhere and n not in approved],
     )
-
-
-def _trees(repo: Path, commits: list[str]) -> dict[str, str]:
-    """The tree of each commit."""
-    unique = sorted(set(commits))
-    if not unique:
-        return {}
-    out = git.run(repo, "rev-parse", *(f"{c}^{{tree}}" for c in unique)).split()
-    return dict(zip(unique, out, strict=True))
 
 
 @dataclass(frozen=True)

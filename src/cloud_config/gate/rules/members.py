@@ -58,6 +58,7 @@ def signature_findings(
         allowed = Path(tmp) / "allowed_signers"
         allowed.write_text(members.allowed_signers(), encoding="utf-8")
         rows = git.signed_commits(repo, base.rev, head.rev, allowed)
+    trees = git.trees_of(repo, [c for row in rows for c in row[:2] if c])  # empty commits change nothing
     for sha, parent, status, fingerprint, principal in rows:
         where = f"commit {sha[:12]}"
         signer = members.get(principal) if status == "G" else None
@@ -68,7 +69,7 @@ def signature_findings(
             yield _pipeline_key_used(where, fingerprint, members)
         elif signer is None:
             yield _unknown_signer(where, fingerprint, head.members)
-        elif not signer.is_admin:
+        elif not signer.is_admin and trees[sha] != trees.get(parent):
             found = changes(snapshot_of(parent), snapshot_of(sha))
             yield from _lane_findings(where, signer, members, found)
 
