@@ -269,3 +269,11 @@ def test_merge_steps_count_the_approvals_of_their_second_parent(cli: Cli, chain:
     ]
     root = json.loads(cli("audit", "--repo", str(chain.repo), "--format", "json").out)["steps"][0]
     assert root["verdict"] == "root" and root["signer"]["member"] == "admin"
+
+
+def test_every_kind_of_change_has_a_policy_kind() -> None:
+    from cloud_config.gate.approvals import KIND_OF
+    from cloud_config.gate.change_summary import KIND_TITLES
+    from cloud_config.model.policy import KINDS
+
+    assert set(KIND_OF) == set(KIND_TITLES) and set(KIND_OF.values()) <= set(KINDS)
