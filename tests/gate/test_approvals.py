@@ -73,8 +73,8 @@ def test_validator_change_waits_for_a_second_member(cli: Cli, chain: ChainRepo) 
 
     head_tree = chain.git("rev-parse", "HEAD^{tree}")
     result = approve(cli, chain, "p2")
-    assert result.code == 0 and result.err == "", result
-    assert f"approved tree {head_tree[:12]}" in result.out and " as p2 (SHA256:" in result.out
+    assert result.code == 0 and result.out == "", result
+    assert f"approved tree {head_tree[:12]}" in result.err and " as p2 (SHA256:" in result.err
     message = chain.git("log", "-1", "--format=%B")
     assert f"Approves-Tree: {head_tree}" in message
     assert f"Approves-Base: {chain.git('rev-parse', BASE)}" in message

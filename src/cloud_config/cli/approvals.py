@@ -38,12 +38,13 @@ def _repo(parser: argparse.ArgumentParser) -> None:
 
 
 def run_approve(args: argparse.Namespace) -> int:
-    """approve: make the approval commit and say what it approved."""
+    """approve: make the approval commit and say what it approved (on stderr: a summary line)."""
+    import sys
     from pathlib import Path
 
     from cloud_config.gate.approvals import approve
 
-    print(approve(Path(args.repo).resolve(), args.base, args.message).line())
+    print(approve(Path(args.repo).resolve(), args.base, args.message).line(), file=sys.stderr)
     return 0
 
 
