@@ -385,6 +385,18 @@ def test_parallel_prs_that_git_merges_cleanly_pass(cli: Cli, chain: ChainRepo) -
     assert [f["rule"] for f in report["findings"]] == ["stale-branch"]
 
 
+def test_a_stale_branch_s_own_commits_are_still_signature_checked(cli: Cli, chain: ChainRepo) -> None:
+    """The merged snapshot of a stale branch is a tree: the signatures are those of base..head."""
+    chain.git("checkout", "-q", "-b", "master-next", "certs")
+    chain.edit_config('host = "www.node2.com"', 'host = "10.0.0.12"')
+    chain.commit("p2 moves node2", "p2")
+    chain.git("checkout", "-q", "-b", "p1-pr", "certs")
+    chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
+    chain.commit("p1 moves node0, unsigned", None)
+    report = assert_fails_with(cli, chain, "master-next", "unsigned-commit")
+    assert "stale-branch" in rules_of(json.dumps(report))
+
+
 def test_csr_branch_cut_before_the_ca_merges(cli: Cli, chain: ChainRepo) -> None:
     chain.git("checkout", "-q", "-b", "p1-csrs", "nodes-p2")
     chain.run("create-csr", "--domain", "node0")
