@@ -48,6 +48,7 @@ RULES: dict[str, str] = {
     "not-owner": "a member changes only its own nodes, CSRs and validators",
     "admin-only": "stage, system config, genesis, images, CA, certificates, members.toml",
     "approvals-missing": "each kind of change has the approvals [policy.approvals] of the base asks for",
+    "image-unpinned": "every service image tag carries a digest (warning; error with --require-digests)",
 }
 
 
