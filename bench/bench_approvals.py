@@ -22,9 +22,7 @@ from __future__ import annotations
 
 import contextlib
 import io
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -34,7 +32,7 @@ SRC = Path(__file__).resolve().parents[1] / "src"
 sys.path.insert(0, str(SRC))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from bench_verify import CHAIN, commit, git, keygen, run  # noqa: E402  (the same real chain builders)
+from bench_verify import CHAIN, commit, git, keygen, run, run_times  # noqa: E402  (the same real chain builders)
 
 from cloud_config.cli.main import main as cloud_config  # noqa: E402
 
@@ -93,15 +91,7 @@ def build(root: Path) -> Path:
 
 
 def times(argv: list[str], expect: int) -> list[float]:
-    out = []
-    for _ in range(RUNS):
-        start = time.perf_counter()
-        proc = subprocess.run(
-            argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)}
-        )
-        out.append(time.perf_counter() - start)
-        assert proc.returncode == expect, (argv, proc.stdout[-2000:], proc.stderr[-2000:])
-    return out
+    return run_times(argv, expect, RUNS)
 
 
 def main() -> None:
