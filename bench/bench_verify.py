@@ -101,10 +101,10 @@ def build(root: Path, nodes: int) -> tuple[Path, dict[str, Path]]:
     return repo, keys
 
 
-def timed(argv: list[str], expect: int) -> list[float]:
-    """Wall times of RUNS runs."""
+def run_times(argv: list[str], expect: int, runs: int = RUNS) -> list[float]:
+    """The wall time of each of `runs` runs of `argv` (each must exit `expect`)."""
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.run(
             argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)}
@@ -125,8 +125,8 @@ def measure(nodes: int, last: bool) -> None:
         built = time.perf_counter() - start
         tool = [sys.executable, "-m", "cloud_config"]
         verify = [*tool, "verify", "--repo", str(repo), "--format", "json"]
-        prs = {k: timed([*verify, "--base", "certs", "--head", f"pr{k}"], 0) for k in (1, 10, PR_COMMITS)}
-        b = timed([*verify, "--base", "certs", "--head", "one-more"], 0)
+        prs = {k: run_times([*verify, "--base", "certs", "--head", f"pr{k}"], 0) for k in (1, 10, PR_COMMITS)}
+        b = run_times([*verify, "--base", "certs", "--head", "one-more"], 0)
         files = len(git(repo, "ls-files").splitlines())
         print(f"chain: {nodes} nodes, {nodes} certificates, {files} files (built in {built:.0f} s)")
         one = statistics.median(prs[1])
@@ -136,8 +136,8 @@ def measure(nodes: int, last: bool) -> None:
             print(f"  PR{k:<3d} verify, {k:3d} commits: {text(times)} ({ratio:5.2f}x PR1){target}")
         print(f"  B     verify, PR adding 1 node + CSR:            {text(b)}")
         if last:
-            a = timed([*verify, "--base", "csrs", "--head", "certs"], 0)
-            c = timed([*tool, "diff", "--repo", str(repo), "--base", "csrs", "--head", "certs"], 0)
+            a = run_times([*verify, "--base", "csrs", "--head", "certs"], 0)
+            c = run_times([*tool, "diff", "--repo", str(repo), "--base", "csrs", "--head", "certs"], 0)
             print(f"  A     verify, PR issuing {nodes} certificates:     {text(a)}")
             print(f"  C     diff of PR A:                              {text(c)}")
 
