@@ -239,6 +239,12 @@ def delete(layout: ChainLayout, domain: str, progress: Progress | None = None) -
     return result
 
 
+def node_validator(layout: ChainLayout, domain: str) -> str | None:
+    """The validator address (lowercase, no 0x) of the node folder of `domain`, when it is here."""
+    node_dir = layout.node_dir(domain)
+    return _validator_of(layout, node_dir, _account_of(node_dir))
+
+
 def _account_of(node_dir: Path) -> str | None:
     try:
         text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")

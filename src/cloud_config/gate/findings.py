@@ -31,7 +31,9 @@ RULES: dict[str, str] = {
     "cert-invalid": "each certs/<d>/cert.pem parses and is valid now",
     "validators-removed": "one change removes less than a third of the validators",
     "validators-few": "overlord has 4+ validators (warning); a Finalized chain has at least 1",
-    "departed-cert": "no certificate left for a node that is not in the node list (warning)",
+    "departed-cert": "no certificate left for a node that is not in the node list",
+    "departure-incomplete": "a member removed from members.toml leaves no node, CSR, certificate or "
+    "(before Finalize) validator behind",
     "members-invalid": "members.toml loads and is consistent",
     "unsigned-commit": "every non-merge commit carries a valid SSH signature",
     "unknown-signer": "every commit is signed by a key of members.toml at the base revision",

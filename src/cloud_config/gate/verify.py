@@ -11,7 +11,7 @@ from pathlib import Path
 from cloud_config import git
 from cloud_config.gate.change_summary import Snapshot, load_snapshot, resolve
 from cloud_config.gate.findings import WARNING, Finding, Report
-from cloud_config.gate.rules import certs, config, members, rotation, secrets
+from cloud_config.gate.rules import certs, config, departure, members, rotation, secrets
 
 STALE_BRANCH = Finding(
     "stale-branch",
@@ -40,6 +40,7 @@ def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
         *certs.cert_findings(base, head, chain_name),
         *rotation.rotation_findings(base, head),
         *config.departed_findings(base, head),
+        *departure.departure_findings(base, head),
         *members.members_file_findings(base, head),
         *members.signature_findings(repo, base, head, snapshot_of),
     ]
