@@ -73,6 +73,7 @@ def test_member_leave_before_finalize_removes_the_validators(cli: Cli, tmp_path)
     ws = ("--chain-name", "c", "--config-dir", str(tmp_path))
     assert cli("init-chain", *ws).code == 0
     assert cli("init-chain-config", *ws).code == 0
+    assert cli("set-admin", "--admin", cli("new-account", *ws).out.split()[1], *ws).code == 0  # stage Public
     validators = []
     for i, name in enumerate(("p1", "p2", "p3", "p4")):
         new = cli("new-account", *ws)

@@ -6,6 +6,7 @@ writes: private keys 0600 in 0700 folders, staged under paths the chain folder's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from cloud_config.crypto import pki
@@ -52,8 +53,15 @@ def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
     return folder / CSR
 
 
-def sign_csr(layout: ChainLayout, domain: str) -> Path:
-    """sign-csr: check the CSR and the CA, then issue `certs/<domain>/cert.pem`."""
+def sign_csr(
+    layout: ChainLayout, domain: str, days: int = pki.DEFAULT_DAYS, renew: bool = False
+) -> Path:
+    """sign-csr: check the CSR and the CA, then issue `certs/<domain>/cert.pem` for `days`.
+
+    An existing certificate that is still good for this CSR is kept unless `renew` (renew-cert).
+    """
+    if days < 0:
+        raise UsageError("--days", f"must be 0 (6.7.4's 1975-4096) or a positive number of days, not {days}")
     name = checked_cert_name(layout, domain)
     require_chain_dir(layout)
     folder = layout.cert_dir(domain)
@@ -64,11 +72,53 @@ def sign_csr(layout: ChainLayout, domain: str) -> Path:
         if problem:
             raise ConfigError(str(folder / CSR), None, problem)
         old = folder / CERT
-        if old.exists() and not pki.cert_problems(read_pem(old), ca_cert, name, public_of=csr):
+        if not renew and old.exists() and not pki.cert_problems(read_pem(old), ca_cert, name, public_of=csr):
             return old  # already signed: a new signature would only change bytes (and make a commit)
-        cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name)
+        cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name, days=days)
         write_tls(layout, folder, {CERT: (cert_pem, PUBLIC_MODE)})
     return folder / CERT
+
+
+def renew_cert(layout: ChainLayout, domain: str, days: int = pki.DEFAULT_DAYS) -> Path:
+    """renew-cert: sign the node's CSR again (the same key, or a new one after create-csr --force)."""
+    if not layout.cert_dir(domain).joinpath(CSR).is_file() and layout.cert_dir(domain).joinpath(CERT).is_file():
+        raise ConfigError(
+            str(layout.cert_dir(domain) / CSR), None,
+            "is missing: an imported certificate is renewed by importing its successor (import-cert)",
+        )  # fmt: skip
+    return sign_csr(layout, domain, days, renew=True)
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """One certificate of the chain folder, for `certs`."""
+
+    path: str  # relative to the chain folder
+    domain: str  # "" for the CA
+    subject: str
+    issuer: str
+    not_after: str
+    days_left: int
+
+
+def list_certs(layout: ChainLayout) -> list[CertInfo]:
+    """Every certificate of the chain folder: each CA of ca_cert/cert.pem, then each node's."""
+    require_chain_dir(layout)
+    found: list[CertInfo] = []
+    files = [(layout.ca_dir / CERT, "")]
+    certs_root = layout.certs_dir
+    if certs_root.is_dir():
+        files += [(p / CERT, p.name) for p in sorted(certs_root.iterdir()) if (p / CERT).is_file()]
+    for path, domain in files:
+        if not path.is_file():
+            continue
+        relative = path.relative_to(layout.chain_dir).as_posix()
+        for pem in pki.split_bundle(read_pem(path)):
+            lifetime = pki.cert_lifetime(pem)
+            if lifetime is None:
+                raise ConfigError(relative, None, "is not a PEM certificate")
+            found.append(CertInfo(relative, domain, *lifetime))
+    return found
 
 
 def read_ca(layout: ChainLayout) -> tuple[str, str]:

@@ -1,7 +1,8 @@
 """The chain's TLS PKI as cloud-config makes it (reference §4), plus the checks it lacks.
 
 ECDSA P-256 keys (PKCS#8 PEM, unencrypted), subject O=CITAHub (UTF8String) + CN (PrintableString),
-validity 1975-01-01 to 4096-01-01, serials from SHA-256 of the public point.
+serials from SHA-256 of the public point. CAs are valid 1975-01-01 to 4096-01-01 as in 6.7.4; node
+certificates for `DEFAULT_DAYS` from signing (`days=0` keeps 6.7.4's 1975-4096).
 Pure: PEM text in, PEM text or findings out; no file I/O.
 """
 
@@ -21,6 +22,9 @@ ORGANIZATION = "CITAHub"
 CA_COMMON_NAME = "CA"
 NOT_BEFORE = datetime.datetime(1975, 1, 1, tzinfo=datetime.UTC)
 NOT_AFTER = datetime.datetime(4096, 1, 1, tzinfo=datetime.UTC)
+DEFAULT_DAYS = 825  # a node certificate's lifetime unless sign-csr --days says otherwise
+EXPIRING_DAYS = 30  # verify warns `cert-expiring` below this many days left
+_SKEW = datetime.timedelta(minutes=5)  # not-before this far back, for clocks slightly behind
 _SERIAL_LEN = 20
 _CERT, _CSR, _KEY = "CERTIFICATE", "CERTIFICATE REQUEST", "PRIVATE KEY"
 
@@ -76,8 +80,13 @@ def create_csr(cert_name: str) -> tuple[str, str]:
     return csr.public_bytes(serialization.Encoding.PEM).decode("ascii"), _key_pem(key)
 
 
-def sign_csr(ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str) -> str:
-    """The node certificate for a checked CSR, issued by the CA (§4.3); raises ConfigError."""
+def sign_csr(
+    ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str, *, days: int = DEFAULT_DAYS
+) -> str:
+    """The node certificate for a checked CSR, issued by the CA (§4.3); raises ConfigError.
+
+    Valid for `days` from now (`days=0`: 6.7.4's 1975-01-01 to 4096-01-01).
+    """
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
 
@@ -93,7 +102,7 @@ def sign_csr(ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str
     csr = x509.load_pem_x509_csr(csr_pem.encode())
     san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     builder = (
-        _validity(x509.CertificateBuilder())
+        _validity(x509.CertificateBuilder(), days)
         .subject_name(csr.subject)
         .issuer_name(ca_cert.subject)
         .public_key(csr.public_key())
@@ -203,8 +212,10 @@ def cert_problems(
         if names[0] != expected_name or expected_name not in names[1]:
             found.append(f"names {_show(names)}, expected CN and DNS name {expected_name!r}")
     now = datetime.datetime.now(datetime.UTC)
-    if not cert.not_valid_before_utc <= now <= cert.not_valid_after_utc:
-        found.append(f"is not valid now ({cert.not_valid_before_utc} to {cert.not_valid_after_utc})")
+    if now > cert.not_valid_after_utc:
+        found.append(f"expired on {_day(cert.not_valid_after_utc)} (renew it: renew-cert)")
+    elif now < cert.not_valid_before_utc:
+        found.append(f"is not valid yet (from {cert.not_valid_before_utc} to {cert.not_valid_after_utc})")
     if public_of is not None and not public_key_matches(cert_pem, public_of):
         found.append("its public key does not match the given key")
     return found
@@ -276,8 +287,15 @@ def _subject(common_name: str) -> x509.Name:
     )
 
 
-def _validity(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
-    return builder.not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
+def _validity(builder: x509.CertificateBuilder, days: int = 0) -> x509.CertificateBuilder:
+    if days == 0:
+        return builder.not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
+    start = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - _SKEW
+    return builder.not_valid_before(start).not_valid_after(start + _SKEW + datetime.timedelta(days=days))
+
+
+def _day(when: datetime.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _serial_for(public_key: Any) -> int:
@@ -431,4 +449,27 @@ def cert_not_after(cert_pem: str) -> str:
     from cryptography import x509
 
     cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    return cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _day(cert.not_valid_after_utc)
+
+
+def days_left(not_after: datetime.datetime, now: datetime.datetime | None = None) -> int:
+    """Whole days from `now` to `not_after` (negative once expired): the one computation of it."""
+    remaining = not_after - (now or datetime.datetime.now(datetime.UTC))
+    return remaining.days
+
+
+def cert_lifetime(cert_pem: str) -> tuple[str, str, str, int] | None:
+    """(subject CN, issuer CN, not-after `YYYY-MM-DDTHH:MM:SSZ`, days left) of a certificate, or
+    None when it does not parse."""
+    from cryptography.x509.oid import NameOID
+
+    cert = _load(cert_pem, _CERT)
+    if cert is None:
+        return None
+
+    def cn(name: x509.Name) -> str:
+        found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(found[0].value) if found else name.rfc4514_string()
+
+    after = cert.not_valid_after_utc
+    return cn(cert.subject), cn(cert.issuer), _day(after), days_left(after)

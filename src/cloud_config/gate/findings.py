@@ -29,6 +29,8 @@ RULES: dict[str, str] = {
     "cert-wrong-name": "each certs/<d>/cert.pem names {chain}-<d>",
     "cert-key-mismatch": "each certificate holds the public key of its CSR",
     "cert-invalid": "each certs/<d>/cert.pem parses and is valid now",
+    "cert-expired": "no certs/<d>/cert.pem is past its not-after (renew-cert)",
+    "cert-expiring": "each certs/<d>/cert.pem has 30 days or more left (warning)",
     "validators-removed": "one change removes less than a third of the validators",
     "validators-few": "overlord has 4+ validators (warning); a Finalized chain has at least 1",
     "departed-cert": "no certificate left for a node that is not in the node list",

@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 
 from cloud_config.gate.change_summary import Snapshot, node_file
-from cloud_config.gate.findings import ERROR, Finding
+from cloud_config.gate.findings import ERROR, WARNING, Finding
 from cloud_config.model.paths import CA_CERT, node_name
 
 # cert_problems' messages, by how they begin, to the rule each one breaks.
@@ -17,6 +17,7 @@ _CERT_RULES = (
     ("is not issued by", "cert-not-from-ca"),
     ("names ", "cert-wrong-name"),
     ("its public key does not match", "cert-key-mismatch"),
+    ("expired on", "cert-expired"),
 )
 
 
@@ -46,6 +47,21 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
                         "made after signing: sign the new CSR)"
                     )
                 yield Finding(rule, ERROR, path, f"the certificate {problem}")
+            yield from _expiring(path, pem)
+
+
+def _expiring(path: str, pem: str) -> Iterator[Finding]:
+    """`cert-expiring`: a certificate with less than EXPIRING_DAYS left (an expired one is an error)."""
+    from cloud_config.crypto import pki
+
+    lifetime = pki.cert_lifetime(pem)
+    if lifetime is not None and 0 <= lifetime[3] < pki.EXPIRING_DAYS:
+        domain = (node_file(path) or ("", ""))[0]
+        yield Finding(
+            "cert-expiring", WARNING, path,
+            f"the certificate expires on {lifetime[2]} ({lifetime[3]} day(s) left): "
+            f"`cloud-config renew-cert --domain {domain}` and merge it before then",
+        )  # fmt: skip
 
 
 def _ca_findings(base: Snapshot, head: Snapshot, ca_pem: str | None) -> Iterator[Finding]:
