@@ -33,14 +33,16 @@ def _chain(tmp_path: Path) -> tuple[ChainLayout, tuple[str, ...]]:
     return layout, ("--chain-name", layout.chain_name, "--config-dir", str(layout.config_dir))
 
 
-def test_sign_csr_days_default_and_zero(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_sign_csr_days_default_and_zero(cli, tmp_path: Path) -> None:
     layout, ws = _chain(tmp_path)
     (layout.cert_dir("node0") / "cert.pem").unlink()
     assert cli("sign-csr", "--domain", "node0", *ws).code == 0
     cert = _cert(layout, "node0")
     lifetime = cert.not_valid_after_utc - cert.not_valid_before_utc
     assert lifetime == datetime.timedelta(days=pki.DEFAULT_DAYS, minutes=5)
-    assert abs(cert.not_valid_before_utc - datetime.datetime.now(datetime.UTC)) < datetime.timedelta(minutes=6)
+    assert abs(cert.not_valid_before_utc - datetime.datetime.now(datetime.UTC)) < datetime.timedelta(
+        minutes=6
+    )
     (layout.cert_dir("node0") / "cert.pem").unlink()
     assert cli("sign-csr", "--domain", "node0", "--days", "0", *ws).code == 0
     cert = _cert(layout, "node0")
@@ -52,7 +54,7 @@ def test_sign_csr_days_default_and_zero(cli, tmp_path: Path) -> None:  # type: i
     assert f"default: {pki.DEFAULT_DAYS}" in help_text and "1975" in help_text
 
 
-def test_bad_days_is_one_line_and_writes_nothing(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_bad_days_is_one_line_and_writes_nothing(cli, tmp_path: Path) -> None:
     layout, ws = _chain(tmp_path)
     before = (layout.cert_dir("node0") / "cert.pem").read_bytes()
     for value in ("-1", "soon"):
@@ -61,7 +63,7 @@ def test_bad_days_is_one_line_and_writes_nothing(cli, tmp_path: Path) -> None:  
     assert (layout.cert_dir("node0") / "cert.pem").read_bytes() == before
 
 
-def test_renew_cert_resigns_the_csr_and_after_create_csr_force(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_renew_cert_resigns_the_csr_and_after_create_csr_force(cli, tmp_path: Path) -> None:
     layout, ws = _chain(tmp_path)
     old = _cert(layout, "node0")
     renewed = cli("renew-cert", "--domain", "node0", "--days", "400", *ws)
@@ -79,7 +81,7 @@ def test_renew_cert_resigns_the_csr_and_after_create_csr_force(cli, tmp_path: Pa
     assert missing.code != 0 and missing.err.startswith("error: ") and "create-csr" in missing.err
 
 
-def test_certs_text_and_json(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_certs_text_and_json(cli, tmp_path: Path) -> None:
     layout, ws = _chain(tmp_path)
     assert cli("renew-cert", "--domain", "node1", "--days", "10", *ws).code == 0
     data = json.loads(cli("certs", "--format", "json", *ws).out)["certificates"]
@@ -125,13 +127,15 @@ def _expired(layout: ChainLayout, domain: str) -> None:
     (layout.cert_dir(domain) / "cert.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
 
 
-def _verify(cli, repo: Path, base: str) -> tuple[Result, dict[str, str]]:  # type: ignore[no-untyped-def]
+def _verify(cli, repo: Path, base: str) -> tuple[Result, dict[str, str]]:
     result = cli("verify", "--repo", str(repo), "--base", base, "--head", "HEAD", "--format", "json")
     findings = json.loads(result.out)["findings"]
-    return result, {f"{f['rule']} {f['path']}": f["severity"] for f in findings if f["rule"].startswith("cert")}
+    return result, {
+        f"{f['rule']} {f['path']}": f["severity"] for f in findings if f["rule"].startswith("cert")
+    }
 
 
-def test_verify_warns_cert_expiring_and_refuses_expired(cli, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_verify_warns_cert_expiring_and_refuses_expired(cli, tmp_path: Path) -> None:
     layout, ws = _chain(tmp_path)
     repo = layout.chain_dir
     (repo / ".gitignore").write_text("accounts/*/\nca_cert/key.pem\ncerts/*/key.pem\n")

@@ -92,9 +92,14 @@ def test_signed_cert_has_the_reference_shape(ca: tuple[str, str], node: tuple[st
     public = cert.public_key()
     assert isinstance(public, ec.EllipticCurvePublicKey)
     assert cert.serial_number == _expected_serial(public)
-    (san,) = list(cert.extensions)
+    san, constraints = list(cert.extensions)  # 6.7.4's SAN, plus basicConstraints CA:false (issue 10)
     assert san.oid == ExtensionOID.SUBJECT_ALTERNATIVE_NAME and not san.critical
     assert san.value.get_values_for_type(x509.DNSName) == [NAME]
+    assert constraints.oid == ExtensionOID.BASIC_CONSTRAINTS and constraints.critical
+    assert (
+        constraints.value.ca is False
+        and pki.leaf_problem(cert.public_bytes(serialization.Encoding.PEM).decode()) is None
+    )
     cert.verify_directly_issued_by(ca_cert)
     assert pki.cert_problems(pki.sign_csr(*ca, node[0], NAME), ca[0], NAME, node[1]) == []
 

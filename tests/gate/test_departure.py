@@ -9,7 +9,9 @@ from tests.support.gate_corpus import CHAIN, ChainRepo, Cli, assert_fails_with, 
 
 
 def _leave(cli: Cli, chain: ChainRepo, name: str) -> tuple[int, str, str]:
-    result = cli("member", "leave", "--name", name, "--chain-name", CHAIN, "--config-dir", str(chain.workspace))
+    result = cli(
+        "member", "leave", "--name", name, "--chain-name", CHAIN, "--config-dir", str(chain.workspace)
+    )
     return result.code, result.out, result.err
 
 
@@ -69,7 +71,7 @@ def test_member_leave_of_no_such_member_changes_nothing(cli: Cli, chain: ChainRe
     assert after == before
 
 
-def test_member_leave_before_finalize_removes_the_validators(cli: Cli, tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_member_leave_before_finalize_removes_the_validators(cli: Cli, tmp_path) -> None:
     ws = ("--chain-name", "c", "--config-dir", str(tmp_path))
     assert cli("init-chain", *ws).code == 0
     assert cli("init-chain-config", *ws).code == 0
@@ -79,7 +81,9 @@ def test_member_leave_before_finalize_removes_the_validators(cli: Cli, tmp_path)
         new = cli("new-account", *ws)
         validator = new.out.split()[3]
         validators.append(validator)
-        assert cli("member", "add", "--name", name, "--validator", validator, "--domain", f"n{i}", *ws).code == 0
+        assert (
+            cli("member", "add", "--name", name, "--validator", validator, "--domain", f"n{i}", *ws).code == 0
+        )
         assert cli("append-validator", "--validator", validator, *ws).code == 0
     left = cli("member", "leave", "--name", "p3", *ws)
     assert left.code == 0, left.err

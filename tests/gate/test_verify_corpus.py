@@ -289,14 +289,14 @@ def test_member_may_not_sign_certificates(cli: Cli, chain: ChainRepo) -> None:
     assert_fails_with(cli, chain, "csrs-p2", "admin-only")
 
 
-def test_departed_node_keeps_its_certificate_warning(cli: Cli, chain: ChainRepo) -> None:
+def test_departed_node_keeps_its_certificate_error(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     chain.run("delete-node", "--domain", "node1")
     chain.commit("node1 leaves", "p1")
     code, report = verify_json(cli, chain, "certs")
-    assert code == 0
+    assert code == 1
     assert [(f["rule"], f["severity"], f["path"]) for f in report["findings"]] == [
-        ("departed-cert", "warning", "certs/node1/cert.pem")
+        ("departed-cert", "error", "certs/node1/cert.pem")
     ]
 
 

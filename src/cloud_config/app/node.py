@@ -48,14 +48,16 @@ from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
 __all__ = ["Changes", "init_node", "load_inputs", "refresh_node", "set_recipients", "update_deployment"]
 
 
-def check_tls(chain_name: str, domain: str, tls: dict[str, tuple[Path, str]]) -> None:
+def check_tls(
+    chain_name: str, domain: str, tls: dict[str, tuple[Path, str]], hosts: tuple[str, ...] = ()
+) -> None:
     """The node's certificate must be issued by the CA, name the node and match its TLS key."""
     key_path, key = tls["key"]
     problem = pki.private_key_problem(key)
     if problem:
         raise ConfigError(str(key_path), None, problem)
     cert_path, cert = tls["cert"]
-    problems = pki.cert_problems(cert, tls["ca_cert"][1], node_name(chain_name, domain), public_of=key)
+    problems = pki.cert_problems(cert, tls["ca_cert"][1], node_name(chain_name, domain), key, hosts)
     if problems:
         raise ConfigError(str(cert_path), None, "; ".join(problems))
 
@@ -95,7 +97,7 @@ def load_inputs(
     tls = {name: (path, read_text(path, hint)) for name, (path, hint) in paths.items() if name != "key"}
     key_path, key_hint = paths["key"]
     tls["key"] = (key_path, read_secret_text(key_path, "binary", sops, key_hint))
-    check_tls(chain_name, domain, tls)
+    check_tls(chain_name, domain, tls, pki.cert_hosts(chain.node(domain)))
     return NodeInputs(
         chain_name=chain_name,
         domain=domain,

@@ -17,7 +17,7 @@ from cloud_config.model.paths import CSR_FILE as CSR
 from cloud_config.model.paths import KEY_FILE as KEY
 from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import PUBLIC_MODE, SECRET_MODE, locked
-from cloud_config.store.chain_files import require_chain_dir
+from cloud_config.store.chain_files import read_chain, require_chain_dir
 from cloud_config.store.files import read_flag_file
 from cloud_config.store.pki_files import read_pem, write_tls
 
@@ -46,16 +46,14 @@ def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
         conflict = None if force else _certified_key_conflict(folder)
         if conflict:
             raise ConflictError(f"{conflict} (pass --force to make a new key and drop the certificate)")
-        csr_pem, key_pem = pki.create_csr(name)
+        csr_pem, key_pem = pki.create_csr(name, _own_hosts(layout, domain))
         write_tls(layout, folder, {CSR: (csr_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
         # Whatever certificate is left was issued for another key.
         cert.unlink(missing_ok=True)
     return folder / CSR
 
 
-def sign_csr(
-    layout: ChainLayout, domain: str, days: int = pki.DEFAULT_DAYS, renew: bool = False
-) -> Path:
+def sign_csr(layout: ChainLayout, domain: str, days: int = pki.DEFAULT_DAYS, renew: bool = False) -> Path:
     """sign-csr: check the CSR and the CA, then issue `certs/<domain>/cert.pem` for `days`.
 
     An existing certificate that is still good for this CSR is kept unless `renew` (renew-cert).
@@ -68,20 +66,33 @@ def sign_csr(
     with locked(layout.chain_dir):
         ca_cert, ca_key = read_ca(layout)
         csr = read_pem(folder / CSR, f"run `{layout.hint('create-csr', '--domain', domain)}` first")
-        problem = pki.csr_problem(csr, name)
+        hosts = _own_hosts(layout, domain)
+        problem = pki.csr_problem(csr, name, hosts)
         if problem:
             raise ConfigError(str(folder / CSR), None, problem)
         old = folder / CERT
-        if not renew and old.exists() and not pki.cert_problems(read_pem(old), ca_cert, name, public_of=csr):
-            return old  # already signed: a new signature would only change bytes (and make a commit)
-        cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name, days=days)
+        if not renew and old.exists():
+            old_pem = read_pem(old)
+            if not pki.cert_problems(old_pem, ca_cert, name, csr, hosts) and not pki.leaf_problem(old_pem):
+                return old  # already signed: a new signature would only change bytes (and make a commit)
+        cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name, hosts, days=days)
         write_tls(layout, folder, {CERT: (cert_pem, PUBLIC_MODE)})
     return folder / CERT
 
 
+def _own_hosts(layout: ChainLayout, domain: str) -> tuple[str, ...]:
+    """The names besides `{chain}-{domain}` the node's certificate carries: its listed host."""
+    if not layout.chain_config.is_file():
+        return ()
+    return pki.cert_hosts(read_chain(layout).node(domain))
+
+
 def renew_cert(layout: ChainLayout, domain: str, days: int = pki.DEFAULT_DAYS) -> Path:
     """renew-cert: sign the node's CSR again (the same key, or a new one after create-csr --force)."""
-    if not layout.cert_dir(domain).joinpath(CSR).is_file() and layout.cert_dir(domain).joinpath(CERT).is_file():
+    if (
+        not layout.cert_dir(domain).joinpath(CSR).is_file()
+        and layout.cert_dir(domain).joinpath(CERT).is_file()
+    ):
         raise ConfigError(
             str(layout.cert_dir(domain) / CSR), None,
             "is missing: an imported certificate is renewed by importing its successor (import-cert)",
@@ -174,7 +185,7 @@ def import_cert(layout: ChainLayout, domain: str, cert_path: Path, key_path: Pat
         problems = pki.ca_problems(ca_cert)
         if problems:
             raise ConfigError(str(layout.ca_dir / CERT), None, "; ".join(problems))
-        problems = pki.cert_problems(cert_pem, ca_cert, name)
+        problems = pki.cert_problems(cert_pem, ca_cert, name, hosts=_own_hosts(layout, domain))
         if problems:
             raise UsageError("--cert", f"{cert_path}: {'; '.join(problems)}")
         _check_key("--key", key_path, key_pem, cert_pem, "--cert")
@@ -196,7 +207,7 @@ def read_node_tls(layout: ChainLayout, domain: str) -> tuple[str, str, str]:
     problem = pki.private_key_problem(key)
     if problem:
         raise ConfigError(str(folder / KEY), None, problem)
-    problems = pki.cert_problems(cert, ca_cert, name, public_of=key)
+    problems = pki.cert_problems(cert, ca_cert, name, key, _own_hosts(layout, domain))
     if problems:
         raise ConfigError(str(folder / CERT), None, "; ".join(problems))
     return ca_cert, cert, key

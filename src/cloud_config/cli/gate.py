@@ -175,7 +175,9 @@ def run_member_leave(args: argparse.Namespace) -> int:
 
     result = _run(args, lambda progress: leave(layout(args), args.name, progress))
     return _report(
-        args, result, f"member leave: {args.name} removed with its nodes and certificates; commit it as one PR"
+        args,
+        result,
+        f"member leave: {args.name} removed with its nodes and certificates; commit it as one PR",
     )
 
 

@@ -54,7 +54,8 @@ def _days(p: argparse.ArgumentParser) -> None:
         "--days",
         type=int,
         default=DEFAULT_DAYS,
-        help=f"the certificate's lifetime in days (default: {DEFAULT_DAYS}; 0: 6.7.4's 1975-01-01 to 4096-01-01)",
+        help=f"the certificate's lifetime in days (default: {DEFAULT_DAYS}; "
+        "0: 6.7.4's 1975-01-01 to 4096-01-01)",
     )
 
 
@@ -107,7 +108,9 @@ def run_certs(args: argparse.Namespace) -> int:
         print_json({"certificates": [dataclasses.asdict(c) for c in found]})
         return 0
     for c in found:
-        print(f"{c.path}\t{c.subject}\tissuer: {c.issuer}\tnot after: {c.not_after}\tdays left: {c.days_left}")
+        print(
+            f"{c.path}\t{c.subject}\tissuer: {c.issuer}\tnot after: {c.not_after}\tdays left: {c.days_left}"
+        )
     return 0
 
 

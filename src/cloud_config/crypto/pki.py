@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 from cloud_config.errors import ConfigError, UsageError
 from cloud_config.model.names import dns_label_problem
+from cloud_config.model.network_address import NodeNetworkAddress
 
 if TYPE_CHECKING:
     from cryptography import x509
@@ -61,8 +62,9 @@ def create_ca(generation: int = 1) -> tuple[str, str]:
     return _cert_pem(cert), _key_pem(key)
 
 
-def create_csr(cert_name: str) -> tuple[str, str]:
-    """A new node key and its CSR for `cert_name` (`{chain}-{domain}`): (csr_pem, key_pem) (§4.2)."""
+def create_csr(cert_name: str, hosts: tuple[str, ...] = ()) -> tuple[str, str]:
+    """A new node key and its CSR for `cert_name` (`{chain}-{domain}`) and the `hosts` it is also
+    dialled by (cert_hosts: `IP:<addr>` or a DNS name): (csr_pem, key_pem) (§4.2)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -74,18 +76,41 @@ def create_csr(cert_name: str) -> tuple[str, str]:
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(_subject(cert_name))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(cert_name)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(_san(cert_name, hosts)), critical=False)
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM).decode("ascii"), _key_pem(key)
 
 
+def _san(cert_name: str, hosts: tuple[str, ...]) -> list[x509.GeneralName]:
+    """`DNS:{cert_name}` first, then each host: an IP SAN for `IP:<addr>`, a DNS SAN otherwise."""
+    import ipaddress
+
+    from cryptography import x509
+
+    names: list[x509.GeneralName] = [x509.DNSName(cert_name)]
+    for host in hosts:
+        if host.startswith("IP:"):
+            names.append(x509.IPAddress(ipaddress.ip_address(host[3:])))
+        elif host != cert_name:
+            names.append(x509.DNSName(host))
+    return names
+
+
 def sign_csr(
-    ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str, *, days: int = DEFAULT_DAYS
+    ca_cert_pem: str,
+    ca_key_pem: str,
+    csr_pem: str,
+    expected_name: str,
+    hosts: tuple[str, ...] = (),
+    *,
+    days: int = DEFAULT_DAYS,
 ) -> str:
     """The node certificate for a checked CSR, issued by the CA (§4.3); raises ConfigError.
 
-    Valid for `days` from now (`days=0`: 6.7.4's 1975-01-01 to 4096-01-01).
+    The CSR may name only `expected_name` and the `hosts` (the names the node is dialled at besides
+    it); the certificate carries basicConstraints CA:false and is valid for `days` from now
+    (`days=0`: 6.7.4's 1975-01-01 to 4096-01-01).
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -93,7 +118,7 @@ def sign_csr(
     problems = ca_problems(ca_cert_pem, ca_key_pem)
     if problems:
         raise ConfigError("the CA", None, "; ".join(problems))
-    problem = csr_problem(csr_pem, expected_name)
+    problem = csr_problem(csr_pem, expected_name, hosts)
     if problem:
         raise ConfigError("the CSR", None, problem)
     signer_pem = split_bundle(ca_cert_pem)[-1]  # the key's CA: the newest of a bundle
@@ -108,6 +133,7 @@ def sign_csr(
         .public_key(csr.public_key())
         .serial_number(_serial_for(csr.public_key()))
         .add_extension(san, critical=False)
+        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
     )
     # A rotated CA (generation 2 on) names its key in what it signs, so a verifier picks the right
     # CA out of a bundle; generation 1 keeps 6.7.4's shape (SAN only).
@@ -162,8 +188,9 @@ def cert_name_problem(cert_name: str) -> str | None:
     return dns_label_problem(cert_name)
 
 
-def csr_problem(csr_pem: str, expected_name: str) -> str | None:
-    """Why the CSR cannot be signed for `expected_name`: unparsable, bad signature, wrong name."""
+def csr_problem(csr_pem: str, expected_name: str, hosts: tuple[str, ...] = ()) -> str | None:
+    """Why the CSR cannot be signed for `expected_name` (and `hosts`): unparsable, bad signature,
+    wrong or extra names."""
     from cryptography.exceptions import UnsupportedAlgorithm
 
     csr = _load(csr_pem, _CSR)
@@ -182,10 +209,43 @@ def csr_problem(csr_pem: str, expected_name: str) -> str | None:
     extra = [ext.oid.dotted_string for ext in extensions if ext.oid not in _csr_extensions()]
     if extra:
         return f"requests extensions a node certificate must not carry: {', '.join(extra)}"
-    names = _names(csr.subject, extensions)
-    if names != (expected_name, [expected_name]):
-        return f"names {_show(names)}, expected CN and DNS name {expected_name!r}"
-    return None
+    return _name_problem(_names(csr.subject, extensions), expected_name, hosts)
+
+
+def _name_problem(names: tuple[str | None, list[str]], expected: str, hosts: tuple[str, ...]) -> str | None:
+    """Why a CN and SAN list do not name exactly `expected` (plus only the `hosts`), or None."""
+    cn, san = names
+    allowed = {expected, *hosts}
+    if cn == expected and expected in san and len(set(san)) == len(san) and set(san) <= allowed:
+        return None
+    also = f" (SAN may also hold the node's host {', '.join(hosts)})" if hosts else ""
+    return f"names {_show(names)}, expected CN and DNS name {expected!r}{also} and no other name"
+
+
+def cert_hosts(node: NodeNetworkAddress | None) -> tuple[str, ...]:
+    """The SAN a node's certificate carries besides `{chain}-{domain}`: the node's listed host
+    (`IP:<addr>` or a DNS name), the name a node outside Kubernetes dials it by (zenoh checks the
+    dialled host against the SANs only, docs/membership.md). Nothing for a node not listed."""
+    if node is None:
+        return ()
+    ip = node.host_ip
+    return (f"IP:{ip}",) if ip is not None else (node.host.lower(),)
+
+
+def leaf_problem(cert_pem: str) -> str | None:
+    """Why a node certificate lacks basicConstraints CA:false (6.7.4's certificates do), or None."""
+    from cryptography import x509
+
+    cert = _load(cert_pem, _CERT)
+    if cert is None:
+        return None  # cert_problems says so
+    try:
+        ca = cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca
+    except x509.ExtensionNotFound:
+        return "has no basicConstraints extension (expected CA:false, as sign-csr issues)"
+    except ValueError as exc:
+        return f"has an unreadable basicConstraints extension: {exc}"
+    return "has basicConstraints CA:true" if ca else None
 
 
 def cert_problems(
@@ -193,8 +253,9 @@ def cert_problems(
     ca_cert_pem: str,
     expected_name: str | None = None,
     public_of: str | None = None,
+    hosts: tuple[str, ...] = (),
 ) -> list[str]:
-    """What is wrong with a node certificate: parse, issuer, name, validity, key match."""
+    """What is wrong with a node certificate: parse, issuer, exact names, validity, key match."""
     cert = _load(cert_pem, _CERT)
     if cert is None:
         return ["is not a PEM certificate (-----BEGIN CERTIFICATE-----)"]
@@ -208,9 +269,9 @@ def cert_problems(
     if _is_ca(cert):
         found.append("is a CA certificate, not a node certificate")
     if expected_name is not None:
-        names = _names(cert.subject, cert.extensions)
-        if names[0] != expected_name or expected_name not in names[1]:
-            found.append(f"names {_show(names)}, expected CN and DNS name {expected_name!r}")
+        problem = _name_problem(_names(cert.subject, cert.extensions), expected_name, hosts)
+        if problem:
+            found.append(problem)
     now = datetime.datetime.now(datetime.UTC)
     if now > cert.not_valid_after_utc:
         found.append(f"expired on {_day(cert.not_valid_after_utc)} (renew it: renew-cert)")
@@ -392,11 +453,17 @@ def _names(subject: x509.Name, extensions: x509.Extensions) -> tuple[str | None,
     cn = str(common[0].value) if len(common) == 1 else None
     try:
         san = extensions.get_extension_for_class(x509.SubjectAlternativeName).value
-        dns = [str(n) for n in san.get_values_for_type(x509.DNSName)]
-        others = [n for n in san if not isinstance(n, x509.DNSName)]
     except x509.ExtensionNotFound:
-        dns, others = [], []
-    return cn, dns + [str(n) for n in others]
+        return cn, []
+    names = []
+    for name in san:
+        if isinstance(name, x509.DNSName):
+            names.append(name.value.lower())
+        elif isinstance(name, x509.IPAddress):
+            names.append(f"IP:{name.value}")
+        else:
+            names.append(f"{type(name).__name__}:{name.value}")
+    return cn, names
 
 
 def _show(names: tuple[str | None, list[str]]) -> str:

@@ -24,9 +24,11 @@ RULES: dict[str, str] = {
     "ca-invalid": "ca_cert/cert.pem is a usable CA certificate",
     "ca-changed": "once node certificates exist, the CA changes only by rotate-ca's begin and finish phases",
     "ca-rotation": "during a CA rotation every added or changed node certificate is the newer CA's",
-    "csr-invalid": "each certs/<d>/csr.pem is a valid CSR naming {chain}-<d>",
+    "csr-invalid": "each certs/<d>/csr.pem is a valid CSR naming exactly {chain}-<d> (+ the node's host)",
     "cert-not-from-ca": "each certs/<d>/cert.pem is issued by ca_cert/cert.pem",
-    "cert-wrong-name": "each certs/<d>/cert.pem names {chain}-<d>",
+    "cert-wrong-name": "each certs/<d>/cert.pem names exactly {chain}-<d> (+ the node's host)",
+    "cert-basic-constraints": "a new or changed certificate has basicConstraints CA:false (a warning "
+    "for one already on the base)",
     "cert-key-mismatch": "each certificate holds the public key of its CSR",
     "cert-invalid": "each certs/<d>/cert.pem parses and is valid now",
     "cert-expired": "no certs/<d>/cert.pem is past its not-after (renew-cert)",

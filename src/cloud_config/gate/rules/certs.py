@@ -1,7 +1,10 @@
-"""Certificates: the CA stays put once used; each node certificate is the CA's, for its node.
+"""Certificates: the CA stays put once used; each node certificate is the CA's, for exactly its node.
 
-The checks themselves are crypto.pki's (cert_problems, csr_problem, ca_problems); this module
-only decides which files to check and which rule id each problem belongs to.
+The checks themselves are crypto.pki's (cert_problems, csr_problem, ca_problems, leaf_problem);
+this module only decides which files to check and which rule id each problem belongs to. A
+certificate the change adds or alters must name exactly `{chain}-{domain}` (plus a non-k8s node's
+own host) and carry basicConstraints CA:false; one already on the base that lacks the extension
+(as cloud-config 6.7.4 issues them) is a warning.
 """
 
 from __future__ import annotations
@@ -31,15 +34,16 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
         domain, kind = node_file(path) or ("", "")
         pem = head.text(path) or ""
         name = node_name(chain_name, domain)
+        hosts = pki.cert_hosts(head.chain.node(domain) if head.chain else None)
         if kind == "csr":
-            problem = pki.csr_problem(pem, name)
+            problem = pki.csr_problem(pem, name, hosts)
             if problem:
                 yield Finding("csr-invalid", ERROR, path, f"the CSR {problem}")
         elif ca_pem is None:
             yield Finding("cert-not-from-ca", ERROR, path, f"there is no {CA_CERT} to issue it")
         else:
             csr = head.text(f"certs/{domain}/csr.pem")
-            for problem in pki.cert_problems(pem, ca_pem, expected_name=name, public_of=csr):
+            for problem in pki.cert_problems(pem, ca_pem, name, csr, hosts):
                 rule = next((r for start, r in _CERT_RULES if problem.startswith(start)), "cert-invalid")
                 if rule == "cert-key-mismatch":
                     problem = (
@@ -47,6 +51,14 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
                         "made after signing: sign the new CSR)"
                     )
                 yield Finding(rule, ERROR, path, f"the certificate {problem}")
+            leaf = pki.leaf_problem(pem)
+            if leaf:
+                unchanged = base.tree.get(path) == head.tree[path]
+                yield Finding(
+                    "cert-basic-constraints", WARNING if unchanged else ERROR, path,
+                    f"the certificate {leaf}"
+                    + ("; it was issued before this change (re-sign it with sign-csr)" if unchanged else ""),
+                )  # fmt: skip
             yield from _expiring(path, pem)
 
 

@@ -22,7 +22,7 @@ def departure_findings(base: Snapshot, head: Snapshot) -> Iterator[Finding]:
         return
     listed = {n.domain for n in head.chain.node_network_address_list}
     validators = {normalize_validator(v) for v in head.chain.system_config.validators}
-    left_files = {}
+    left_files: dict[str, list[str]] = {}
     for path in head.tree:
         parsed = node_file(path)
         if parsed:
@@ -34,7 +34,8 @@ def departure_findings(base: Snapshot, head: Snapshot) -> Iterator[Finding]:
             if domain in listed:
                 yield Finding(
                     "departure-incomplete", ERROR, CHAIN_CONFIG,
-                    f"{hint} its node {domain!r} is still in the node list {fix}", "node_network_address_list",
+                    f"{hint} its node {domain!r} is still in the node list {fix}",
+                    "node_network_address_list",
                 )  # fmt: skip
             for path in sorted(left_files.get(domain, [])):
                 yield Finding(
