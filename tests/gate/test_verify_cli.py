@@ -50,7 +50,7 @@ def test_json_is_stable_and_documented(cli: Cli, chain: ChainRepo) -> None:
     assert all(list(f) == FINDING_KEYS for f in report["findings"])
     severities = [f["severity"] for f in report["findings"]]
     assert severities == sorted(severities)  # "error" < "warning": errors first
-    assert report["errors"] == severities.count("error") == 3 and report["warnings"] == 1
+    assert report["errors"] == severities.count("error") == 4 and report["warnings"] == 0
 
 
 def test_markdown_reads_as_a_pr_comment(cli: Cli, chain: ChainRepo) -> None:
@@ -80,9 +80,10 @@ def test_text_is_one_line_per_finding_and_a_verdict(cli: Cli, chain: ChainRepo) 
     result = cli("verify", "--repo", str(chain.repo), "--base", "certs", "--head", "HEAD")
     lines = result.out.splitlines()
     assert result.code == 1 and len(lines) == 5
-    assert lines[0].startswith("error: chain_config.toml: node_network_address_list: commit ")
-    assert lines[0].endswith("removes node node2, which belongs to 'p2' [not-owner]")
-    assert lines[-1].endswith("FAILED (3 error(s), 1 warning(s))")
+    assert lines[0].startswith("error: certs/node2/cert.pem: node 'node2' was removed")  # departed-cert
+    assert lines[1].startswith("error: chain_config.toml: node_network_address_list: commit ")
+    assert lines[1].endswith("removes node node2, which belongs to 'p2' [not-owner]")
+    assert lines[-1].endswith("FAILED (4 error(s), 0 warning(s))")
 
 
 def test_real_process_exit_codes(prepared: ChainRepo) -> None:
@@ -223,7 +224,11 @@ def test_branch_behind_its_base_is_a_warning(cli: Cli, chain: ChainRepo) -> None
     chain.commit("move node2", "p2")
     code, report = verify_json(cli, chain, "main-ahead")
     assert code == 0
-    assert [(f["rule"], f["path"]) for f in report["findings"]] == [("stale-branch", "commit")]
+    assert [(f["rule"], f["path"]) for f in report["findings"]] == [
+        ("cert-stale-host", "certs/node2/cert.pem"),  # node2 moved; its certificate names the old host
+        ("cert-stale-host", "certs/node2/csr.pem"),
+        ("stale-branch", "commit"),
+    ]
 
 
 def test_parsing_the_gate_verbs_imports_nothing_heavy() -> None:

@@ -290,7 +290,7 @@ def test_every_generated_document_passes_strict_validation(tmp_path: Path, versi
     _mixed_chain(tmp_path)
     docs = [yaml.safe_load(p.read_text()) for p in sorted(tmp_path.glob("*/yamls/*.yaml"))]
     kinds = {d["kind"] for d in docs}
-    assert kinds == {"StatefulSet", "Service", "Secret", "ConfigMap", "EndpointSlice"}
+    assert kinds == {"StatefulSet", "Service", "Secret", "ConfigMap", "EndpointSlice", "NetworkPolicy"}
     for doc in docs:
         kubernetes_validate.validate(doc, version, strict=True)
     # The validator is strict: an unknown field is refused.

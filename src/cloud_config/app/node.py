@@ -15,6 +15,7 @@ from cloud_config.app.pki import read_node_tls
 from cloud_config.crypto import pki
 from cloud_config.errors import CloudConfigError, ConfigError, NotFoundError, UsageError
 from cloud_config.model.chain import ChainConfig
+from cloud_config.model.network_address import merge_peer_cidrs
 from cloud_config.model.node import Deployment, NodeConfig
 from cloud_config.model.paths import (
     ACCOUNTS,
@@ -48,16 +49,19 @@ from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
 __all__ = ["Changes", "init_node", "load_inputs", "refresh_node", "set_recipients", "update_deployment"]
 
 
-def check_tls(
-    chain_name: str, domain: str, tls: dict[str, tuple[Path, str]], hosts: tuple[str, ...] = ()
-) -> None:
-    """The node's certificate must be issued by the CA, name the node and match its TLS key."""
+def check_tls(chain_name: str, domain: str, tls: dict[str, tuple[Path, str]]) -> None:
+    """The node's certificate must be issued by the CA, name the node and match its TLS key.
+
+    Host SANs are the gate's to judge (`cert-wrong-name`, `cert-stale-host`): a node whose
+    certificate still names its former host renders, so the move itself can be applied."""
     key_path, key = tls["key"]
     problem = pki.private_key_problem(key)
     if problem:
         raise ConfigError(str(key_path), None, problem)
     cert_path, cert = tls["cert"]
-    problems = pki.cert_problems(cert, tls["ca_cert"][1], node_name(chain_name, domain), key, hosts)
+    problems = pki.cert_problems(
+        cert, tls["ca_cert"][1], node_name(chain_name, domain), key, pki.host_names(cert)
+    )
     if problems:
         raise ConfigError(str(cert_path), None, "; ".join(problems))
 
@@ -97,7 +101,7 @@ def load_inputs(
     tls = {name: (path, read_text(path, hint)) for name, (path, hint) in paths.items() if name != "key"}
     key_path, key_hint = paths["key"]
     tls["key"] = (key_path, read_secret_text(key_path, "binary", sops, key_hint))
-    check_tls(chain_name, domain, tls, pki.cert_hosts(chain.node(domain)))
+    check_tls(chain_name, domain, tls)
     return NodeInputs(
         chain_name=chain_name,
         domain=domain,
@@ -244,6 +248,11 @@ def merged_deployment(
         raise CloudConfigError(f"--domain: node {me.domain} is not a k8s node ({me} has no cluster)")
     deployment = inputs.node.deployment or Deployment()
     for field, value in changes.items():
+        if field == "peer_cidrs" and isinstance(value, list):
+            try:
+                value = merge_peer_cidrs(deployment.peer_cidrs, value)
+            except ValueError as exc:
+                raise UsageError("--peer-cidr", str(exc)) from None
         setattr(deployment, field, value)
     if not deployment.storage_class:
         raise UsageError("--storage-class", "is required (no storage class is saved in node_config.toml yet)")

@@ -38,6 +38,7 @@ DEPLOYMENT_FLAGS = (
     ("--limits-memory", "limits_memory", "8192Mi"),
     ("--cluster-domain", "cluster_domain", "cluster.local"),
     ("--engine", "engine", "argocd"),
+    ("--monitoring-namespace", "monitoring_namespace", "monitoring"),
 )
 DEPLOYMENT_SWITCHES = (
     ("--enable-debug", "enable_debug", "add the debug container"),
@@ -71,6 +72,14 @@ def register(sub: Subparsers) -> None:
         p.add_argument(flag, default=None, help=f"({shown})")
     for flag, _, text in DEPLOYMENT_SWITCHES:
         p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} (saved)")
+    p.add_argument(
+        "--peer-cidr",
+        action="append",
+        default=[],
+        metavar="DOMAIN=CIDR",
+        help="the source addresses of a peer outside the cluster, for the NetworkPolicy (repeatable, "
+        "saved; DOMAIN= drops one)",
+    )
     p.add_argument(
         "--enable-kustomize", action="store_true", help="accepted; kustomization.yaml is always written"
     )
@@ -172,11 +181,20 @@ def run_update_yaml(args: argparse.Namespace) -> int:
     where = layout(args)
     given = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in DEPLOYMENT_FLAGS}
     given.update({field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in DEPLOYMENT_SWITCHES})
-    changes = {k: v for k, v in given.items() if v is not None}
+    changes: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    if args.peer_cidr:
+        changes["peer_cidrs"] = list(args.peer_cidr)  # merged over the saved ones
     flags = {name: flag for flag, name, *_ in (*DEPLOYMENT_FLAGS, *DEPLOYMENT_SWITCHES)}
-    return _render(
+    flags["peer_cidrs"] = "--peer-cidr"
+    code = _render(
         args,
         lambda: update_deployment(
             where.chain_dir, where.node_dir(args.domain), args.chain_name, args.domain, changes, flags
         ),
     )
+    if not args.dry_run:
+        from cloud_config.app.allowlist import peers
+
+        for message in peers(where, args.domain).warnings:  # how the NetworkPolicy admits each peer
+            warn(message)
+    return code

@@ -212,6 +212,31 @@ def csr_problem(csr_pem: str, expected_name: str, hosts: tuple[str, ...] = ()) -
     return _name_problem(_names(csr.subject, extensions), expected_name, hosts)
 
 
+def host_names(pem: str) -> tuple[str, ...]:
+    """The SAN entries of a certificate or CSR (as cert_hosts spells them), for a check that leaves
+    the hosts to the gate."""
+    kind = _pem_kind(pem)
+    item = _load(pem, kind) if kind != _KEY else None
+    if item is None:
+        return ()
+    try:
+        return tuple(_names(item.subject, item.extensions)[1])
+    except ValueError:
+        return ()
+
+
+def names_only(pem: str, expected: str, hosts: tuple[str, ...]) -> bool:
+    """Whether a CSR or certificate names exactly `expected` plus only some of the `hosts`."""
+    kind = _pem_kind(pem)
+    item = _load(pem, kind) if kind != _KEY else None
+    if item is None:
+        return False
+    try:
+        return _name_problem(_names(item.subject, item.extensions), expected, hosts) is None
+    except ValueError:
+        return False
+
+
 def _name_problem(names: tuple[str | None, list[str]], expected: str, hosts: tuple[str, ...]) -> str | None:
     """Why a CN and SAN list do not name exactly `expected` (plus only the `hosts`), or None."""
     cn, san = names

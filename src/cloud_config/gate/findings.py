@@ -29,6 +29,7 @@ RULES: dict[str, str] = {
     "cert-wrong-name": "each certs/<d>/cert.pem names exactly {chain}-<d> (+ the node's host)",
     "cert-basic-constraints": "a new or changed certificate has basicConstraints CA:false (a warning "
     "for one already on the base)",
+    "cert-stale-host": "a CSR or certificate the change keeps names the node's former host (warning)",
     "cert-key-mismatch": "each certificate holds the public key of its CSR",
     "cert-invalid": "each certs/<d>/cert.pem parses and is valid now",
     "cert-expired": "no certs/<d>/cert.pem is past its not-after (renew-cert)",

@@ -9,12 +9,11 @@ it for a cloud firewall where no CNI enforces NetworkPolicy. Pure: same inputs, 
 
 from __future__ import annotations
 
-import ipaddress
 from collections.abc import Mapping
 from dataclasses import dataclass
 
 from cloud_config.model.chain import ChainConfig
-from cloud_config.model.network_address import NodeNetworkAddress
+from cloud_config.model.network_address import NodeNetworkAddress, host_cidr
 from cloud_config.model.paths import node_name
 
 P2P_PROTOCOL = "UDP"  # the transport cloud-config renders is quic: QUIC over UDP
@@ -41,24 +40,6 @@ class PeerSource:
             "cidr": self.cidr,
             "cidr_from": self.cidr_from,
         }
-
-
-def cidr_problem(text: str) -> str | None:
-    """Why `text` is not an IPv4 or IPv6 network (`10.0.0.0/24`, `203.0.113.7/32`), or None."""
-    try:
-        ipaddress.ip_network(text, strict=True)
-    except ValueError as exc:
-        return f"is not a CIDR network ({exc})"
-    return None
-
-
-def host_cidr(host: str) -> str | None:
-    """`<ip>/32` (or `/128`) when the host is an IP address, else None."""
-    try:
-        ip = ipaddress.ip_address(host.strip("[]"))
-    except ValueError:
-        return None
-    return f"{ip}/{ip.max_prefixlen}"
 
 
 def peer_sources(
@@ -102,3 +83,68 @@ def _me(nodes: list[NodeNetworkAddress], domain: str) -> NodeNetworkAddress:
     if not found:
         raise LookupError(f"node {domain} is not in the chain's node list")
     return found[-1]
+
+
+def pod_selector(chain_name: str, domain: str) -> dict[str, str]:
+    """The labels that select a node's pod (6.7.4's: chain name and `{chain}-{domain}`)."""
+    return {
+        "app.kubernetes.io/chain-name": chain_name,
+        "app.kubernetes.io/chain-node": node_name(chain_name, domain),
+    }
+
+
+def _namespace(name: str) -> dict[str, object]:
+    return {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": name}}}
+
+
+def network_policy(
+    chain_name: str,
+    me: NodeNetworkAddress,
+    sources: list[PeerSource],
+    p2p_port: int,
+    service_ports: list[int],
+    monitoring_namespace: str,
+    labels: Mapping[str, str],
+) -> dict[str, object]:
+    """The node's NetworkPolicy: the p2p port (UDP) from `sources` only; the gRPC and metrics ports
+    (`service_ports`, TCP) from the node's own pod, its namespace and `monitoring_namespace`.
+
+    A rule with an empty `from` would admit everyone, so a node with no admitted peer gets no p2p
+    rule at all (the port admits nobody).
+    """
+    peers: list[dict[str, object]] = []
+    for s in sources:
+        if s.same_cluster:
+            peers.append(
+                {
+                    "podSelector": {"matchLabels": pod_selector(chain_name, s.domain)},
+                    **_namespace(s.namespace),
+                }
+            )
+        elif s.cidr:
+            peers.append({"ipBlock": {"cidr": s.cidr}})
+    ingress: list[dict[str, object]] = []
+    if peers:
+        ingress.append({"from": peers, "ports": [{"port": p2p_port, "protocol": P2P_PROTOCOL}]})
+    own = [
+        {"podSelector": {"matchLabels": pod_selector(chain_name, me.domain)}},
+        _namespace(me.name_space),
+        *(
+            [_namespace(monitoring_namespace)]
+            if monitoring_namespace and monitoring_namespace != me.name_space
+            else []
+        ),
+    ]
+    ingress.append(
+        {"from": own, "ports": [{"port": p, "protocol": "TCP"} for p in sorted(set(service_ports))]}
+    )
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": {"labels": dict(labels), "name": node_name(chain_name, me.domain)},
+        "spec": {
+            "podSelector": {"matchLabels": pod_selector(chain_name, me.domain)},
+            "policyTypes": ["Ingress"],
+            "ingress": ingress,
+        },
+    }

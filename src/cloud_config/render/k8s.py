@@ -348,3 +348,24 @@ def _external_name(name: str, target: str) -> Obj:
         "metadata": {"name": name},
         "spec": {"externalName": target, "type": "ExternalName"},
     }
+
+
+def network_policy(inputs: NodeInputs) -> Obj:
+    """The node's inbound allowlist (render.allowlist): p2p from the current peers only, gRPC and
+    metrics from its own pod, its namespace and the monitoring namespace."""
+    from cloud_config.render import allowlist
+
+    deployment = _deployment(inputs)
+    sources, _ = allowlist.peer_sources(
+        inputs.chain_name, inputs.chain, inputs.domain, deployment.peer_cidr_map()
+    )
+    ports = [*inputs.node.grpc_ports.values(), *inputs.node.metrics_ports.values()]
+    return allowlist.network_policy(
+        inputs.chain_name,
+        inputs.me,
+        sources,
+        K8S_P2P_PORT,
+        ports,
+        deployment.monitoring_namespace,
+        labels(inputs),
+    )

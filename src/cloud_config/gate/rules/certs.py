@@ -34,7 +34,14 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
         domain, kind = node_file(path) or ("", "")
         pem = head.text(path) or ""
         name = node_name(chain_name, domain)
-        hosts = pki.cert_hosts(head.chain.node(domain) if head.chain else None)
+        listed = head.chain.node(domain) if head.chain else None
+        if listed is None and base.chain is not None:
+            listed = base.chain.node(domain)  # a node that left: its names are judged as they were
+        hosts = pki.cert_hosts(listed)
+        stale = _stale_host(base, head, path, pem, name, hosts)
+        if stale:
+            yield stale
+            hosts = (*hosts, *pki.cert_hosts(base.chain.node(domain) if base.chain else None))
         if kind == "csr":
             problem = pki.csr_problem(pem, name, hosts)
             if problem:
@@ -95,3 +102,25 @@ def _ca_findings(base: Snapshot, head: Snapshot, ca_pem: str | None) -> Iterator
             f"the CA certificate is {verb} while {len(issued)} node certificate(s) depend on it: "
             f"every node would stop trusting the others{f' ({why})' if why else ''}",
         )  # fmt: skip
+
+
+def _stale_host(
+    base: Snapshot, head: Snapshot, path: str, pem: str, name: str, hosts: tuple[str, ...]
+) -> Finding | None:
+    """`cert-stale-host` (warning): a CSR or certificate this change leaves as it was names the
+    node's host of the base, which the change moved: a node outside k8s dials the new host and
+    its name check fails until the owner makes a new CSR (create-csr --force) and it is signed."""
+    from cloud_config.crypto import pki
+
+    domain = (node_file(path) or ("", ""))[0]
+    old = pki.cert_hosts(base.chain.node(domain) if base.chain else None)
+    listed = head.chain is not None and head.chain.node(domain) is not None  # a departed one: departed-cert
+    if not listed or base.tree.get(path) != head.tree.get(path) or not old or set(old) <= set(hosts):
+        return None
+    if pki.names_only(pem, name, (*hosts, *old)) and not pki.names_only(pem, name, hosts):
+        return Finding(
+            "cert-stale-host", WARNING, path,
+            f"names the node's former host {', '.join(old)}; it moved to {', '.join(hosts) or 'no host'}: "
+            f"`cloud-config create-csr --domain {domain} --force`, then sign-csr",
+        )  # fmt: skip
+    return None
