@@ -147,39 +147,68 @@ def read_objects(repo: Path, specs: list[str]) -> dict[str, bytes | None]:
     return out
 
 
-def new_blobs(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
-    """(blob id, path) of every file version reachable from head but not from base."""
-    out = run(repo, "rev-list", "--objects", "--no-object-names", "--filter=object:type=blob",
-              f"{base}..{head}")  # fmt: skip
-    ids = set(out.split())
-    if not ids:
+def added_blobs(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
+    """(blob id, path) of every file version a commit of base..head writes, under every path it is
+    written at (renames and aliases included; a merge's against each parent), oldest commit first."""
+    commits = run(repo, "rev-list", "--reverse", f"{base}..{head}")
+    if not commits:
         return []
-    named = run(repo, "rev-list", "--objects", f"{base}..{head}")
-    rows = []
-    for line in named.splitlines():
-        blob, _, path = line.partition(" ")
-        if blob in ids and path:
-            rows.append((blob, path))
-    return rows
+    argv = ["git", "-C", str(repo), "diff-tree", "--stdin", "-r", "-z", "-m", "--root", "--no-renames",
+            "--no-abbrev", "--no-commit-id"]  # fmt: skip
+    proc = subprocess.run(
+        argv, input=(commits + "\n").encode(), capture_output=True, env=_env(None), check=False
+    )
+    if proc.returncode != 0:
+        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
+    tokens = proc.stdout.decode(errors="surrogateescape").split("\0")
+    rows: dict[tuple[str, str], None] = {}
+    for i, token in enumerate(tokens[:-1]):
+        if token.startswith(":"):
+            meta = token.split()
+            if meta[3].strip("0") and meta[1] != "160000":  # not a deletion, not a submodule
+                rows.setdefault((meta[3], tokens[i + 1]), None)
+    return list(rows)
+
+
+def merge_base(repo: Path, one: str, other: str) -> str | None:
+    """The best common ancestor of two commits, or None when their histories are unrelated."""
+    proc = run_bytes(repo, "merge-base", one, other, check=False)
+    if proc.returncode == 1 and not proc.stderr.strip():
+        return None
+    if proc.returncode != 0:
+        raise GitError(["merge-base", one, other], proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc.stdout.decode().split()[0]
+
+
+def merge_tree(repo: Path, ours: str, theirs: str) -> tuple[str, list[str]]:
+    """(tree id, conflicted paths) of merging two commits the way `git merge` (ort) would, without
+    touching a work tree or a ref (a forge merges the same way, with no custom merge driver)."""
+    proc = run_bytes(
+        repo, "merge-tree", "--write-tree", "--name-only", "-z", "--no-messages", ours, theirs, check=False
+    )
+    if proc.returncode not in (0, 1):
+        raise GitError(["merge-tree", ours, theirs], proc.returncode, proc.stderr.decode(errors="replace"))
+    tree, *paths = [p for p in proc.stdout.decode(errors="surrogateescape").split("\0") if p]
+    return tree, sorted(set(paths)) if proc.returncode == 1 else []
 
 
 def signed_commits(
     repo: Path, base: str, head: str, allowed_signers: Path
-) -> list[tuple[str, str, str, str, str]]:
-    """(sha, first parent, %G? status, key fingerprint, principal) of each non-merge commit
-    in base..head, oldest first, checked by git against an SSH allowed-signers file."""
+) -> list[tuple[str, tuple[str, ...], str, str, str, str]]:
+    """(sha, parents, %G? status, key fingerprint, principal, tree id) of each commit in base..head
+    (merges included), oldest first, checked by git against an SSH allowed-signers file."""
     out = run(
         repo,
         "-c", "gpg.format=ssh",
         "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
-        "log", "--no-merges", "--reverse", "--format=%H%x00%P%x00%G?%x00%GF%x00%GS%x00",
+        "log", "--reverse", "--format=%H%x00%P%x00%G?%x00%GF%x00%GS%x00%T%x00",
         f"{base}..{head}",
     )  # fmt: skip
     fields = out.split("\0")[:-1]  # every record ends with NUL
     rows = []
-    for i in range(0, len(fields), 5):
-        sha, parents, status, fingerprint, principal = (f.strip() for f in fields[i : i + 5])
-        rows.append((sha, parents.split()[0] if parents else "", status, fingerprint, principal))
+    for i in range(0, len(fields), 6):
+        sha, parents, status, fingerprint, principal, tree = (f.strip() for f in fields[i : i + 6])
+        rows.append((sha, tuple(parents.split()), status, fingerprint, principal, tree))
     return rows
 
 

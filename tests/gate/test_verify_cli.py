@@ -86,11 +86,20 @@ def test_text_is_one_line_per_finding_and_a_verdict(cli: Cli, chain: ChainRepo) 
     assert lines[-1].endswith("FAILED (4 error(s), 0 warning(s))")
 
 
-def test_real_process_exit_codes(prepared: ChainRepo) -> None:
-    ok = run_process("verify", "--base", "csrs-p2", "--head", "certs", cwd=prepared.repo)
+def test_real_process_exit_codes(chain: ChainRepo) -> None:
+    ok = run_process("verify", "--base", "csrs-p2", "--head", "certs", cwd=chain.repo)
     assert ok.code == 0 and ok.out.endswith("passed (0 error(s), 0 warning(s))\n")
-    bad = run_process("verify", "--base", "certs", "--head", "init", cwd=prepared.repo)
+    chain.pr("certs")
+    chain.run("set-stage", "--stage", "public", "--force")
+    chain.commit("back to public", "admin")
+    bad = run_process("verify", "--base", "certs", "--head", "HEAD", cwd=chain.repo)
     assert bad.code == 1 and "[stage-backwards]" in bad.out
+
+
+def test_an_old_commit_merges_as_nothing(prepared: ChainRepo) -> None:
+    """head `init` is already in base `certs`: merging it changes nothing; behind, so a warning."""
+    old = run_process("verify", "--base", "certs", "--head", "init", cwd=prepared.repo)
+    assert old.code == 0 and "[stale-branch]" in old.out and "verdict is for the merge result" in old.out
 
 
 def test_unknown_revision_is_a_usage_error(cli: Cli, prepared: ChainRepo) -> None:

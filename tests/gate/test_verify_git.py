@@ -43,7 +43,8 @@ def test_signed_commits_reports_what_git_says(chain: ChainRepo, tmp_path: Path) 
     allowed.write_text(f'p1 namespaces="git" {chain.people["p1"].public}\n')
     rows = git.signed_commits(chain.repo, "certs", "HEAD", allowed)
     assert [(r[2], r[4]) for r in rows] == [("G", "p1"), ("N", ""), ("U", "")]
-    assert rows[0][1] == chain.git("rev-parse", "certs")
+    assert rows[0][1] == (chain.git("rev-parse", "certs"),)
+    assert rows[0][5] == chain.git("rev-parse", f"{rows[0][0]}^{{tree}}")
     assert rows[2][3].startswith("SHA256:")
 
 
@@ -55,13 +56,18 @@ def test_read_objects_by_id_and_by_path(prepared: ChainRepo) -> None:
     assert got["certs:nope"] is None and got["certs"] is None
 
 
-def test_new_blobs_include_files_deleted_again(chain: ChainRepo) -> None:
+def test_added_blobs_include_files_deleted_again_renames_and_aliases(chain: ChainRepo) -> None:
     chain.pr("certs")
     (chain.repo / "tmp.txt").write_text("short-lived")
+    (chain.repo / "alias.txt").write_text("short-lived")
     chain.commit("add", "admin")
-    (chain.repo / "tmp.txt").unlink()
+    chain.git("mv", "tmp.txt", "moved.txt")
+    chain.commit("rename", "admin")
+    (chain.repo / "moved.txt").unlink()
     chain.commit("remove", "admin")
-    assert [path for _, path in git.new_blobs(chain.repo, "certs", "HEAD")] == ["tmp.txt"]
+    rows = git.added_blobs(chain.repo, "certs", "HEAD")
+    assert sorted(path for _, path in rows) == ["alias.txt", "moved.txt", "tmp.txt"]
+    assert len({blob for blob, _ in rows}) == 1
 
 
 def test_secret_recognition() -> None:

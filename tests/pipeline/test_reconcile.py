@@ -100,6 +100,23 @@ def test_invalid_chain_head_is_refused(repos: Repos) -> None:
     assert repos.node_head() == before
 
 
+@pytest.mark.parametrize(
+    ("old", "new", "says"),
+    [
+        ("port = 40001", "port = " + "[" * 100_000 + "]" * 100_000, "nested more than 32 levels deep"),
+        ("[genesis_block]", "[junk]\nx = 1\n\n[genesis_block]", "junk: unknown field"),
+    ],
+    ids=["deep", "unknown-field"],
+)
+def test_hostile_chain_head_is_one_line(repos: Repos, old: str, new: str, says: str) -> None:
+    before = repos.node_head()
+    sha = repos.edit_chain(old, new, "hostile")
+    r = cli_reconcile(repos)
+    assert r.code == 1 and r.out == "" and len(r.err.splitlines()) == 1, r.err
+    assert r.err.startswith(f"error: node0: refusing chain {sha[:12]}: ") and says in r.err
+    assert repos.node_head() == before
+
+
 def test_missing_repo_is_one_clear_line_without_credentials(repos: Repos) -> None:
     url = repos.chain_url.replace("http://", "http://ci-bot:hunter2@") + "-nope"
     r = cli_reconcile(repos, chain=url)

@@ -116,6 +116,10 @@ def test_serve_never_shows_the_webhook_secret_url_password_or_keys(tmp_path: Pat
             code, reply = post(hook, b"not json", gitea_headers(HOOK_SECRET, b"not json"))
             seen.append(reply)
             assert code == 400
+            deep = b"[" * 4000  # signed, under max_body_bytes, nested past the recursion limit
+            code, reply = post(hook, deep, gitea_headers(HOOK_SECRET, deep))
+            seen.append(reply)
+            assert code == 400 and "nested more than" in reply
 
             # A chain edit node0 must refuse, and node1's repo still missing: two failed runs.
             sha = repos.edit_chain("block_interval = 3", 'block_interval = "three"', "break the chain")

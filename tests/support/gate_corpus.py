@@ -82,6 +82,13 @@ class ChainRepo:
         """Start a pull request branch from the tag `start`."""
         self.git("checkout", "-q", "-b", f"pr-{start}-{self.git('rev-list', '--count', '--all')}", start)
 
+    def parallel_validator_branches(self) -> None:
+        """Branches p1-pr and p2-pr from `members`, each appending its owner's first validator."""
+        for name, domain in (("p1", "node0"), ("p2", "node2")):
+            self.git("checkout", "-q", "-b", f"{name}-pr", "members")
+            self.run("append-validator", "--validator", self.validators[domain])
+            self.commit(f"{name} validator", name)
+
     def output(self, *args: str) -> str:
         """Run a cloud-config verb on this chain and return what it printed."""
         out = io.StringIO()

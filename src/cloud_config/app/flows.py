@@ -26,6 +26,7 @@ from cloud_config.model.stage import Stage
 from cloud_config.store import account_files, chain_files
 from cloud_config.store.atomic import write_bytes
 from cloud_config.store.chain_dirs import init_chain
+from cloud_config.store.files import read_toml_text
 
 # (node address, port offset) -> the node's settings, built by the command line from its flags.
 NodeSettings = Callable[[str, int], NodeConfig]
@@ -246,10 +247,9 @@ def node_validator(layout: ChainLayout, domain: str) -> str | None:
 
 
 def _account_of(node_dir: Path) -> str | None:
-    try:
-        text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")
-    except FileNotFoundError:
+    if not (node_dir / NODE_CONFIG).is_file():
         return None
+    text = read_toml_text(node_dir / NODE_CONFIG)
     account: str = NodeConfig.loads(text, str(node_dir / NODE_CONFIG)).account
     return account
 

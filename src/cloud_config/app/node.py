@@ -41,7 +41,7 @@ from cloud_config.store.atomic import (
     write_bytes,
     write_many,
 )
-from cloud_config.store.files import looks_like_hint, read_text
+from cloud_config.store.files import looks_like_hint, read_text, read_toml_text
 from cloud_config.store.node_files import load_chain, load_node_config, read_keys
 from cloud_config.store.sops import Sops, is_encrypted, read_secret_text
 from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
@@ -156,7 +156,7 @@ def _refresh(
         inputs = load_inputs(chain_dir, node_dir, chain_name, domain, sops)
         _refuse_silent_decryption(node_dir, inputs)
         if edit is not None:
-            old_text = (node_dir / NODE_CONFIG).read_text(encoding="utf-8")  # load_inputs just parsed it
+            old_text = read_toml_text(node_dir / NODE_CONFIG)  # load_inputs just parsed it
             edit(inputs)
             for field, reason in inputs.node.problems(inputs.chain.consensus):
                 raise ConfigError(str(node_dir / NODE_CONFIG), field, reason)
@@ -295,7 +295,7 @@ def init_node(
     secret[node_key(domain)] = key
     node_dir = layout.node_dir(domain)
     config_path = node_dir / NODE_CONFIG
-    old_text = config_path.read_text(encoding="utf-8") if config_path.is_file() else None
+    old_text = read_toml_text(config_path) if config_path.is_file() else None
     if old_text is not None:
         saved = NodeConfig.loads(old_text, str(config_path))
         node.deployment = saved.deployment

@@ -19,8 +19,30 @@ def register(sub: Subparsers) -> None:
     """Add verify, diff and member."""
     p = _revisions(sub, "verify", "check a proposed change of the chain repo (exit 1 on errors)", run_verify)
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
+    p.add_argument(
+        "--require-members",
+        action="store_true",
+        help="a missing members.toml at the base is an error (default: a members-missing warning)",
+    )
+    p.add_argument(
+        "--members-rev",
+        default=None,
+        help="the revision whose members.toml judges signatures (default: --base)",
+    )
     p = _revisions(sub, "diff", "describe a change of the chain repo in words", run_diff)
     add_format(p, ("text", "json", "markdown"))
+
+    p = add_command(
+        sub,
+        "merge-driver",
+        "git merge driver: merge chain_config.toml / members.toml as data (docs/verify.md)",
+        run_merge_driver,
+    )
+    p.add_argument("ancestor", help="%%O: the common ancestor's version")
+    p.add_argument("current", help="%%A: our version; the result is written here")
+    p.add_argument("other", help="%%B: the other branch's version")
+    p.add_argument("marker_size", nargs="?", type=int, default=7, help="%%L: conflict marker size")
+    p.add_argument("path", nargs="?", default="", help="%%P: the file's path in the repo")
 
     member = add_command(sub, "member", "edit members.toml")
     verbs = member.add_subparsers(dest="member_command", metavar="<add|remove|leave|list>")
@@ -91,9 +113,31 @@ def run_verify(args: argparse.Namespace) -> int:
     from cloud_config.gate.verify import verify
 
     repo, chain_name = _repo_and_chain(args)
-    report = verify(repo, args.base, args.head, chain_name)
+    report = verify(
+        repo,
+        args.base,
+        args.head,
+        chain_name,
+        members_rev=args.members_rev,
+        require_members=args.require_members,
+    )
     print(RENDER[args.format](report), end="")
     return 0 if report.passed else 1
+
+
+def run_merge_driver(args: argparse.Namespace) -> int:
+    """merge-driver: exit 0 when merged, 1 (markers left in %A) on a conflict."""
+    import sys
+    from pathlib import Path
+
+    from cloud_config.gate.merge_driver import merge_files
+
+    conflicts = merge_files(
+        Path(args.ancestor), Path(args.current), Path(args.other), args.marker_size, args.path
+    )
+    for conflict in conflicts:
+        print(f"error: {args.path or args.current}: merge conflict: {conflict}", file=sys.stderr)
+    return 1 if conflicts else 0
 
 
 def run_diff(args: argparse.Namespace) -> int:

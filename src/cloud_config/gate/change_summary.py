@@ -18,6 +18,7 @@ from cloud_config.errors import CloudConfigError, GitError, UsageError
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.members import Members
 from cloud_config.model.paths import CA_CERT, CHAIN_CONFIG, MEMBERS_FILE
+from cloud_config.model.schema import UnknownFieldError, decode_toml
 
 T = TypeVar("T")
 _NODE_FILE = re.compile(r"^certs/([^/]+)/(csr|cert)\.pem$")
@@ -61,6 +62,8 @@ class Snapshot:
     members: Members | None
     members_error: str | None
     blobs: dict[str, bytes | None]
+    chain_unknown: bool = False  # the error is an unknown field (the closed schema)
+    members_unknown: bool = False
 
     def text(self, path: str) -> str | None:
         """A file's text (read at load time for the files the checks need)."""
@@ -83,20 +86,23 @@ def load_snapshot(repo: Path, rev: str, certs: bool = True) -> Snapshot:
     present = [p for p in wanted if p in tree]
     by_id = git.read_objects(repo, sorted({tree[p] for p in present}))
     blobs = {p: by_id[tree[p]] for p in present}
-    chain, chain_error = _load(blobs.get(CHAIN_CONFIG), CHAIN_CONFIG, ChainConfig.loads)
-    members, members_error = _load(blobs.get(MEMBERS_FILE), MEMBERS_FILE, Members.loads)
-    return Snapshot(rev, tree, chain, chain_error, members, members_error, blobs)
+    chain, chain_error, chain_unknown = _load(blobs.get(CHAIN_CONFIG), CHAIN_CONFIG, ChainConfig.loads)
+    members, members_error, members_unknown = _load(blobs.get(MEMBERS_FILE), MEMBERS_FILE, Members.loads)
+    return Snapshot(
+        rev, tree, chain, chain_error, members, members_error, blobs, chain_unknown, members_unknown
+    )
 
 
-def _load(data: bytes | None, source: str, loads: Callable[[str, str], T]) -> tuple[T | None, str | None]:
+def _load(
+    data: bytes | None, source: str, loads: Callable[[str, str], T]
+) -> tuple[T | None, str | None, bool]:
+    """(value, error, whether the error is an unknown field) of one TOML file's bytes."""
     if data is None:
-        return None, None
+        return None, None, False
     try:
-        return loads(data.decode("utf-8"), source), None
-    except UnicodeDecodeError:
-        return None, f"{source}: not UTF-8 text"
+        return loads(decode_toml(data, source), source), None, False
     except CloudConfigError as exc:
-        return None, str(exc)
+        return None, str(exc), isinstance(exc, UnknownFieldError)
 
 
 def changes(old: Snapshot, new: Snapshot) -> list[Change]:

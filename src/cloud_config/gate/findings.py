@@ -11,7 +11,13 @@ JSON_VERSION = 1
 
 # Every rule id, with what it guards (docs/verify.md lists the same ids).
 RULES: dict[str, str] = {
-    "stale-branch": "head contains base (otherwise base's newer changes look undone; warning)",
+    "stale-branch": "head is behind base; the verdict is for the merge result (warning)",
+    "merge-conflict": "head merges into base without a conflict (git merge-tree, as the forge merges)",
+    "unrelated-history": "head and base share history",
+    "merge-changes": "a merge whose tree is not the clean merge of its parents is signed by a member; "
+    "no octopus merge",
+    "members-missing": "members.toml exists at the base (warning; an error with --require-members)",
+    "unknown-field": "chain_config.toml and members.toml hold only the keys the model knows",
     "schema": "chain_config.toml at head loads and every field is valid for the consensus in use",
     "duplicate-domain": "no two nodes share a domain",
     "duplicate-endpoint": "no two nodes share host:port",

@@ -1,4 +1,8 @@
-"""The PR gate: `verify(repo, base, head)` reads both revisions from git and returns findings.
+"""The PR gate: `verify(repo, base, head)` reads the revisions from git and returns findings.
+
+The change is judged as it will merge: the tree of `git merge-tree --write-tree base head` (what a
+forge's merge makes) against the base; signatures and ownership are judged commit by commit on the
+PR's own commits, by the members.toml of `members_rev` (the base unless told otherwise).
 
 Rules live by topic in `gate/rules/`: config (schema, stage, freeze, consensus, departed
 certificates), secrets, certs, members (signatures and ownership). findings.RULES lists every id.
@@ -10,44 +14,95 @@ from pathlib import Path
 
 from cloud_config import git
 from cloud_config.gate.change_summary import Snapshot, load_snapshot, resolve
-from cloud_config.gate.findings import WARNING, Finding, Report
+from cloud_config.gate.findings import ERROR, WARNING, Finding, Report
 from cloud_config.gate.rules import certs, config, departure, members, rotation, secrets
 
 STALE_BRANCH = Finding(
     "stale-branch",
     WARNING,
     "commit",
-    "head does not contain base: the comparison shows the base's newer changes as undone; "
-    "merge or rebase onto the target branch and verify again",
+    "head is behind the base (master moved on since the branch was cut); the verdict is for the merge result",
+)
+UNRELATED = Finding(
+    "unrelated-history",
+    ERROR,
+    "commit",
+    "head and base share no history: this is not a change to the chain repo (fetch the chain "
+    "repo and branch from its master)",
 )
 
 
-def verify(repo: Path, base_rev: str, head_rev: str, chain_name: str) -> Report:
-    """Every finding about the change base..head of the chain repo at `repo`."""
+def verify(
+    repo: Path,
+    base_rev: str,
+    head_rev: str,
+    chain_name: str,
+    *,
+    members_rev: str | None = None,
+    require_members: bool = False,
+) -> Report:
+    """Every finding about merging head into base in the chain repo at `repo`.
+
+    `members_rev` (default: the base) is the commit whose members.toml judges signatures and
+    ownership; `require_members` makes a missing members.toml an error instead of a warning.
+    """
     base_sha, head_sha = resolve(repo, base_rev, "--base"), resolve(repo, head_rev, "--head")
-    base, head = load_snapshot(repo, base_sha, certs=False), load_snapshot(repo, head_sha)
-    cache: dict[str, Snapshot] = {base_sha: base, head_sha: head}
+    judge_sha = resolve(repo, members_rev, "--members-rev") if members_rev else base_sha
+    fork = git.merge_base(repo, base_sha, head_sha)
+    if fork is None:
+        return Report(base_sha, head_sha, chain_name, [UNRELATED])
+    base = load_snapshot(repo, base_sha, certs=False)
+    cache: dict[str, Snapshot] = {base_sha: base}
 
-    def snapshot_of(sha: str) -> Snapshot:
-        if sha not in cache:
-            cache[sha] = load_snapshot(repo, sha, certs=False)
-        return cache[sha]
+    def snapshot_of(rev: str) -> Snapshot:
+        if rev not in cache:
+            cache[rev] = load_snapshot(repo, rev, certs=False)
+        return cache[rev]
 
-    findings: list[Finding] = [
-        *config.schema_findings(head, chain_name),
-        *secrets.secret_findings(repo, base_sha, head),
-        *secrets.gitignore_findings(repo, head_sha, head.tree),
-        *certs.cert_findings(base, head, chain_name),
-        *rotation.rotation_findings(base, head),
-        *config.departed_findings(base, head),
-        *departure.departure_findings(base, head),
-        *members.members_file_findings(base, head),
-        *members.signature_findings(repo, base, head, snapshot_of),
-    ]
-    if not git.is_ancestor(repo, base_sha, head_sha):
+    findings: list[Finding] = []
+    merged: Snapshot | None = None
+    if fork == base_sha:
+        merged = cache[head_sha] = load_snapshot(repo, head_sha)  # a fast-forward: the head is the merge
+    else:
         findings.append(STALE_BRANCH)
-    if head.chain is not None:
-        findings += config.consensus_findings(base.chain, head.chain)
-        if base.chain is not None:
-            findings += config.stage_findings(base.chain, head.chain)
+        tree, conflicts = git.merge_tree(repo, base_sha, head_sha)
+        if conflicts:
+            findings.append(_conflict(conflicts))
+        else:
+            merged = load_snapshot(repo, tree)
+    judge = base if judge_sha == base_sha else snapshot_of(judge_sha)
+    head = merged if merged is not None else snapshot_of(head_sha)
+    findings += [
+        *secrets.secret_findings(repo, base, head_sha, merged),
+        *members.members_missing_findings(judge, require_members),
+        *members.members_file_findings(judge, merged),
+        *members.signature_findings(repo, judge, base_sha, head, snapshot_of),
+    ]
+    if merged is not None:
+        findings += _tree_findings(repo, base, merged, chain_name)
     return Report(base_sha, head_sha, chain_name, findings)
+
+
+def _conflict(paths: list[str]) -> Finding:
+    return Finding(
+        "merge-conflict", ERROR, ", ".join(paths),
+        f"does not merge cleanly into the base ({len(paths)} file(s) conflict): rebase the branch "
+        "onto the target branch, resolve, and push again",
+    )  # fmt: skip
+
+
+def _tree_findings(repo: Path, base: Snapshot, merged: Snapshot, chain_name: str) -> list[Finding]:
+    """The rules on the merge result against the base."""
+    found = [
+        *config.schema_findings(merged, chain_name),
+        *secrets.gitignore_findings(repo, merged.rev, merged.tree),
+        *certs.cert_findings(base, merged, chain_name),
+        *rotation.rotation_findings(base, merged),
+        *config.departed_findings(base, merged),
+        *departure.departure_findings(base, merged),
+    ]
+    if merged.chain is not None:
+        found += config.consensus_findings(base.chain, merged.chain)
+        if base.chain is not None:
+            found += config.stage_findings(base.chain, merged.chain)
+    return found

@@ -30,6 +30,12 @@ SERVICE_SLOTS: dict[str, tuple[str, ...]] = {
     "storage": ("storage_opendal",),
     "controller": ("controller_hsm", "controller"),
 }
+# The closed schema: every key chain_config.toml may hold, by table (an unknown one is an error).
+CHAIN_KEYS = ("system_config", "genesis_block", "node_network_address_list", "micro_service_list", "stage")
+SYSTEM_KEYS = ("version", "chain_id", "admin", "block_interval", "validators", "block_limit", "quota_limit")
+GENESIS_KEYS = ("timestamp", "prevhash")
+NODE_KEYS = ("host", "port", "domain", "cluster", "name_space")
+SERVICE_KEYS = ("image", "tag")
 _PREVHASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 _TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
 
@@ -85,8 +91,11 @@ class ChainConfig:
     def from_dict(cls, data: Mapping[str, Any], source: str) -> ChainConfig:
         """Build from parsed TOML, checking every field's type."""
         r = Reader(source)
+        r.known(data, CHAIN_KEYS)
         sc = r.table(data, "system_config", "system_config", required=True)
         gb = r.table(data, "genesis_block", "genesis_block", required=True)
+        r.known(sc, SYSTEM_KEYS, "system_config")
+        r.known(gb, GENESIS_KEYS, "genesis_block")
         system = SystemConfig(
             version=r.integer(sc, "version", "system_config.version", high=U32_MAX),
             chain_id=r.string(sc, "chain_id", "system_config.chain_id"),
@@ -102,6 +111,7 @@ class ChainConfig:
         )
         nodes = []
         for path, entry in r.tables(data, "node_network_address_list", "node_network_address_list", []):
+            r.known(entry, NODE_KEYS, path)
             nodes.append(
                 NodeNetworkAddress(
                     host=r.string(entry, "host", f"{path}.host"),
@@ -113,6 +123,7 @@ class ChainConfig:
             )
         services = []
         for path, entry in r.tables(data, "micro_service_list", "micro_service_list"):
+            r.known(entry, SERVICE_KEYS, path)
             services.append(
                 MicroService(
                     image=r.string(entry, "image", f"{path}.image"),

@@ -37,6 +37,9 @@ KEY_TYPES = (
     "sk-ssh-ed25519@openssh.com",
     "sk-ecdsa-sha2-nistp256@openssh.com",
 )
+# The closed schema: the tables members.toml may hold (add a known table here) and a member's keys.
+MEMBERS_TABLES = ("member",)
+MEMBER_KEYS = ("name", "role", "ssh_keys", "pipeline_keys", "domains", "validators")
 # A principal in git's allowed-signers file: no spaces, commas or quotes.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
 
@@ -107,8 +110,10 @@ class Members:
     def from_dict(cls, data: Mapping[str, Any], source: str) -> Members:
         """Build from parsed TOML, checking every field's type."""
         r = Reader(source)
+        r.known(data, MEMBERS_TABLES)
         out = []
         for path, entry in r.tables(data, "member", "member", []):
+            r.known(entry, MEMBER_KEYS, path)
             out.append(
                 Member(
                     name=r.string(entry, "name", f"{path}.name"),

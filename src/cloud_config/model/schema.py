@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import re
 import tomllib
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from typing import Any, TypeVar
 
 from cloud_config.errors import ConfigError
@@ -11,14 +12,81 @@ from cloud_config.errors import ConfigError
 T = TypeVar("T")
 U32_MAX = 2**32 - 1
 U64_MAX = 2**63 - 1  # TOML integers stop at i64
+# Bounds checked before a TOML file is parsed (docs/verify.md): hostile files fail with one line.
+MAX_TOML_BYTES = 4 * 1024 * 1024
+MAX_TOML_DEPTH = 32
+MAX_KEY_PARTS = 32
+# Comments, strings (multi-line first) and the brackets that nest; strings hide their brackets.
+_LEXEME = re.compile(
+    "|".join(
+        (
+            r"#[^\n]*",  # a comment
+            r'"""(?:[^\\]|\\.)*?"""{1,3}',  # a multi-line basic string (may end in up to 5 quotes)
+            r"'''.*?'''{1,3}",  # a multi-line literal string
+            r'"(?:[^"\\\n]|\\.)*"',  # a basic string
+            r"'[^'\n]*'",  # a literal string
+            r"[\[\]{}]",  # what nests
+            rf"(?:\.[ \t]*[A-Za-z0-9_-]+[ \t]*){{{MAX_KEY_PARTS},}}",  # a too-long dotted key
+        )
+    ),
+    re.S,
+)
+
+
+class UnknownFieldError(ConfigError):
+    """A key or table the model does not know (the schema is closed)."""
+
+
+def decode_toml(data: bytes, source: str) -> str:
+    """The text of a TOML file's bytes, or a ConfigError naming `source` (size, encoding)."""
+    if len(data) > MAX_TOML_BYTES:
+        raise ConfigError(source, None, f"is {len(data)} bytes, more than the {MAX_TOML_BYTES} allowed")
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise ConfigError(source, None, f"is not UTF-8 text (byte {exc.start})") from None
 
 
 def parse_toml(text: str, source: str) -> dict[str, Any]:
-    """Parsed TOML, or a ConfigError naming `source` and tomllib's reason."""
+    """Parsed TOML, or a ConfigError naming `source` and the reason.
+
+    Size, byte-order mark, line endings and nesting depth are checked before tomllib runs, so a
+    hostile file is one clear error instead of a RecursionError.
+    """
+    if len(text) > MAX_TOML_BYTES:
+        raise ConfigError(source, None, f"is {len(text)} characters, more than the {MAX_TOML_BYTES} allowed")
+    if text.startswith("\ufeff"):
+        raise ConfigError(source, None, "starts with a byte-order mark (BOM); save it as UTF-8 without BOM")
+    if "\r" in text:
+        line = text.count("\n", 0, text.index("\r")) + 1
+        raise ConfigError(
+            source, None, f"line {line}: has a carriage return (CRLF); save it with LF line ends"
+        )
+    depth = _nesting_problem(text)
+    if depth:
+        raise ConfigError(source, None, depth)
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, None, f"not valid TOML: {exc}") from None
+
+
+def _nesting_problem(text: str) -> str | None:
+    """Why `text` nests too deep (arrays, inline tables, dotted keys), or None."""
+    depth = 0
+    for match in _LEXEME.finditer(text):
+        lexeme = match.group()
+        if lexeme in ("[", "{"):
+            depth += 1
+            if depth > MAX_TOML_DEPTH:
+                line = text.count("\n", 0, match.start()) + 1
+                return f"line {line}: nested more than {MAX_TOML_DEPTH} levels deep"
+        elif lexeme in ("]", "}"):
+            depth = max(0, depth - 1)
+        elif lexeme[0] not in "#\"'":
+            line = text.count("\n", 0, match.start()) + 1
+            return f"line {line}: a dotted key of more than {MAX_KEY_PARTS} parts"
+    return None
 
 
 class Reader:
@@ -30,6 +98,16 @@ class Reader:
     def fail(self, field: str, reason: str) -> ConfigError:
         """An error about `field` of this document."""
         return ConfigError(self.source, field, reason)
+
+    def known(self, table: Mapping[str, Any], keys: Iterable[str], path: str = "") -> None:
+        """Refuse a key of `table` that is not one of `keys` (the schema is closed)."""
+        allowed = set(keys)
+        for key in table:
+            if key not in allowed:
+                field = f"{path}.{key}" if path else key
+                raise UnknownFieldError(
+                    self.source, field, f"unknown field (known here: {', '.join(sorted(allowed))})"
+                )
 
     def _get(self, table: Mapping[str, Any], key: str, path: str, default: Any) -> Any:
         if key in table:

@@ -24,6 +24,7 @@ from cloud_config.errors import CloudConfigError, GitError, NotFoundError
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.paths import NODE_CONFIG
 from cloud_config.store.atomic import SECRET_DIR_MODE, locked
+from cloud_config.store.files import read_toml_text
 
 MAX_ATTEMPTS = 5
 TRAILER = "Chain-Commit"
@@ -124,7 +125,7 @@ def _chain_name(node_dir: Path, target: Target) -> str:
             f"node repo {repo} has no node_config.toml on {target.node_branch}; "
             "run init-node and push the node folder first, or pass --chain-name"
         )
-    return NodeConfig.loads(path.read_text(encoding="utf-8"), f"{repo}:node_config.toml").exporter_chain_name
+    return NodeConfig.loads(read_toml_text(path), f"{repo}:node_config.toml").exporter_chain_name
 
 
 def reconcile(target: Target, workdir: Path, render: Refresher = refresh_node) -> Outcome:

@@ -37,13 +37,13 @@ from __future__ import annotations
 
 import os
 import re
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cloud_config.errors import ConfigError
+from cloud_config.model.schema import decode_toml, parse_toml
 from cloud_config.pipeline.engines import EngineSettings
 from cloud_config.pipeline.reconcile import Target, default_workdir
 from cloud_config.pipeline.status_records import RecordSettings
@@ -232,11 +232,9 @@ def load_config(path: Path) -> ServiceConfig:
     """Read and check the service file; load the webhook secrets it names."""
     source = str(path)
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        data = parse_toml(decode_toml(path.read_bytes(), source), source)
     except OSError as exc:
         raise ConfigError(source, None, f"cannot read: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(source, None, f"not valid TOML: {exc}") from None
     _check_keys(data, _TOP_KEYS, source, "")
     base = path.resolve().parent
     tables = data.get("pipeline", [])

@@ -16,6 +16,7 @@ import base64
 import hashlib
 import hmac
 import json
+import re
 import time
 from typing import Any, Protocol
 
@@ -33,6 +34,11 @@ class Headers(Protocol):
 
 class WebhookAuthError(CloudConfigError):
     """A webhook without a valid signature or token (HTTP 401)."""
+
+
+# Push events nest a few levels (commits[].author...); far deeper is hostile, not a forge.
+MAX_JSON_DEPTH = 64
+_JSON_NESTING = re.compile(rb'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.S)
 
 
 class WebhookPayloadError(CloudConfigError):
@@ -116,8 +122,24 @@ def sign(forge: str, secret: bytes, body: bytes, timestamp: str = "") -> dict[st
     raise ValueError(f"unknown forge {forge!r}")
 
 
+def _json_depth_over(body: bytes, limit: int) -> bool:
+    """Whether arrays and objects nest deeper than `limit` (checked before json.loads recurses)."""
+    depth = 0
+    for match in _JSON_NESTING.finditer(body):
+        token = match.group()
+        if token in (b"[", b"{"):
+            depth += 1
+            if depth > limit:
+                return True
+        elif token in (b"]", b"}"):
+            depth -= 1
+    return False
+
+
 def json_object(body: bytes) -> dict[str, Any]:
     """The JSON object a signed webhook body holds; WebhookPayloadError (400) when it is not one."""
+    if _json_depth_over(body, MAX_JSON_DEPTH):
+        raise WebhookPayloadError(f"body is JSON nested more than {MAX_JSON_DEPTH} deep")
     try:
         event = json.loads(body)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import shutil
-import tomllib
 from pathlib import Path
+from typing import Any
 
-from cloud_config.errors import ConflictError, NotFoundError
+from cloud_config.errors import CloudConfigError, ConflictError, NotFoundError
 from cloud_config.model.names import dns_label_problem
 from cloud_config.model.paths import GITIGNORE, NODE_CONFIG, ChainLayout
+from cloud_config.model.schema import parse_toml
 from cloud_config.store.atomic import write_bytes
+from cloud_config.store.files import read_toml_text
 
 
 def init_chain(layout: ChainLayout) -> None:
@@ -31,19 +33,23 @@ def init_chain(layout: ChainLayout) -> None:
     staging.rename(layout.chain_dir)
 
 
+def _parse(path: Path) -> dict[str, Any]:
+    return parse_toml(read_toml_text(path), str(path))
+
+
 def _node_dirs(layout: ChainLayout) -> list[Path]:
     """Node folders of this chain: listed in chain_config.toml or recording this chain's name."""
     found: list[Path] = []
     try:
-        data = tomllib.loads(layout.chain_config.read_text(encoding="utf-8"))
+        data = _parse(layout.chain_config)
         listed = data.get("node_network_address_list", [])
         found = [layout.node_dir(str(n.get("domain", ""))) for n in listed if isinstance(n, dict)]
-    except (OSError, tomllib.TOMLDecodeError):
+    except (OSError, CloudConfigError):
         pass
     for candidate in layout.config_dir.glob(layout.node_dir("*").name):
         try:
-            node = tomllib.loads((candidate / NODE_CONFIG).read_text(encoding="utf-8"))
-        except (OSError, tomllib.TOMLDecodeError):
+            node = _parse(candidate / NODE_CONFIG)
+        except (OSError, CloudConfigError):
             continue
         if node.get("exporter", {}).get("chain_name") == layout.chain_name:
             found.append(candidate)

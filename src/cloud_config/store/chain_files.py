@@ -9,7 +9,7 @@ from cloud_config.errors import NotFoundError
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.paths import ChainLayout
 from cloud_config.store.atomic import locked, write_bytes
-from cloud_config.store.files import looks_like_hint
+from cloud_config.store.files import looks_like_hint, read_toml_text
 
 
 def require_chain_dir(layout: ChainLayout) -> None:
@@ -24,12 +24,7 @@ def require_chain_dir(layout: ChainLayout) -> None:
 def read_chain_text(layout: ChainLayout) -> str:
     """The text of chain_config.toml, or a clear error naming the missing file."""
     require_chain_dir(layout)
-    try:
-        return layout.chain_config.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        raise NotFoundError(
-            f"{layout.chain_config} does not exist; run `{layout.hint('init-chain-config')}` first"
-        ) from None
+    return read_toml_text(layout.chain_config, f"run `{layout.hint('init-chain-config')}` first")
 
 
 def read_chain(layout: ChainLayout) -> ChainConfig:

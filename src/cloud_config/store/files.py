@@ -6,6 +6,7 @@ from pathlib import Path
 
 from cloud_config.errors import ConfigError, NotFoundError, UsageError
 from cloud_config.model.paths import CHAIN_CONFIG, NODE_CONFIG
+from cloud_config.model.schema import decode_toml
 
 
 def looks_like_hint(config_dir: Path) -> str:
@@ -31,6 +32,15 @@ def read_text(path: Path, hint: str = "", not_text: str = "is not UTF-8 text") -
         raise NotFoundError(f"{path} does not exist" + (f"; {hint}" if hint else "")) from None
     except UnicodeDecodeError:
         raise ConfigError(str(path), None, not_text) from None
+
+
+def read_toml_text(path: Path, hint: str = "") -> str:
+    """A TOML file's text, bounded in size and checked as UTF-8 before anything parses it."""
+    try:
+        data = path.read_bytes()
+    except FileNotFoundError:
+        raise NotFoundError(f"{path} does not exist" + (f"; {hint}" if hint else "")) from None
+    return decode_toml(data, str(path))
 
 
 def read_flag_file(flag: str, path: Path) -> str:

@@ -9,6 +9,7 @@ from cloud_config.model.members import Members
 from cloud_config.model.paths import MEMBERS_FILE, ChainLayout
 from cloud_config.store.atomic import locked, write_bytes
 from cloud_config.store.chain_files import require_chain_dir
+from cloud_config.store.files import read_toml_text
 
 
 def read_members(layout: ChainLayout) -> Members:
@@ -17,7 +18,7 @@ def read_members(layout: ChainLayout) -> Members:
     path = layout.chain_dir / MEMBERS_FILE
     if not path.exists():
         return Members()
-    return Members.loads(path.read_text(encoding="utf-8"), str(path))
+    return Members.loads(read_toml_text(path), str(path))
 
 
 @contextlib.contextmanager
@@ -26,7 +27,7 @@ def editing_members(layout: ChainLayout) -> Iterator[Members]:
     require_chain_dir(layout)
     path = layout.chain_dir / MEMBERS_FILE
     with locked(layout.chain_dir):
-        old_text = path.read_text(encoding="utf-8") if path.exists() else None
+        old_text = read_toml_text(path) if path.exists() else None
         members = Members.loads(old_text, str(path)) if old_text is not None else Members()
         yield members
         text = members.dumps(old_text)

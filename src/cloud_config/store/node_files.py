@@ -11,14 +11,14 @@ from cloud_config.model.names import hex_problem
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.paths import CHAIN_CONFIG, DEFAULT_CHAIN, NODE_CONFIG, ChainLayout
 from cloud_config.store import account_files
-from cloud_config.store.files import looks_like_hint, read_text
+from cloud_config.store.files import looks_like_hint, read_toml_text
 from cloud_config.store.sops import Sops
 
 
 def load_chain(chain_dir: Path, chain_name: str) -> tuple[ChainConfig, str]:
     """The chain folder's current, validated configuration and its text."""
     path = chain_dir / CHAIN_CONFIG
-    text = read_text(path, "is --config-dir / --chain-name right?" + looks_like_hint(chain_dir.parent))
+    text = read_toml_text(path, "is --config-dir / --chain-name right?" + looks_like_hint(chain_dir.parent))
     chain = ChainConfig.loads(text, str(path))
     chain.validate(chain_name, str(path))
     return chain, text
@@ -31,7 +31,7 @@ def load_node_config(
     (the log level only when the chain's `consensus` is given)."""
     path = node_dir / NODE_CONFIG
     hint = ChainLayout(node_dir.parent, chain_name).hint("init-node", "--domain", domain)
-    text = read_text(path, f"run `{hint} --account ...` first")
+    text = read_toml_text(path, f"run `{hint} --account ...` first")
     node = NodeConfig.loads(text, str(path))
     for field, reason in node.problems(consensus):
         raise ConfigError(str(path), field, reason)

@@ -17,7 +17,8 @@ def schema_findings(head: Snapshot, chain_name: str) -> Iterator[Finding]:
     """The head loads, and the model finds nothing wrong with it (formats, duplicates)."""
     if head.chain is None:
         reason = head.chain_error or "is missing"
-        yield Finding("schema", ERROR, CHAIN_CONFIG, _after_source(reason))
+        rule = "unknown-field" if head.chain_unknown else "schema"
+        yield Finding(rule, ERROR, CHAIN_CONFIG, _after_source(reason))
         return
     for field, reason in head.chain.problems(chain_name):
         yield Finding(_problem_rule(field, reason), ERROR, CHAIN_CONFIG, reason, field)

@@ -8,7 +8,7 @@ from pathlib import Path
 
 from cloud_config import git
 from cloud_config.gate.change_summary import Change, Snapshot, changes
-from cloud_config.gate.findings import ERROR, Finding
+from cloud_config.gate.findings import ERROR, WARNING, Finding
 from cloud_config.model.members import Member, Members
 from cloud_config.model.paths import CA_CERT, CHAIN_CONFIG, MEMBERS_FILE
 
@@ -25,11 +25,22 @@ _OWNED: dict[str, Callable[[Members, str], Member | None]] = {
 }
 
 
-def members_file_findings(base: Snapshot, head: Snapshot) -> Iterator[Finding]:
+def members_file_findings(base: Snapshot, head: Snapshot | None) -> Iterator[Finding]:
     """members.toml loads at both ends (the base's copy decides who may sign)."""
     for snap, when in ((base, "base"), (head, "head")):
-        if snap.members_error:
-            yield Finding("members-invalid", ERROR, MEMBERS_FILE, f"at {when}: {snap.members_error}")
+        if snap is not None and snap.members_error:
+            rule = "unknown-field" if snap.members_unknown else "members-invalid"
+            yield Finding(rule, ERROR, MEMBERS_FILE, f"at {when}: {snap.members_error}")
+
+
+def members_missing_findings(judge: Snapshot, required: bool) -> Iterator[Finding]:
+    """No members.toml at the revision that judges signatures: say loudly that nothing is checked."""
+    if judge.members is None and judge.members_error is None:
+        yield Finding(
+            "members-missing", ERROR if required else WARNING, MEMBERS_FILE,
+            f"there is no {MEMBERS_FILE} at {judge.rev[:12]}: commit signatures and who owns "
+            "which node are NOT checked (add members with `cloud-config member add`)",
+        )  # fmt: skip
 
 
 _UNSIGNED = {
@@ -48,28 +59,46 @@ _VERBS = {
 
 
 def signature_findings(
-    repo: Path, base: Snapshot, head: Snapshot, snapshot_of: SnapshotOf
+    repo: Path, judge: Snapshot, base: str, head: Snapshot, snapshot_of: SnapshotOf
 ) -> Iterator[Finding]:
-    """Each non-merge commit of base..head: signed by a base member, touching only what it may."""
-    members = base.members
+    """Each commit of base..head: signed by a member of `judge`'s members.toml, touching only what it
+    may. A merge whose tree is the clean merge of its parents is nobody's change; any other merge is
+    a change of its own, judged like a commit by its signer."""
+    members = judge.members
     if members is None:
-        return  # no members.toml at the base: no registry of keys to check against
+        return  # no members.toml: members_missing_findings says so
     with tempfile.TemporaryDirectory(prefix="cloud-config-verify-") as tmp:
         allowed = Path(tmp) / "allowed_signers"
         allowed.write_text(members.allowed_signers(), encoding="utf-8")
-        rows = git.signed_commits(repo, base.rev, head.rev, allowed)
-    for sha, parent, status, fingerprint, principal in rows:
+        rows = git.signed_commits(repo, base, head.rev, allowed)
+    for sha, parents, status, fingerprint, principal, tree in rows:
         where = f"commit {sha[:12]}"
         signer = members.get(principal) if status == "G" else None
-        if status in _UNSIGNED or (status == "E" and not fingerprint):
+        before = parents[0] if parents else ""
+        if len(parents) > 2:
+            yield Finding("merge-changes", ERROR, where, "is an octopus merge (more than two parents); "
+                          "merge one branch at a time")  # fmt: skip
+            continue
+        if len(parents) == 2:
+            own = _merge_own_change(repo, parents, tree)
+            if own is None:
+                continue  # the clean merge of its parents: nothing of its own
+            if signer is None:
+                yield _merge_changes(where, status, fingerprint)
+                continue
+            before = own
+        elif status in _UNSIGNED or (status == "E" and not fingerprint):
             message = _UNSIGNED.get(status, "its signature cannot be checked (not an SSH signature?)")
             yield Finding("unsigned-commit", ERROR, where, message)
+            continue
         elif signer is None and members.member_of_pipeline_key(fingerprint) is not None:
             yield _pipeline_key_used(where, fingerprint, members)
+            continue
         elif signer is None:
             yield _unknown_signer(where, fingerprint, head.members)
-        elif not signer.is_admin:
-            found = changes(snapshot_of(parent), snapshot_of(sha))
+            continue
+        if not signer.is_admin:
+            found = changes(snapshot_of(before), snapshot_of(sha))
             yield from _lane_findings(where, signer, members, found)
 
 
@@ -80,6 +109,28 @@ def _pipeline_key_used(where: str, fingerprint: str, members: Members) -> Findin
         "pipeline-key-used", ERROR, where,
         f"signed by {name!r}'s pipeline key {fingerprint}; a pipeline key signs status records "
         "only and never a chain change",
+    )  # fmt: skip
+
+
+def _merge_own_change(repo: Path, parents: tuple[str, ...], tree: str) -> str | None:
+    """None for a merge whose tree is its parents' clean merge; else the revision its own change is
+    measured from (the clean merge; the first parent when the parents conflict)."""
+    merged, conflicts = git.merge_tree(repo, parents[0], parents[1])
+    if not conflicts and merged == tree:
+        return None
+    return parents[0] if conflicts else merged
+
+
+def _merge_changes(where: str, status: str, fingerprint: str) -> Finding:
+    who = (
+        f"signed by key {fingerprint}, which belongs to no member"
+        if status in ("G", "U") and fingerprint
+        else "unsigned"
+    )
+    return Finding(
+        "merge-changes", ERROR, where,
+        f"is a merge whose tree differs from the clean merge of its parents (an evil merge or a "
+        f"conflict resolution) and is {who}: a merge's own change must be signed by a member",
     )  # fmt: skip
 
 

@@ -11,12 +11,19 @@ from cloud_config.gate.change_summary import Snapshot
 from cloud_config.gate.findings import ERROR, WARNING, Finding
 from cloud_config.model.paths import SECRET_GLOBS, key_material
 
-_PEM_PRIVATE = re.compile(rb"-----BEGIN [A-Z0-9 ]*PRIVATE KEY-----")
+# A PEM private key of any label (RSA, EC, OPENSSH, ENCRYPTED, ...), in any case.
+_PEM_PRIVATE = re.compile(rb"-----\s*BEGIN[A-Z0-9 _-]*PRIVATE\s+KEY\s*-----", re.IGNORECASE)
+# A whole file that is one account key: 64 hex characters, optionally 0x-prefixed.
+_HEX_KEY = re.compile(rb"(?:0[xX])?[0-9a-fA-F]{64}")
 
 
 def content_secret(data: bytes) -> str | None:
-    """What secret a file's content holds (a PEM private key), or None."""
-    return "a PEM private key" if _PEM_PRIVATE.search(data) else None
+    """What secret a file's content holds (a PEM private key, an account key), or None."""
+    if _PEM_PRIVATE.search(data):
+        return "a PEM private key"
+    if _HEX_KEY.fullmatch(data.strip()):
+        return "what looks like an account private key (64 hex characters)"
+    return None
 
 
 def _secret_in(path: str, data: bytes | None) -> str | None:
@@ -24,12 +31,19 @@ def _secret_in(path: str, data: bytes | None) -> str | None:
     return key_material(path) or content_secret(data or b"")
 
 
-def secret_findings(repo: Path, base: str, head: Snapshot) -> Iterator[Finding]:
-    """Secrets in the head tree, then secrets only in the PR's intermediate commits."""
-    head_tree = head.tree
-    contents: dict[str, bytes | None] = {head_tree[p]: data for p, data in head.blobs.items()}
-    contents.update(git.read_objects(repo, sorted(set(head_tree.values()) - contents.keys())))
-    for path, blob in sorted(head_tree.items()):
+def secret_findings(repo: Path, base: Snapshot, head: str, merged: Snapshot | None) -> Iterator[Finding]:
+    """Secrets in the merged tree (by path and by content), then in every file version any commit
+    of base..head writes, under every path it is written at."""
+    tree = merged.tree if merged is not None else {}
+    contents: dict[str, bytes | None] = (
+        {tree[p]: data for p, data in merged.blobs.items()} if merged is not None else {}
+    )
+    history = [
+        (b, p) for b, p in git.added_blobs(repo, base.rev, head) if tree.get(p) != b and base.tree.get(p) != b
+    ]
+    wanted = (set(tree.values()) | {b for b, _ in history}) - contents.keys()
+    contents.update(git.read_objects(repo, sorted(wanted)))
+    for path, blob in sorted(tree.items()):
         what = _secret_in(path, contents.get(blob))
         if what:
             yield Finding(
@@ -37,11 +51,8 @@ def secret_findings(repo: Path, base: str, head: Snapshot) -> Iterator[Finding]:
                 f"holds {what} (content not shown); remove it and rotate the key: anyone who "
                 "can read the repo has it",
             )  # fmt: skip
-    in_head = set(head_tree.values())
-    history = [(b, p) for b, p in git.new_blobs(repo, base, head.rev) if b not in in_head]
-    old = git.read_objects(repo, sorted({b for b, _ in history}))
     for blob, path in history:
-        what = _secret_in(path, old.get(blob))
+        what = _secret_in(path, contents.get(blob))
         if what:
             yield Finding(
                 "secret-committed", ERROR, path,
