@@ -38,10 +38,12 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
         if listed is None and base.chain is not None:
             listed = base.chain.node(domain)  # a node that left: its names are judged as they were
         hosts = pki.cert_hosts(listed)
-        stale = _stale_host(base, head, path, pem, name, hosts)
-        if stale:
-            yield stale
-            hosts = (*hosts, *pki.cert_hosts(base.chain.node(domain) if base.chain else None))
+        kept = base.tree.get(path) == head.tree.get(path)
+        former = pki.cert_hosts(base.chain.node(domain) if base.chain else None) if kept else ()
+        if former and not set(former) <= set(hosts):
+            yield from _stale_host(head, path, pem, name, hosts, former)
+        if kept:  # its names were judged when it came in; a moved host is cert-stale-host's
+            hosts = (*hosts, *(h for h in pki.host_names(pem) if h != name))
         if kind == "csr":
             problem = pki.csr_problem(pem, name, hosts)
             if problem:
@@ -105,22 +107,19 @@ def _ca_findings(base: Snapshot, head: Snapshot, ca_pem: str | None) -> Iterator
 
 
 def _stale_host(
-    base: Snapshot, head: Snapshot, path: str, pem: str, name: str, hosts: tuple[str, ...]
-) -> Finding | None:
-    """`cert-stale-host` (warning): a CSR or certificate this change leaves as it was names the
-    node's host of the base, which the change moved: a node outside k8s dials the new host and
-    its name check fails until the owner makes a new CSR (create-csr --force) and it is signed."""
+    head: Snapshot, path: str, pem: str, name: str, hosts: tuple[str, ...], former: tuple[str, ...]
+) -> Iterator[Finding]:
+    """`cert-stale-host` (warning): a CSR or certificate this change keeps names the node's former
+    host, and a node outside k8s dials peers by host: its name check of the moved node fails until
+    the owner makes a new CSR (create-csr --force) and it is signed."""
     from cloud_config.crypto import pki
 
-    domain = (node_file(path) or ("", ""))[0]
-    old = pki.cert_hosts(base.chain.node(domain) if base.chain else None)
-    listed = head.chain is not None and head.chain.node(domain) is not None  # a departed one: departed-cert
-    if not listed or base.tree.get(path) != head.tree.get(path) or not old or set(old) <= set(hosts):
-        return None
-    if pki.names_only(pem, name, (*hosts, *old)) and not pki.names_only(pem, name, hosts):
-        return Finding(
+    if head.chain is None or all(n.is_k8s for n in head.chain.node_network_address_list):
+        return  # only a node outside k8s dials a peer by its host
+    if pki.names_only(pem, name, (*hosts, *former)) and not pki.names_only(pem, name, hosts):
+        domain = (node_file(path) or ("", ""))[0]
+        yield Finding(
             "cert-stale-host", WARNING, path,
-            f"names the node's former host {', '.join(old)}; it moved to {', '.join(hosts) or 'no host'}: "
+            f"names the node's former host {', '.join(former)}; it moved to {', '.join(hosts) or 'no host'}: "
             f"`cloud-config create-csr --domain {domain} --force`, then sign-csr",
         )  # fmt: skip
-    return None
