@@ -80,7 +80,9 @@ def test_default_chain_id_is_sm3_of_name(cli, tmp_path: Path) -> None:
 
 
 def test_version_and_help_through_a_real_process() -> None:
-    assert run_process("--version").out == "cloud-config 6.7.4\n"
+    assert run_process("--version").out == (
+        "cloud-config 0.2.0 (cita-cloud-gitops; compatible with cloud-config 6.7.4)\n"
+    )
     helped = run_process("--help")
     assert helped.code == 0 and "append-validator" in helped.out
 

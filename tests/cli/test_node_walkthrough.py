@@ -51,16 +51,22 @@ def test_walkthrough_step_9_as_typed(cli, tmp_path: Path) -> None:
     assert sorted(p.name for p in (node_dir / "yamls").iterdir()) == [
         "networkpolicy.yaml",
         "node-svc.yaml",
+        "pdb.yaml",
+        "rpc-svc.yaml",
         "secret-account.yaml",
         "secret-config.yaml",
+        "serviceaccount.yaml",
         "statefulset.yaml",
     ]
     kustomization = yaml.safe_load((node_dir / "kustomization.yaml").read_text())
     assert kustomization["resources"] == [
         "yamls/statefulset.yaml",
         "yamls/node-svc.yaml",
+        "yamls/rpc-svc.yaml",
+        "yamls/serviceaccount.yaml",
         "yamls/secret-config.yaml",
         "yamls/secret-account.yaml",
+        "yamls/pdb.yaml",
         "yamls/networkpolicy.yaml",
     ]
     # Same inputs, same bytes: a re-render in another process (another hash seed) changes nothing.

@@ -97,7 +97,7 @@ def test_the_wheel_ships_the_man_page(tmp_path: Path) -> None:
         check=False,
     )
     assert proc.returncode == 0, proc.stderr
-    (wheel,) = tmp_path.glob("cloud_config-*.whl")
+    (wheel,) = tmp_path.glob("cita_cloud_gitops-*.whl")
     with zipfile.ZipFile(wheel) as archive:
         names = [n for n in archive.namelist() if n.endswith("share/man/man1/cloud-config.1")]
         assert names

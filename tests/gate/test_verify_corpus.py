@@ -101,7 +101,21 @@ def test_admin_changes_an_image_tag(cli: Cli, chain: ChainRepo) -> None:
     chain.edit_config('tag = "v6.7.4"', 'tag = "v6.7.5"')
     chain.commit("consensus v6.7.5", "admin")
     code, report = verify_json(cli, chain, "certs")
+    # The tag the change sets has no digest: a warning naming the field (the untouched ones are not).
+    assert code == 0 and [(f["rule"], f["severity"], f["field"]) for f in report["findings"]] == [
+        ("image-unpinned", "warning", "micro_service_list[1].tag")
+    ]
+    pinned = "v6.7.5@sha256:" + "ab" * 32
+    chain.edit_config('tag = "v6.7.5"', f'tag = "{pinned}"')
+    chain.commit("consensus pinned", "admin")
+    code, report = verify_json(cli, chain, "certs")
     assert code == 0 and report["findings"] == []
+    # --require-digests: every unpinned image of head is an error, the pinned one is not.
+    code, report = verify_json(cli, chain, "certs", "HEAD", "--require-digests")
+    unpinned = [(f["rule"], f["severity"], f["field"]) for f in report["findings"]]
+    assert code == 1 and unpinned == [
+        ("image-unpinned", "error", f"micro_service_list[{i}].tag") for i in (0, 2, 3, 4)
+    ]
 
 
 def test_new_member_joins_then_adds_its_node(cli: Cli, chain: ChainRepo) -> None:

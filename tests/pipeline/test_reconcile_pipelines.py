@@ -85,3 +85,20 @@ def test_gitlab_pr_gate_runs_in_merge_request_pipelines_with_full_history() -> N
     script = "\n".join(job["script"])
     assert "/merge_requests/" in script and "/notes" in script
     assert 'if [ "$status" -eq 1 ]' in job["script"][-1] and "exit 1" in job["script"][-1]
+
+
+@pytest.mark.parametrize("name", ["Jenkinsfile", "github-actions.yml", "gitlab-ci.yml", *GATES])
+def test_pipelines_install_from_the_repository_and_tag(name: str) -> None:
+    """Every CI definition installs this project from its repository at a tag set at the top (our
+    version), never `cloud-config==6.7.4`, a name the package index does not have."""
+    import cloud_config
+
+    text = (PIPELINES / name).read_text()
+    assert "cloud-config==" not in text
+    repo = re.search(r"CLOUD_CONFIG_REPO\s*[:=]\s*'?(\S+?)'?\n", text)
+    ref = re.search(r"CLOUD_CONFIG_REF\s*[:=]\s*'?(\S+?)'?\n", text)
+    assert repo and repo.group(1).endswith(".git") and ref and ref.group(1) == f"v{cloud_config.__version__}"
+    install = re.compile(r'pip"? install -q "git\+\$\{?CLOUD_CONFIG_REPO\}?@\$\{?CLOUD_CONFIG_REF\}?"')
+    installs = list(install.finditer(text))
+    assert installs and text.index("CLOUD_CONFIG_REPO") < installs[0].start()  # set at the top
+    assert len(installs) == 1, text

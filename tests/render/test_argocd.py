@@ -6,31 +6,58 @@ see tests/support/schemas.py.
 
 from __future__ import annotations
 
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
 import yaml
 
+from cloud_config.app.node import refresh_node
+from cloud_config.model.node import Deployment
+from cloud_config.model.paths import ChainLayout
+from tests.support.render import CHAIN, make_chain, make_node
 from tests.support.schemas import schema_check
 
 
-def test_argocd_app_is_valid_and_syncs_automatically(cli):
-    r = cli(
-        "argocd-app",
-        "--chain-name",
-        "gitops-test-chain",
+@pytest.fixture(scope="module")
+def chain(tmp_path_factory: pytest.TempPathFactory) -> ChainLayout:
+    """The five-node chain with node0 rendered (update-yaml's output), built once."""
+    layout = make_chain(tmp_path_factory.mktemp("argocd"))
+    make_node(layout, "node0", deployment=Deployment(storage_class="sc"))
+    refresh_node(layout.chain_dir, layout.node_dir("node0"), CHAIN, "node0")
+    return layout
+
+
+def _app(cli, chain: ChainLayout, *args: str):
+    return cli("argocd-app", "--config-dir", str(chain.config_dir), *args)
+
+
+def test_argocd_app_is_valid_and_syncs_automatically(cli, chain: ChainLayout):
+    r = _app(
+        cli,
+        chain,
         "--domain",
         "node0",
         "--repo-url",
-        "https://git.example.com/org1/gitops-test-chain-node0.git",
+        "https://git.example.com/org1/test-chain-node0.git",
         "--dest-namespace",
         "chain",
+        "--project",
+        "members",
+        "--namespace",
+        "gitops",
     )
     assert r.code == 0, r.err
     (app,) = list(yaml.safe_load_all(r.out))
-    assert app["metadata"]["name"] == "gitops-test-chain-node0"
+    assert app["metadata"]["name"] == "test-chain-node0"
+    assert app["metadata"]["namespace"] == "gitops"
     spec = app["spec"]
+    assert spec["project"] == "members"
     assert spec["source"] == {
-        "repoURL": "https://git.example.com/org1/gitops-test-chain-node0.git",
+        "repoURL": "https://git.example.com/org1/test-chain-node0.git",
         "targetRevision": "master",
-        "path": "yamls",
+        "path": ".",
     }
     assert spec["destination"] == {"server": "https://kubernetes.default.svc", "namespace": "chain"}
     assert spec["syncPolicy"]["automated"]["prune"] is True
@@ -43,25 +70,75 @@ def test_argocd_app_is_valid_and_syncs_automatically(cli):
     assert "RespectIgnoreDifferences=true" in spec["syncPolicy"]["syncOptions"]
     check = schema_check([app])
     assert check.returncode == 0, check.stdout + check.stderr
-    assert check.stdout.strip() == "ok Application/gitops-test-chain-node0"
+    assert check.stdout.strip() == "ok Application/test-chain-node0"
 
 
-def test_flux_objects_are_valid(cli):
-    r = cli("argocd-app", "--domain", "node1", "--repo-url", "https://git.example.com/n1.git", "--flux")
+def test_the_application_path_holds_the_kustomization(cli, chain: ChainLayout):
+    """Argo CD applies the folder the path names: it must be the one with kustomization.yaml (and
+    its saved patches), and `kubectl kustomize` of it must build."""
+    r = _app(cli, chain, "--domain", "node0", "--repo-url", "git@git.example.com:org1/test-chain-node0.git")
+    (app,) = list(yaml.safe_load_all(r.out))
+    folder = chain.node_dir("node0") / app["spec"]["source"]["path"]
+    assert (folder / "kustomization.yaml").is_file()
+    kubectl = Path(sys.executable).parent / "kubectl"
+    built = subprocess.run(
+        [str(kubectl) if kubectl.exists() else "kubectl", "kustomize", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    assert "kind: PodDisruptionBudget" in built.stdout  # the root's resources, not yamls/ alone
+    # The old layout stays reachable: --path yamls.
+    r = _app(cli, chain, "--domain", "node0", "--repo-url", "https://x/n0.git", "--path", "yamls")
+    assert yaml.safe_load(r.out)["spec"]["source"]["path"] == "yamls"
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (
+            ("--domain", "node9", "--repo-url", "https://x/n.git"),
+            "error: --domain: 'node9' is not in the node list",
+        ),
+        (
+            ("--domain", "node0", "--repo-url", "not a url"),
+            "error: --repo-url: 'not a url' is not a git remote URL",
+        ),
+        (
+            ("--domain", "node0", "--repo-url", "https://"),
+            "error: --repo-url: 'https://' is not a git remote URL",
+        ),
+    ],
+)
+def test_argocd_app_refuses_an_unknown_domain_and_a_bad_url(cli, chain: ChainLayout, args, expected):
+    r = _app(cli, chain, *args)
+    assert r.code != 0 and r.out == ""
+    assert r.err.startswith(expected) and len(r.err.splitlines()) == 1, r.err
+
+
+def test_argocd_app_reads_the_chain_the_flags_name(cli, chain: ChainLayout):
+    """--chain-name and --config-dir are used: another name finds no chain folder."""
+    r = _app(cli, chain, "--chain-name", "other", "--domain", "node0", "--repo-url", "https://x/n.git")
+    assert r.code != 0 and "other" in r.err and "chain_config.toml" in r.err
+
+
+def test_flux_objects_are_valid(cli, chain: ChainLayout):
+    r = _app(cli, chain, "--domain", "node1", "--repo-url", "https://git.example.com/n1.git", "--flux")
     assert r.code == 0, r.err
     repo, kustomization = list(yaml.safe_load_all(r.out))
     assert repo["kind"] == "GitRepository" and repo["spec"]["url"] == "https://git.example.com/n1.git"
     assert kustomization["kind"] == "Kustomization"
     assert kustomization["spec"]["prune"] is True
-    assert kustomization["spec"]["path"] == "./yamls"
+    assert kustomization["spec"]["path"] == "./"
     assert kustomization["spec"]["sourceRef"] == {"kind": "GitRepository", "name": "test-chain-node1"}
     check = schema_check([repo, kustomization])
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_schema_check_rejects_a_broken_application(cli):
+def test_schema_check_rejects_a_broken_application(cli, chain: ChainLayout):
     """The schema check itself can fail: a wrongly typed field is caught."""
-    r = cli("argocd-app", "--domain", "node0", "--repo-url", "https://x/n0.git")
+    r = _app(cli, chain, "--domain", "node0", "--repo-url", "https://x/n0.git")
     (app,) = list(yaml.safe_load_all(r.out))
     app["spec"]["syncPolicy"]["automated"]["prune"] = "yes"
     check = schema_check([app])
@@ -69,13 +146,14 @@ def test_schema_check_rejects_a_broken_application(cli):
     assert "prune" in check.stdout
 
 
-def test_flux_refuses_another_cluster(cli):
-    r = cli(
-        "argocd-app",
+def test_flux_refuses_another_cluster(cli, chain: ChainLayout):
+    r = _app(
+        cli,
+        chain,
         "--domain",
-        "n",
+        "node0",
         "--repo-url",
-        "https://x",
+        "https://x/n.git",
         "--flux",
         "--dest-server",
         "https://other:6443",
@@ -84,10 +162,10 @@ def test_flux_refuses_another_cluster(cli):
     assert r.err.startswith("error: --dest-server: Flux applies to the cluster it runs in")
 
 
-def test_argocd_notifications_subscription_and_configmap_patch(cli):
+def test_argocd_notifications_subscription_and_configmap_patch(cli, chain: ChainLayout):
     notify = "http://pipeline.org1.internal:8080/notify/argocd/gitops-test-chain"
-    r = cli("argocd-app", "--chain-name", "gitops-test-chain", "--domain", "node0",
-            "--repo-url", "https://git.example.com/n0.git", "--notify-url", notify)  # fmt: skip
+    r = _app(cli, chain, "--domain", "node0", "--repo-url", "https://git.example.com/n0.git",
+             "--notify-url", notify)  # fmt: skip
     assert r.code == 0, r.err
     app, patch = list(yaml.safe_load_all(r.out))
     annotations = app["metadata"]["annotations"]
@@ -115,10 +193,10 @@ def test_argocd_notifications_subscription_and_configmap_patch(cli):
     assert check.returncode == 0, check.stdout + check.stderr
 
 
-def test_flux_provider_and_alert(cli):
+def test_flux_provider_and_alert(cli, chain: ChainLayout):
     notify = "http://pipeline.org1.internal:8080/notify/flux/gitops-test-chain"
-    r = cli("argocd-app", "--domain", "node1", "--repo-url", "https://git.example.com/n1.git", "--flux",
-            "--notify-url", notify)  # fmt: skip
+    r = _app(cli, chain, "--domain", "node1", "--repo-url", "https://git.example.com/n1.git", "--flux",
+             "--notify-url", notify, "--namespace", "gitops")  # fmt: skip
     assert r.code == 0, r.err
     _, kustomization, provider, alert = list(yaml.safe_load_all(r.out))
     assert provider["apiVersion"] == alert["apiVersion"] == "notification.toolkit.fluxcd.io/v1beta3"
@@ -126,6 +204,10 @@ def test_flux_provider_and_alert(cli):
     assert alert["spec"]["eventSources"] == [
         {"kind": "Kustomization", "name": kustomization["metadata"]["name"]}
     ]
+    # Beside the Kustomization they watch (--namespace), as Flux resolves eventSources and secretRef.
+    assert {d["metadata"]["namespace"] for d in (kustomization, provider, alert)} == {"gitops"}
     check = schema_check([provider, alert])
     assert check.returncode == 0, check.stdout + check.stderr
-    assert cli("argocd-app", "--domain", "n", "--repo-url", "https://x", "--notify-url", "ftp://x").code == 2
+    bad = _app(cli, chain, "--domain", "node1", "--repo-url", "https://x/n1.git", "--notify-url", "ftp://x")
+    assert bad.code == 2 and bad.out == ""
+    assert bad.err.startswith("error: --notify-url: expected an http:// or https:// URL"), bad.err

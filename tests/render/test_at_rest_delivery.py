@@ -64,6 +64,11 @@ def test_argocd_layout_uses_the_ksops_generator(cli, world) -> None:
     assert sorted(generator["files"]) == sorted(f"./{s}" for s in SECRETS)
     for name in generator["files"]:
         assert "sops" in yaml.safe_load((node_dir / name).read_text())  # what KSOPS decrypts
+    # The Application's default path is the folder of this kustomization, so KSOPS runs.
+    r = cli("argocd-app", *flags(layout), "--domain", "node0", "--repo-url", "https://git.example/n0.git")
+    assert r.code == 0, r.err
+    path = yaml.safe_load(r.out)["spec"]["source"]["path"]
+    assert (node_dir / path / "kustomization.yaml").samefile(node_dir / "kustomization.yaml")
     # kustomize runs no exec plugin here: build without the generators entry.
     del kustomization["generators"]
     (node_dir / "kustomization.yaml").write_text(yaml.safe_dump(kustomization))
@@ -108,10 +113,12 @@ def test_flux_layout_lists_the_encrypted_secrets_and_its_kustomization_decrypts(
     assert r.code == 2 and r.err.startswith("error: --engine: must be one of argocd, flux")
 
 
-def test_flux_without_encryption_has_no_decryption(cli) -> None:
-    r = cli("argocd-app", "--domain", "node9", "--repo-url", "https://x/n.git", "--flux")
+def test_flux_without_encryption_has_no_decryption(cli, world) -> None:
+    layout = world[0]
+    r = cli("argocd-app", *flags(layout), "--domain", "node1", "--repo-url", "https://x/n.git", "--flux")
+    assert r.code == 0, r.err
     assert "decryption" not in r.out
-    r = cli(
-        "argocd-app", "--domain", "node9", "--repo-url", "https://x/n.git", "--flux", "--sops-secret", "k"
-    )
-    assert yaml.safe_load_all(r.out) and "name: k" in r.out
+    r = cli("argocd-app", *flags(layout), "--domain", "node1", "--repo-url", "https://x/n.git", "--flux",
+            "--sops-secret", "k")  # fmt: skip
+    _, flux = list(yaml.safe_load_all(r.out))
+    assert flux["spec"]["decryption"] == {"provider": "sops", "secretRef": {"name": "k"}}

@@ -132,7 +132,12 @@ def test_external_resources_of_the_five_node_example(five: ChainLayout) -> None:
     ]
     assert eps["addressType"] == "IPv4" and eps["endpoints"][0]["addresses"] == ["9.9.9.9"]
     assert eps["ports"] == [{"name": "network", "port": 40004, "protocol": "UDP"}]
-    assert eps["metadata"]["labels"] == {"kubernetes.io/service-name": f"{CHAIN}-node4"}
+    assert eps["metadata"]["labels"]["kubernetes.io/service-name"] == f"{CHAIN}-node4"
+    for path, doc in external.items():  # the recommended labels, named after the peer
+        peer = path.removeprefix("yamls/").split("-external-")[0]
+        labels = doc["metadata"]["labels"]
+        assert labels["app.kubernetes.io/instance"] == f"{CHAIN}-{peer}", path
+        assert (labels["app.kubernetes.io/component"], labels["app.kubernetes.io/part-of"]) == ("peer", CHAIN)
 
 
 def test_ipv6_peer_gets_an_ipv6_endpointslice(tmp_path: Path) -> None:
@@ -290,7 +295,16 @@ def test_every_generated_document_passes_strict_validation(tmp_path: Path, versi
     _mixed_chain(tmp_path)
     docs = [yaml.safe_load(p.read_text()) for p in sorted(tmp_path.glob("*/yamls/*.yaml"))]
     kinds = {d["kind"] for d in docs}
-    assert kinds == {"StatefulSet", "Service", "Secret", "ConfigMap", "EndpointSlice", "NetworkPolicy"}
+    assert kinds == {
+        "StatefulSet",
+        "Service",
+        "Secret",
+        "ConfigMap",
+        "EndpointSlice",
+        "ServiceAccount",
+        "PodDisruptionBudget",
+        "NetworkPolicy",
+    }
     for doc in docs:
         kubernetes_validate.validate(doc, version, strict=True)
     # The validator is strict: an unknown field is refused.

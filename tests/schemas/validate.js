@@ -16,8 +16,11 @@ const MODELS = {
 
 async function main() {
   // @kubernetes-models/prometheus-operator 6 is ES-module only: loaded with import().
-  const { PrometheusRule } = await import("@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1");
+  const { PrometheusRule, ServiceMonitor } = await import(
+    "@kubernetes-models/prometheus-operator/monitoring.coreos.com/v1"
+  );
   MODELS["monitoring.coreos.com/v1/PrometheusRule"] = PrometheusRule;
+  MODELS["monitoring.coreos.com/v1/ServiceMonitor"] = ServiceMonitor;
   const docs = JSON.parse(require("fs").readFileSync(0, "utf8"));
   let bad = 0;
   for (const doc of docs) {

@@ -164,9 +164,12 @@ def rules_of(json_text: str) -> set[str]:
     return {f["rule"] for f in json.loads(json_text)["findings"]}
 
 
-def verify_json(cli: Cli, chain: ChainRepo, base: str, head: str = "HEAD") -> tuple[int, dict[str, Any]]:
-    """Run `cloud-config verify --format json`; (exit code, parsed report)."""
-    result = cli("verify", "--repo", str(chain.repo), "--base", base, "--head", head, "--format", "json")
+def verify_json(
+    cli: Cli, chain: ChainRepo, base: str, head: str = "HEAD", *flags: str
+) -> tuple[int, dict[str, Any]]:
+    """Run `cloud-config verify --format json [FLAGS]`; (exit code, parsed report)."""
+    where = ("--repo", str(chain.repo), "--base", base, "--head", head)
+    result = cli("verify", *where, "--format", "json", *flags)
     assert result.err == ""
     return result.code, json.loads(result.out)
 

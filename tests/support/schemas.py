@@ -1,8 +1,10 @@
-"""Checking objects against published CRD schemas (npm @kubernetes-models/*: Argo CD, Flux,
-Prometheus Operator; pinned by tests/schemas/package-lock.json, installed by scripts/setup).
+"""CRD schema checks through node: Argo CD, Flux and Prometheus Operator objects (tests/schemas).
 
-Without node or the packages the checks are skipped, saying why, except under CI (CI=true), where
-a missing schema is a failure: CI must not pass unchecked.
+The schemas come from npm (@kubernetes-models/argo-cd 2.7.2, flux-cd 2.3.4, prometheus-operator
+6.0.0, an ES module validate.js loads with import()), pinned by tests/schemas/package-lock.json and
+installed by `npm ci --prefix tests/schemas` (scripts/setup does it). Without node or the packages
+the checks are skipped, saying why, except under CI (CI=true), where a missing schema is a failure:
+CI must not pass unchecked.
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ from typing import Any
 import pytest
 
 SCHEMAS = Path(__file__).resolve().parents[1] / "schemas"
+MODEL_PACKAGES = ("argo-cd", "flux-cd", "prometheus-operator")  # under node_modules/@kubernetes-models
 
 
 def _unavailable(reason: str) -> None:
@@ -26,11 +29,11 @@ def _unavailable(reason: str) -> None:
 
 
 def schema_check(docs: list[dict[str, Any]]) -> subprocess.CompletedProcess[str]:
-    """Run tests/schemas/validate.js on `docs`: one "ok <kind>/<name>" line per valid object."""
+    """`node tests/schemas/validate.js` over the documents: one `ok KIND/NAME` line each."""
     if shutil.which("node") is None:
         _unavailable("node is not installed: cannot run the CRD schema checks")
     models = SCHEMAS / "node_modules" / "@kubernetes-models"
-    if not all((models / name).is_dir() for name in ("argo-cd", "flux-cd", "prometheus-operator")):
+    if not all((models / name).is_dir() for name in MODEL_PACKAGES):
         _unavailable("schemas not installed: run `npm ci --prefix tests/schemas`")
     return subprocess.run(
         ["node", str(SCHEMAS / "validate.js")],

@@ -16,7 +16,7 @@ from cloud_config.crypto import pki
 from cloud_config.errors import CloudConfigError, ConfigError, NotFoundError, UsageError
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.network_address import merge_peer_cidrs
-from cloud_config.model.node import Deployment, NodeConfig
+from cloud_config.model.node import NODE_PORT_RANGE, Deployment, NodeConfig
 from cloud_config.model.paths import (
     ACCOUNTS,
     CA_CERT,
@@ -248,17 +248,41 @@ def merged_deployment(
         raise CloudConfigError(f"--domain: node {me.domain} is not a k8s node ({me} has no cluster)")
     deployment = inputs.node.deployment or Deployment()
     for field, value in changes.items():
-        if field == "peer_cidrs" and isinstance(value, list):
+        if field == "resources" and isinstance(value, Mapping):
+            for slot, values in value.items():
+                deployment.resources[slot] = {**deployment.resources.get(slot, {}), **values}
+        elif field == "peer_cidrs" and isinstance(value, list):
             try:
-                value = merge_peer_cidrs(deployment.peer_cidrs, value)
+                deployment.peer_cidrs = merge_peer_cidrs(deployment.peer_cidrs, value)
             except ValueError as exc:
                 raise UsageError("--peer-cidr", str(exc)) from None
-        setattr(deployment, field, value)
+        else:
+            setattr(deployment, field, value)
     if not deployment.storage_class:
         raise UsageError("--storage-class", "is required (no storage class is saved in node_config.toml yet)")
     for field, reason in deployment.problems():
-        raise UsageError(flags.get(field, field), reason)
+        raise UsageError(flags.get(field.split(".", 1)[0], field), reason)
+    _check_exposure(deployment, me.port, flags)
     return deployment
+
+
+def _check_exposure(deployment: Deployment, listed: int, flags: Mapping[str, str]) -> None:
+    """A NodePort must be the port the node list gives peers (they dial host:port) and in the range."""
+    if deployment.expose != "nodeport":
+        return
+    if deployment.node_port and deployment.node_port != listed:
+        raise UsageError(
+            flags.get("node_port", "node_port"),
+            f"{deployment.node_port} is not the node's port in the node list ({listed}); peers dial that "
+            "port, so change the node list entry or leave the NodePort to follow it",
+        )
+    low, high = NODE_PORT_RANGE
+    if not low <= listed <= high:
+        raise UsageError(
+            flags.get("expose", "expose"),
+            f"nodeport needs the node's port in the node list ({listed}) to be a NodePort ({low}-{high}); "
+            "list the node with such a port, or use --expose loadbalancer",
+        )
 
 
 def _flag(field: str) -> str:

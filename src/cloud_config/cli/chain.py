@@ -81,7 +81,8 @@ def add_genesis_flags(p: argparse.ArgumentParser) -> None:
         ("controller", "controller_hsm"),
     ):
         p.add_argument(f"--{slot}_image", default=image, help=f"{slot} image (default: %(default)s)")
-        p.add_argument(f"--{slot}_tag", default="latest", help=f"{slot} image tag")
+        pinned = "TAG or TAG@sha256:DIGEST (default: latest)"
+        p.add_argument(f"--{slot}_tag", default="latest", help=f"{slot} image tag: {pinned}")
     for flag in _OBSOLETE_FLAGS:
         p.add_argument(flag, default=None, help=argparse.SUPPRESS)
 

@@ -20,6 +20,9 @@ def register(sub: Subparsers) -> None:
     p = _revisions(sub, "verify", "check a proposed change of the chain repo (exit 1 on errors)", run_verify)
     p.add_argument("--format", choices=FORMATS, default="text", help="output format (default: text)")
     p.add_argument(
+        "--require-digests", action="store_true", help="an image tag without @sha256: digest is an error"
+    )
+    p.add_argument(
         "--require-members",
         action="store_true",
         help="a missing members.toml at the base is an error (default: a members-missing warning)",
@@ -120,6 +123,7 @@ def run_verify(args: argparse.Namespace) -> int:
         chain_name,
         members_rev=args.members_rev,
         require_members=args.require_members,
+        require_digests=args.require_digests,
     )
     print(RENDER[args.format](report), end="")
     return 0 if report.passed else 1

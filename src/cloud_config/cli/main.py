@@ -7,10 +7,14 @@ import sys
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from cloud_config import __version__
+from cloud_config import COMPATIBLE_WITH, __version__
 from cloud_config.cli import account, chain, flows, gate, membership, node, pipeline, pki, secrets, status
 from cloud_config.cli.common import Subparsers, add_command
 from cloud_config.cli.usage import CliParser, closest
+
+VERSION_LINE = (
+    f"cloud-config {__version__} (cita-cloud-gitops; compatible with cloud-config {COMPATIBLE_WITH})"
+)
 
 # Each group module registers its verbs with `register(subparsers)`; the order is the help order.
 SHELLS = ("bash", "zsh", "fish")
@@ -81,11 +85,16 @@ def build_parser(argv: Sequence[str] = (), every: bool = False) -> tuple[CliPars
     `every`: completion and the man page); and every (verb, help)."""
     parser = CliParser(
         prog="cloud-config",
-        description=f"cloud-config {__version__}: CITA-Cloud chain configuration, run through Git",
+        description=f"{VERSION_LINE}: CITA-Cloud chain configuration, run through Git",
         formatter_class=argparse.RawDescriptionHelpFormatter,
         allow_abbrev=False,
     )
-    parser.add_argument("-V", "--version", action="version", version=f"cloud-config {__version__}")
+    parser.add_argument(
+        "-V",
+        "--version",
+        action="version",
+        version=VERSION_LINE,
+    )
     parser.add_argument("--debug", action="store_true", help="show tracebacks of unexpected errors")
     sub = parser.add_subparsers(dest="command", metavar="<command>")
     sub.required = True

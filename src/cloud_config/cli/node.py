@@ -24,30 +24,51 @@ STORAGE_FLAGS = (
     ("--s3-root", "root"),
     ("--s3-region", "region"),
 )
-# update-yaml flag -> [deployment] field, with cloud-config's defaults (used when nothing is saved).
+# update-yaml flag -> [deployment] field, with the help; the defaults (used when nothing is saved)
+# are model.node.Deployment's.
 DEPLOYMENT_FLAGS = (
-    ("--pull-policy", "pull_policy", "IfNotPresent"),
-    ("--docker-registry", "docker_registry", "docker.io"),
-    ("--docker-repo", "docker_repo", "citacloud"),
-    ("--storage-class", "storage_class", None),
-    ("--access-mode", "access_mode", "ReadWriteMany"),
-    ("--storage-capacity", "storage_capacity", "10Gi"),
-    ("--requests-cpu", "requests_cpu", "10m"),
-    ("--requests-memory", "requests_memory", "32Mi"),
-    ("--limits-cpu", "limits_cpu", "4000m"),
-    ("--limits-memory", "limits_memory", "8192Mi"),
-    ("--cluster-domain", "cluster_domain", "cluster.local"),
-    ("--engine", "engine", "argocd"),
-    ("--monitoring-namespace", "monitoring_namespace", "monitoring"),
+    ("--pull-policy", "pull_policy", "Always, IfNotPresent or Never"),
+    ("--docker-registry", "docker_registry", "image registry"),
+    ("--docker-repo", "docker_repo", "image repository in the registry"),
+    ("--storage-class", "storage_class", "storage class of the data volume"),
+    ("--access-mode", "access_mode", "access mode of the data volume"),
+    ("--storage-capacity", "storage_capacity", "size of the data volume"),
+    ("--requests-cpu", "requests_cpu", "CPU request of each service"),
+    ("--requests-memory", "requests_memory", "memory request of each service"),
+    ("--limits-cpu", "limits_cpu", "CPU limit of each service"),
+    ("--limits-memory", "limits_memory", "memory limit of each service"),
+    ("--cluster-domain", "cluster_domain", "the cluster's DNS domain"),
+    ("--timezone", "timezone", "the services' TZ"),
+    ("--engine", "engine", "argocd or flux: which delivery engine applies the node repo"),
+    (
+        "--monitoring-namespace",
+        "monitoring_namespace",
+        "the namespace that may reach the gRPC and metrics ports",
+    ),
+    (
+        "--expose",
+        "expose",
+        "nodeport, loadbalancer or none: NODE-nodeport, a Service of the p2p port for other clusters",
+    ),
+)
+DEPLOYMENT_NUMBERS = (
+    ("--node-port", "node_port", "pin the NodePort (must be the node's port in the node list)"),
+    (
+        "--pdb-max-unavailable",
+        "pdb_max_unavailable",
+        "the PodDisruptionBudget's maxUnavailable; 0 blocks every voluntary eviction (drains too)",
+    ),
 )
 DEPLOYMENT_SWITCHES = (
     ("--enable-debug", "enable_debug", "add the debug container"),
-    ("--disable-health-check", "disable_health_check", "omit the liveness probes"),
+    ("--disable-health-check", "disable_health_check", "omit the probes"),
     (
         "--legacy-configmaps",
         "legacy_configmaps",
         "keep key and config.toml in ConfigMaps (cloud-config's form)",
     ),
+    ("--pdb", "pdb", "render the node's PodDisruptionBudget (--no-pdb to skip)"),
+    ("--read-only-root-fs", "read_only_root_fs", "run the services with a read-only root file system"),
 )
 
 
@@ -67,9 +88,12 @@ def register(sub: Subparsers) -> None:
     p = add_verb(sub, "update-yaml", "update k8s yaml", run_update_yaml)
     p.add_argument("--domain", required=True, help="the node's domain")
     p.add_argument("--config-name", default="config.toml", help="accepted for compatibility")
-    for flag, _, default in DEPLOYMENT_FLAGS:
-        shown = f"saved value, else {default}" if default else "required until saved"
-        p.add_argument(flag, default=None, help=f"({shown})")
+    defaults = _deployment_defaults(p)
+    numbers = {name for _, name, _ in DEPLOYMENT_NUMBERS}
+    for flag, name, text in (*DEPLOYMENT_FLAGS, *DEPLOYMENT_NUMBERS):
+        default = defaults.get(name)
+        shown = "required until saved" if name == "storage_class" else f"saved value, else {default}"
+        p.add_argument(flag, type=u16 if name in numbers else str, default=None, help=f"{text} ({shown})")
     for flag, _, text in DEPLOYMENT_SWITCHES:
         p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} (saved)")
     p.add_argument(
@@ -81,9 +105,31 @@ def register(sub: Subparsers) -> None:
         "saved; DOMAIN= drops one)",
     )
     p.add_argument(
+        "--resources",
+        action="append",
+        default=[],
+        metavar="SERVICE:KEY=VALUE[,KEY=VALUE]",
+        help="one service's requests_cpu/requests_memory/limits_cpu/limits_memory (saved; repeatable)",
+    )
+    p.add_argument(
         "--enable-kustomize", action="store_true", help="accepted; kustomization.yaml is always written"
     )
     add_dry_run(p)
+
+
+def _deployment_defaults(p: object) -> dict[str, object]:
+    """Deployment's defaults for the help, read only when update-yaml's parser is really built
+    (listing the verbs must not import the model)."""
+    if not isinstance(p, argparse.ArgumentParser):
+        return {}
+    from dataclasses import asdict
+
+    from cloud_config.model.node import Deployment
+
+    values = asdict(Deployment())
+    values["expose"] = values["expose"] or "none"
+    values["node_port"] = values["node_port"] or "the node's listed port"
+    return values
 
 
 def add_node_flags(p: argparse.ArgumentParser, ports: bool) -> None:
@@ -179,12 +225,17 @@ def run_update_yaml(args: argparse.Namespace) -> int:
 
     _config_name(args)
     where = layout(args)
-    given = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in DEPLOYMENT_FLAGS}
-    given.update({field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in DEPLOYMENT_SWITCHES})
-    changes: dict[str, object] = {k: v for k, v in given.items() if v is not None}
+    every = (*DEPLOYMENT_FLAGS, *DEPLOYMENT_NUMBERS, *DEPLOYMENT_SWITCHES)
+    given = {field: getattr(args, flag[2:].replace("-", "_")) for flag, field, _ in every}
+    changes: dict[str, Any] = {k: v for k, v in given.items() if v is not None}
+    if changes.get("expose") == "none":
+        changes["expose"] = ""
+    if args.resources:
+        changes["resources"] = _resources(args.resources)
+    flags = {name: flag for flag, name, _ in every}
+    flags["resources"] = "--resources"
     if args.peer_cidr:
         changes["peer_cidrs"] = list(args.peer_cidr)  # merged over the saved ones
-    flags = {name: flag for flag, name, *_ in (*DEPLOYMENT_FLAGS, *DEPLOYMENT_SWITCHES)}
     flags["peer_cidrs"] = "--peer-cidr"
     code = _render(
         args,
@@ -198,3 +249,18 @@ def run_update_yaml(args: argparse.Namespace) -> int:
         for message in peers(where, args.domain).warnings:  # how the NetworkPolicy admits each peer
             warn(message)
     return code
+
+
+def _resources(values: list[str]) -> dict[str, dict[str, str]]:
+    """`--resources controller:limits_memory=2Gi,requests_memory=1Gi` flags as {slot: {key: value}}
+    (checked with the other settings)."""
+    from cloud_config.errors import UsageError
+
+    out: dict[str, dict[str, str]] = {}
+    for value in values:
+        slot, sep, pairs = value.partition(":")
+        items = [pair.partition("=") for pair in pairs.split(",")]
+        if not sep or any(not eq or not key or not v for key, eq, v in items):
+            raise UsageError("--resources", f"must be SERVICE:KEY=VALUE[,KEY=VALUE], got {value!r}")
+        out.setdefault(slot, {}).update({key: v for key, _, v in items})
+    return out

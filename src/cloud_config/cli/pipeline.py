@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import argparse
 
-from cloud_config.cli.common import Subparsers, add_command, add_verb
+from cloud_config.cli.common import Subparsers, add_command, add_verb, layout
 
 
 def register(sub: Subparsers) -> None:
@@ -45,7 +45,15 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--domain", required=True, help="the node's domain")
     p.add_argument("--repo-url", required=True, help="the node repo's URL")
     p.add_argument(
-        "--path", default="yamls", help="folder of the manifests in the node repo (default: %(default)s)"
+        "--path",
+        default=".",
+        help="folder of kustomization.yaml in the node repo (default: %(default)s; 6.7.4's was yamls)",
+    )
+    p.add_argument("--project", default="default", help="Argo CD project (default: %(default)s)")
+    p.add_argument(
+        "--namespace",
+        default=None,
+        help="namespace of the Application (default: argocd) or of the Flux objects (flux-system)",
     )
     p.add_argument("--revision", default="master", help="branch to follow (default: %(default)s)")
     p.add_argument(
@@ -126,18 +134,8 @@ def run_serve(args: argparse.Namespace) -> int:
 
 def run_argocd_app(args: argparse.Namespace) -> int:
     """argocd-app."""
-    from cloud_config.app.secrets import flux_decryption_secret
-    from cloud_config.cli.common import layout
-    from cloud_config.errors import UsageError
-    from cloud_config.render.argocd import (
-        AppSpec,
-        application,
-        flux_notify_objects,
-        flux_objects,
-        notifications_patch,
-        subscribe,
-        to_yaml,
-    )
+    from cloud_config.app.delivery import delivery_objects
+    from cloud_config.render.argocd import AppSpec, to_yaml
 
     spec = AppSpec(
         chain_name=args.chain_name,
@@ -147,17 +145,11 @@ def run_argocd_app(args: argparse.Namespace) -> int:
         revision=args.revision,
         dest_server=args.dest_server,
         dest_namespace=args.dest_namespace,
-        sops_secret=flux_decryption_secret(layout(args), args.domain, args.sops_secret),
+        sops_secret=args.sops_secret,
+        project=args.project,
+        namespace=args.namespace or "",
     )
-    notify = args.notify_url
-    if notify is not None and not notify.startswith(("http://", "https://")):
-        raise UsageError("--notify-url", f"expected an http:// or https:// URL, got {notify!r}")
-    if args.flux:
-        docs = flux_objects(spec) + (flux_notify_objects(spec, notify) if notify else [])
-    elif notify:
-        docs = [subscribe(application(spec)), notifications_patch(notify)]
-    else:
-        docs = [application(spec)]
+    docs = delivery_objects(layout(args), spec, args.flux, args.notify_url)
     print(to_yaml(docs), end="")
     return 0
 

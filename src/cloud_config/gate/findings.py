@@ -51,6 +51,7 @@ RULES: dict[str, str] = {
     "key-added-in-pr": "a commit is not signed by a key that the same PR adds to members.toml",
     "not-owner": "a member changes only its own nodes, CSRs and validators",
     "admin-only": "stage, system config, genesis, images, CA, certificates, members.toml",
+    "image-unpinned": "every service image tag carries a digest (warning; error with --require-digests)",
 }
 
 

@@ -5,7 +5,8 @@ forge's merge makes) against the base; signatures and ownership are judged commi
 PR's own commits, by the members.toml of `members_rev` (the base unless told otherwise).
 
 Rules live by topic in `gate/rules/`: config (schema, stage, freeze, consensus, departed
-certificates), secrets, certs, members (signatures and ownership). findings.RULES lists every id.
+certificates), secrets, certs, members (signatures and ownership), images (digests).
+findings.RULES lists every id.
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from pathlib import Path
 from cloud_config import git
 from cloud_config.gate.change_summary import Snapshot, load_snapshot, resolve
 from cloud_config.gate.findings import ERROR, WARNING, Finding, Report
-from cloud_config.gate.rules import certs, config, departure, members, rotation, secrets
+from cloud_config.gate.rules import certs, config, departure, images, members, rotation, secrets
 
 STALE_BRANCH = Finding(
     "stale-branch",
@@ -40,11 +41,13 @@ def verify(
     *,
     members_rev: str | None = None,
     require_members: bool = False,
+    require_digests: bool = False,
 ) -> Report:
     """Every finding about merging head into base in the chain repo at `repo`.
 
     `members_rev` (default: the base) is the commit whose members.toml judges signatures and
-    ownership; `require_members` makes a missing members.toml an error instead of a warning.
+    ownership; `require_members` makes a missing members.toml an error instead of a warning;
+    `require_digests` makes an image tag without a digest an error.
     """
     base_sha, head_sha = resolve(repo, base_rev, "--base"), resolve(repo, head_rev, "--head")
     judge_sha = resolve(repo, members_rev, "--members-rev") if members_rev else base_sha
@@ -79,7 +82,7 @@ def verify(
         *members.signature_findings(repo, judge, base_sha, head, snapshot_of),
     ]
     if merged is not None:
-        findings += _tree_findings(repo, base, merged, chain_name)
+        findings += _tree_findings(repo, base, merged, chain_name, require_digests)
     return Report(base_sha, head_sha, chain_name, findings)
 
 
@@ -91,7 +94,9 @@ def _conflict(paths: list[str]) -> Finding:
     )  # fmt: skip
 
 
-def _tree_findings(repo: Path, base: Snapshot, merged: Snapshot, chain_name: str) -> list[Finding]:
+def _tree_findings(
+    repo: Path, base: Snapshot, merged: Snapshot, chain_name: str, require_digests: bool
+) -> list[Finding]:
     """The rules on the merge result against the base."""
     found = [
         *config.schema_findings(merged, chain_name),
@@ -100,6 +105,7 @@ def _tree_findings(repo: Path, base: Snapshot, merged: Snapshot, chain_name: str
         *rotation.rotation_findings(base, merged),
         *config.departed_findings(base, merged),
         *departure.departure_findings(base, merged),
+        *images.unpinned_findings(base, merged, require_digests),
     ]
     if merged.chain is not None:
         found += config.consensus_findings(base.chain, merged.chain)

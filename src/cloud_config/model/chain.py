@@ -37,7 +37,8 @@ GENESIS_KEYS = ("timestamp", "prevhash")
 NODE_KEYS = ("host", "port", "domain", "cluster", "name_space")
 SERVICE_KEYS = ("image", "tag")
 _PREVHASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
-_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}$")
+# An image tag, optionally pinned to a digest: `v6.7.4` or `v6.7.4@sha256:<64 hex>`.
+_TAG = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127}(@sha256:[0-9a-f]{64})?$")
 
 
 @dataclass
@@ -46,6 +47,11 @@ class MicroService:
 
     image: str
     tag: str = "latest"
+
+    @property
+    def pinned(self) -> bool:
+        """Whether the tag carries a digest (`tag@sha256:...`), so a registry push cannot change it."""
+        return "@sha256:" in self.tag
 
 
 @dataclass

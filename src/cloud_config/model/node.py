@@ -43,6 +43,11 @@ _IMAGE_PART = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._:/-]*[A-Za-z0-9])?$")
 ENGINES = ("argocd", "flux")
 # An age X25519 recipient: "age1" and 58 bech32 characters (what `age-keygen` and pyrage print).
 _AGE_RECIPIENT = re.compile(r"^age1[qpzry9x8gf2tvdw0s3jn54khce6mua7l]{58}$")
+EXPOSE_TYPES = ("", "nodeport", "loadbalancer")
+SERVICE_SLOTS = ("network", "consensus", "executor", "storage", "controller")
+RESOURCE_KEYS = ("requests_cpu", "requests_memory", "limits_cpu", "limits_memory")
+NODE_PORT_RANGE = (30000, 32767)  # the kube-apiserver's default --service-node-port-range
+_TZ = re.compile(r"^[A-Za-z0-9_+:/.-]{1,64}$")
 # The services' log levels (reference microservices-6.7, "Log levels differ between services"):
 # the tracing services (network, overlord, executor, storage, controller) parse `max_level` with
 # tracing-core's `Level::from_str`: these names in any case, or a number 1-5 (Rust's usize parse, so
@@ -89,10 +94,10 @@ class Deployment:
     storage_class: str = ""
     access_mode: str = "ReadWriteMany"
     storage_capacity: str = "10Gi"
-    requests_cpu: str = "10m"
-    requests_memory: str = "32Mi"
-    limits_cpu: str = "4000m"
-    limits_memory: str = "8192Mi"
+    requests_cpu: str = "250m"
+    requests_memory: str = "512Mi"
+    limits_cpu: str = "1000m"
+    limits_memory: str = "1Gi"
     docker_registry: str = "docker.io"
     docker_repo: str = "citacloud"
     pull_policy: str = "IfNotPresent"
@@ -101,10 +106,23 @@ class Deployment:
     legacy_configmaps: bool = False
     cluster_domain: str = "cluster.local"
     engine: str = "argocd"
+    timezone: str = "UTC"
+    read_only_root_fs: bool = True
+    pdb: bool = True
+    pdb_max_unavailable: int = 1
+    expose: str = ""
+    node_port: int = 0
+    # per-service overrides of the four resource settings: {slot: {requests_cpu: "500m", ...}}
+    resources: dict[str, dict[str, str]] = field(default_factory=dict)
     # the NetworkPolicy (docs/membership.md): source CIDRs of peers outside the cluster, and the
     # namespace that may scrape the metrics ports besides the node's own
     peer_cidrs: str = ""  # DOMAIN=CIDR,... as update-yaml --peer-cidr sets them
     monitoring_namespace: str = "monitoring"
+
+    def service_resources(self, slot: str) -> dict[str, str]:
+        """The four resource settings of one service: its overrides over the shared values."""
+        shared = {key: getattr(self, key) for key in RESOURCE_KEYS}
+        return {**shared, **self.resources.get(slot, {})}
 
     def peer_cidr_map(self) -> dict[str, str]:
         """`peer_cidrs` as {domain: cidr} (checked by `problems`)."""
@@ -149,6 +167,29 @@ class Deployment:
             value = getattr(self, name)
             if not _IMAGE_PART.match(value):
                 out.append((name, f"must be an image registry / repository path, got {value!r}"))
+        return out + self._pod_problems()
+
+    def _pod_problems(self) -> list[tuple[str, str]]:
+        """The settings this project added: time zone, exposure, per-service resources."""
+        out = []
+        if not _TZ.match(self.timezone):
+            zone = self.timezone
+            out.append(("timezone", f"must be a time zone name such as UTC or Asia/Shanghai, got {zone!r}"))
+        if self.expose not in EXPOSE_TYPES:
+            out.append(("expose", f"must be nodeport or loadbalancer, got {self.expose!r}"))
+        low, high = NODE_PORT_RANGE
+        if self.node_port and not low <= self.node_port <= high:
+            out.append(("node_port", f"must be {low}-{high} (the NodePort range), got {self.node_port}"))
+        if self.node_port and self.expose != "nodeport":
+            out.append(("node_port", "only applies with expose = nodeport"))
+        for slot, values in self.resources.items():
+            if slot not in SERVICE_SLOTS:
+                out.append((f"resources.{slot}", f"must be one of {', '.join(SERVICE_SLOTS)}"))
+            for key, value in values.items():
+                if key not in RESOURCE_KEYS:
+                    out.append((f"resources.{slot}.{key}", f"must be one of {', '.join(RESOURCE_KEYS)}"))
+                elif not _QUANTITY.match(value):
+                    out.append((f"resources.{slot}.{key}", f"must be a Kubernetes quantity, got {value!r}"))
         return out
 
 
@@ -213,6 +254,10 @@ class NodeConfig:
                 default = getattr(Deployment(), f.name)
                 if isinstance(default, bool):
                     values[f.name] = r.boolean(table, f.name, path, default)
+                elif isinstance(default, int):
+                    values[f.name] = r.integer(table, f.name, path, default, high=65535)
+                elif isinstance(default, dict):
+                    values[f.name] = _resources(r, table, path)
                 else:
                     values[f.name] = r.string(table, f.name, path, default)
             node.deployment = Deployment(**values)
@@ -237,7 +282,10 @@ class NodeConfig:
             "exporter": {"base_path": self.exporter_base_path, "chain_name": self.exporter_chain_name},
         }
         if self.deployment is not None:
-            data["deployment"] = asdict(self.deployment)
+            saved = asdict(self.deployment)
+            if not saved["resources"]:
+                del saved["resources"]  # no empty [deployment.resources] table
+            data["deployment"] = saved
         if self.recipients:
             data["secrets"] = {"recipients": list(self.recipients)}
         return data
@@ -291,6 +339,16 @@ def recipient_problem(value: str) -> str | None:
     if not _AGE_RECIPIENT.match(value):
         return f"must be an age recipient (age1 and 58 lowercase bech32 characters), got {value!r}"
     return None
+
+
+def _resources(r: Reader, table: Mapping[str, Any], path: str) -> dict[str, dict[str, str]]:
+    """`[deployment.resources.SLOT]` tables of strings."""
+    found = r.table(table, "resources", path)
+    return {
+        slot: {key: r.string(values, key, f"{path}.{slot}.{key}") for key in values}
+        for slot in found
+        if (values := r.table(found, slot, f"{path}.{slot}")) is not None
+    }
 
 
 def _optional(r: Reader, data: Mapping[str, Any], key: str) -> str | None:

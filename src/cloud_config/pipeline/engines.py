@@ -119,7 +119,7 @@ def check_notify(engine: str, headers: Headers, body: bytes, secret: bytes) -> N
 def read_sync(engine: str, body: bytes) -> tuple[str, dict[str, str]]:
     """(object name, {engine, revision, health, time}) of a sync report.
 
-    Argo CD: the body our `argocd-app --notifications` template sends
+    Argo CD: the body our `argocd-app --notify-url` template sends
     (`{"app", "revision", "sync", "health"}`). Flux: a notification-controller event; the
     revision is `metadata.revision` (`<branch>@sha1:<sha>`), the health its severity and reason.
     """

@@ -31,12 +31,21 @@ class AppSpec:
     chain_name: str
     domain: str
     repo_url: str
-    path: str = "yamls"
+    # The node repo's root: kustomization.yaml (resources, images, saved patches) is there.
+    # 6.7.4's `yamls` skipped the kustomization; `--path yamls` still gives the old layout.
+    path: str = "."
     revision: str = "master"
     dest_server: str = DEFAULT_SERVER
     dest_namespace: str = "default"
-    # Flux: the Secret (in flux-system) whose `*.agekey` entry decrypts the node's SOPS files.
+    # Flux: the Secret (beside the Kustomization) whose `*.agekey` entry decrypts the node's SOPS files.
     sops_secret: str | None = None
+    project: str = "default"
+    namespace: str = ""  # where the Application (or Flux objects) live; "" = the engine's own
+
+    @property
+    def flux_namespace(self) -> str:
+        """Where the Flux objects (and the Secrets they reference) live."""
+        return self.namespace or FLUX_NAMESPACE
 
     @property
     def name(self) -> str:
@@ -57,9 +66,13 @@ def application(spec: AppSpec) -> Doc:
     return {
         "apiVersion": "argoproj.io/v1alpha1",
         "kind": "Application",
-        "metadata": {"name": spec.name, "namespace": ARGOCD_NAMESPACE, "labels": spec.labels()},
+        "metadata": {
+            "name": spec.name,
+            "namespace": spec.namespace or ARGOCD_NAMESPACE,
+            "labels": spec.labels(),
+        },
         "spec": {
-            "project": "default",
+            "project": spec.project,
             "source": {"repoURL": spec.repo_url, "targetRevision": spec.revision, "path": spec.path},
             "destination": {"server": spec.dest_server, "namespace": spec.dest_namespace},
             "ignoreDifferences": [
@@ -78,17 +91,18 @@ def flux_objects(spec: AppSpec) -> list[Doc]:
     """A Flux GitRepository watching the node repo and a Kustomization applying its manifests."""
     if spec.dest_server != DEFAULT_SERVER:
         raise UsageError("--dest-server", "Flux applies to the cluster it runs in; leave it at the default")
-    path = spec.path if spec.path.startswith("./") else f"./{spec.path}"
+    path = "./" if spec.path in (".", "./") else spec.path if spec.path.startswith("./") else f"./{spec.path}"
+    namespace = spec.flux_namespace
     repo = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
-        "metadata": {"name": spec.name, "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": spec.name, "namespace": namespace, "labels": spec.labels()},
         "spec": {"interval": "1m", "url": spec.repo_url, "ref": {"branch": spec.revision}},
     }
     kustomization: Doc = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
-        "metadata": {"name": spec.name, "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": spec.name, "namespace": namespace, "labels": spec.labels()},
         "spec": {
             "interval": "10m",
             "retryInterval": "1m",
@@ -167,17 +181,19 @@ def notifications_patch(notify_url: str) -> Doc:
 
 def flux_notify_objects(spec: AppSpec, notify_url: str) -> list[Doc]:
     """A generic-hmac Provider posting to `notify_url` and an Alert for the node's Kustomization.
-    The Secret `<name>-notify` (key `token`) holds the pipeline's notify secret; create it yourself."""
+    The Secret `<name>-notify` (key `token`, in their namespace) holds the pipeline's notify secret;
+    create it yourself."""
+    namespace = spec.flux_namespace
     provider = {
         "apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
         "kind": "Provider",
-        "metadata": {"name": f"{spec.name}-status", "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": f"{spec.name}-status", "namespace": namespace, "labels": spec.labels()},
         "spec": {"type": "generic-hmac", "address": notify_url, "secretRef": {"name": f"{spec.name}-notify"}},
     }
     alert = {
         "apiVersion": "notification.toolkit.fluxcd.io/v1beta3",
         "kind": "Alert",
-        "metadata": {"name": f"{spec.name}-status", "namespace": FLUX_NAMESPACE, "labels": spec.labels()},
+        "metadata": {"name": f"{spec.name}-status", "namespace": namespace, "labels": spec.labels()},
         "spec": {
             "providerRef": {"name": f"{spec.name}-status"},
             "eventSeverity": "info",

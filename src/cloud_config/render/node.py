@@ -47,23 +47,22 @@ def render_k8s(inputs: NodeInputs, config_toml: str) -> Tree:
     legacy = deployment.legacy_configmaps
     prefix = "cm" if legacy else "secret"
     yamls: Tree = {
-        "statefulset.yaml": _bytes(k8s.statefulset(inputs)),
+        "statefulset.yaml": _bytes(k8s.statefulset(inputs, config_toml)),
         "node-svc.yaml": _bytes(k8s.node_service(inputs)),
+        "rpc-svc.yaml": _bytes(k8s.rpc_service(inputs)),
+        "serviceaccount.yaml": _bytes(k8s.service_account(inputs)),
         f"{prefix}-config.yaml": _bytes(k8s.config_object(inputs, config_toml, legacy)),
         f"{prefix}-account.yaml": _bytes(k8s.account_object(inputs, legacy)),
     }
+    optional = {"pdb.yaml": k8s.disruption_budget(inputs), "nodeport-svc.yaml": k8s.exposed_service(inputs)}
+    yamls.update({name: _bytes(obj) for name, obj in optional.items() if obj is not None})
     me = inputs.me
     for peer in peers(inputs):
         where = (me.cluster, me.name_space, deployment.cluster_domain)
         yamls.update(_external_files(inputs.chain_name, peer, *where))
     yamls["networkpolicy.yaml"] = _bytes(k8s.network_policy(inputs))
     tree = {f"yamls/{name}": data for name, data in yamls.items()}
-    resources, sealed = at_rest.split_resources(inputs, [f"yamls/{name}" for name in yamls])
-    kustomization = _kustomization(inputs, resources, deployment)
-    if sealed:
-        tree[SECRET_GENERATOR] = _bytes(at_rest.ksops_generator(inputs, sealed))
-        kustomization["generators"] = [SECRET_GENERATOR]
-    tree[KUSTOMIZATION] = _bytes(kustomization)
+    tree.update(kustomization(inputs, list(yamls), deployment))
     return tree
 
 
@@ -85,8 +84,8 @@ def _patch(inputs: NodeInputs, spec: dict[str, Any]) -> dict[str, Any]:
     return {"apiVersion": "apps/v1", "kind": "StatefulSet", "metadata": meta, "spec": spec}
 
 
-def _container_patch(inputs: NodeInputs, field: str, values: list[tuple[str, Any]]) -> dict[str, Any]:
-    containers = [{"name": name, field: value} for name, value in values]
+def _container_patch(inputs: NodeInputs, values: list[tuple[str, dict[str, Any]]]) -> dict[str, Any]:
+    containers = [{"name": name, **fields} for name, fields in values]
     return _patch(inputs, {"template": {"spec": {"containers": containers}}})
 
 
@@ -98,21 +97,38 @@ def patches(inputs: NodeInputs, deployment: Deployment) -> list[dict[str, Any]]:
     grpc = inputs.node.grpc_ports
     out = [
         _patch(inputs, {"volumeClaimTemplates": [k8s.pvc(deployment)]}),
-        _container_patch(inputs, "resources", [(s, k8s.resources(deployment)) for s in services]),
-        _container_patch(inputs, "imagePullPolicy", [(s, deployment.pull_policy) for s in every]),
+        _container_patch(inputs, [(s, {"resources": k8s.resources(deployment, s)}) for s in services]),
+        _container_patch(inputs, [(s, {"imagePullPolicy": deployment.pull_policy}) for s in every]),
     ]
     if not deployment.disable_health_check:
-        probes = [(svc.slot, k8s.probe(grpc[svc.grpc_key], svc.probe_delay)) for svc in k8s.SERVICES]
-        out.append(_container_patch(inputs, "livenessProbe", probes))
+        probes = [(svc.slot, k8s.probes(grpc[svc.grpc_key], svc.startup_seconds)) for svc in k8s.SERVICES]
+        out.append(_container_patch(inputs, probes))
     return out
 
 
-def _kustomization(inputs: NodeInputs, resources: list[str], deployment: Deployment) -> dict[str, Any]:
+def _image_entry(name: str, tag: str) -> dict[str, str]:
+    """A kustomize `images` entry; a pinned `tag@sha256:...` keeps its digest."""
+    tag, _, digest = tag.partition("@")
+    return {"name": name, "newTag": tag, **({"digest": digest} if digest else {})}
+
+
+def kustomization(inputs: NodeInputs, yamls: list[str], deployment: Deployment) -> Tree:
+    """The node repo's root kustomization.yaml: the one place that lists what the repo applies
+    (resources, images, patches). For a node encrypted at rest delivered by Argo CD, its
+    Secrets move from `resources:` into the KSOPS generator (written beside it, listed under
+    `generators:`); for Flux they stay under `resources:` (kustomize-controller decrypts them)."""
     target = {"kind": "StatefulSet", "name": inputs.node_name}
-    return {
+    resources, sealed = at_rest.split_resources(inputs, [f"yamls/{name}" for name in yamls])
+    root: dict[str, Any] = {
         "apiVersion": "kustomize.config.k8s.io/v1beta1",
         "kind": "Kustomization",
-        "images": [{"name": name, "newTag": tag} for name, tag in k8s.images(inputs)],
+        "images": [_image_entry(name, tag) for name, tag in k8s.images(inputs)],
         "patches": [{"patch": dump(p), "target": target} for p in patches(inputs, deployment)],
         "resources": resources,
     }
+    tree: Tree = {}
+    if sealed:
+        tree[SECRET_GENERATOR] = _bytes(at_rest.ksops_generator(inputs, sealed))
+        root["generators"] = [SECRET_GENERATOR]
+    tree[KUSTOMIZATION] = _bytes(root)
+    return tree
