@@ -81,7 +81,8 @@ class Demo:
         self.pipelines: dict[str, str] = {}
         self.heads_before_node2: dict[str, str] = {}
         self.keep = False  # print the status page's URL
-        self.leave = False  # the last act: participant 3 leaves (member leave)
+        self.leave = False  # the last act: participant 3 leaves (member leave), then rotate-ca
+        self.before_leave = ""  # the chain master before the departure (rehearse --base)
 
     def step(self, number: int, who: str, what: str, action: Callable[[], str | None]) -> None:
         """Run one step and print `[n] who  what  detail  seconds`."""
@@ -391,9 +392,42 @@ class Demo:
             self.say(f"     {line}")
         if any(line.split()[:1] == [domain] for line in table.splitlines()):
             raise DemoError(f"the status table still lists {domain}")
+        # The departed certificate is still trusted until the CA is rotated: three phases, three PRs.
+        for number, phase in ((17, "--begin"), (18, "--reissue"), (19, "--finish")):
+            what = f"rotate-ca {phase}; PR merged; both pipelines apply it"
+            self.step(number, "admin", what, partial(self.s17_rotate, phase))
+        before = self.before_leave[:12]
+        self.step(20, "admin", f"rehearse --base {before} --head HEAD", self.s20_rehearse)
+
+    def s17_rotate(self, phase: str) -> str:
+        wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
+        heads = {d: git.rev_parse(self.w.forge.path(node_name(CHAIN, d)), "master") for d in self.node_repos}
+        sha = self.w.pull_request(self.p("admin"), f"rotate-ca {phase}", [("rotate-ca", phase)])
+        for d in self.node_repos:
+            wait_for_new_commit(self.w.forge.path(node_name(CHAIN, d)), "master", heads[d], PIPELINE_TIMEOUT)
+        return f"chain master {sha[:12]}; {', '.join(self.node_repos)} repos updated"
+
+    def s20_rehearse(self) -> str:
+        admin = self.p("admin")
+        self.w.pull(admin)
+        proc = run_tool(
+            "rehearse", "--chain-name", CHAIN, "--config-dir", str(admin.home),
+            "--base", self.before_leave, "--head", "HEAD", "--format", "json",
+        )  # fmt: skip
+        if proc.returncode != 0 or not proc.stdout:
+            raise DemoError(f"rehearse failed ({proc.returncode}): {proc.stdout[-500:]} {proc.stderr[-300:]}")
+        report = json.loads(proc.stdout)
+        pairs = report["pairs"]
+        gone = sorted({d["node"] for d in report["departed"]})
+        checks = sum(d["ok"] for d in report["departed"])
+        return (
+            f"{sum(p['ok'] for p in pairs)}/{len(pairs)} pairs OK; departed {', '.join(gone) or 'none'}: "
+            f"{checks}/{len(report['departed'])} checks OK (no peer list, no policy, certificate refused)"
+        )
 
     def s16_leave(self, heads: dict[str, str], domain: str) -> str:
         wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
+        self.before_leave = git.rev_parse(self.w.forge.path(CHAIN), "master")
         sha = self.w.pull_request(
             self.p("admin"), "participant3 leaves", [("member leave", "--name", "participant3")]
         )
