@@ -151,10 +151,11 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
         assert all(n["last"]["result"] == "up to date" for n in status.values()), status
         assert heads == {d: git.rev_parse(world.forge.path(f"{CHAIN}-{d}"), "master") for d in heads}
 
-        # Participant 2 leaves: node1 is deleted from the chain.
+        # Participant 2 withdraws node1: delete takes it out of the list and its certificate away
+        # (delete-node alone would leave the certificate: departed-cert).
         assert show(world, "node0", "yamls/node1-external-svc.yaml") is not None
         merged = world.pull_request(
-            world.person("participant2"), "remove node1", [("delete-node", "--domain", "node1")]
+            world.person("participant2"), "remove node1", [("delete", "--domain", "node1")]
         )
         wait_for_new_commit(world.forge.path(f"{CHAIN}-node0"), "master", heads["node0"], 60)
         status = wait_idle(urls, {d: status[d]["runs"] + 1 for d in status})
