@@ -37,7 +37,7 @@ def node_entry(i: int, port: int) -> str:
 def build(world: World, size: int) -> tuple[str, Path]:
     """Chain + node0 repos on the forge, node0's pipeline running; (node0 url, chain clone)."""
     me, url = quick_chain(world, [node_entry(i, 40000 + i) for i in range(size)])
-    world.start_pipeline(me, "node0", url)
+    world.start_pipeline(me, "node0", url, git.rev_parse(me.chain_dir, "HEAD"))
     return url, me.chain_dir
 
 

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
+from collections.abc import Sequence
 from pathlib import Path
 
 from cloud_config.errors import GitError
@@ -95,12 +96,16 @@ def fetch(repo: Path, remote: str = "origin", *refs: str) -> None:
     run(repo, "fetch", "-q", remote, *refs)
 
 
-def commit_all(repo: Path, message: str, env: dict[str, str] | None = None) -> str | None:
-    """Stage everything and commit; return the new sha, or None when nothing changed."""
+def commit_all(
+    repo: Path, message: str, env: dict[str, str] | None = None, signing: Sequence[str] = ()
+) -> str | None:
+    """Stage everything and commit (signed when `signing` holds options from `ssh_signing` or
+    `openpgp_signing`); return the new sha, or None when nothing changed."""
     run(repo, "add", "-A")
     if run_bytes(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:
         return None
-    run(repo, "commit", "-q", "--no-gpg-sign", "-m", message, env=env)
+    sign = ["-S"] if signing else ["--no-gpg-sign"]
+    run(repo, *signing, "commit", "-q", *sign, "-m", message, env=env)
     return rev_parse(repo, "HEAD")
 
 
@@ -230,13 +235,15 @@ def ssh_signing(key: Path) -> list[str]:
     return ["-c", "gpg.format=ssh", "-c", f"user.signingkey={key}"]
 
 
+def openpgp_signing(key_id: str) -> list[str]:
+    """Options (before the git sub-command) making `commit -S` sign with the GnuPG key `key_id`
+    (from the keyring of $GNUPGHOME)."""
+    return ["-c", "gpg.format=openpgp", "-c", f"user.signingkey={key_id}"]
+
+
 def commit_all_signed(repo: Path, message: str, key: Path, env: dict[str, str] | None = None) -> str | None:
     """Stage everything and commit, SSH-signed with `key`; the new sha, or None when nothing changed."""
-    run(repo, "add", "-A")
-    if run_bytes(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:
-        return None
-    run(repo, *ssh_signing(key), "commit", "-q", "-S", "-m", message, env=env)
-    return rev_parse(repo, "HEAD")
+    return commit_all(repo, message, env, ssh_signing(key))
 
 
 def commit_files_signed(
@@ -292,3 +299,27 @@ def signatures(repo: Path, revs: list[str], allowed_signers: Path) -> list[tuple
     )  # fmt: skip
     fields = [f.strip() for f in out.split("\0")[:-1]]
     return [(fields[i], fields[i + 1], fields[i + 2], fields[i + 3]) for i in range(0, len(fields), 4)]
+
+
+def first_parent_steps(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
+    """(commit, first parent) of each first-parent step of base..head (each merge or direct
+    commit on the branch), oldest first; a root commit's parent is ""."""
+    out = run(repo, "rev-list", "--first-parent", "--reverse", "--parents", f"{base}..{head}")
+    rows = []
+    for line in out.splitlines():
+        sha, *parents = line.split()
+        rows.append((sha, parents[0] if parents else ""))
+    return rows
+
+
+def is_commit(repo: Path, rev: str) -> bool:
+    """Whether `rev` names a commit present in `repo`."""
+    return run_bytes(repo, "cat-file", "-e", f"{rev}^{{commit}}", check=False).returncode == 0
+
+
+def last_trailer(repo: Path, key: str) -> str | None:
+    """The `key:` trailer value of the newest first-parent commit of HEAD that carries one."""
+    out = run(repo, "log", "--first-parent", "-1", f"--grep=^{key}:",
+              f"--format=%(trailers:key={key},valueonly,separator=%x20)", "HEAD")  # fmt: skip
+    values = out.split()
+    return values[-1] if values else None

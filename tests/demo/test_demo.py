@@ -98,7 +98,7 @@ def check_gate(world: World, tmp_path: Path) -> PullRequest:
     registered key, and was merged as reviewed; one PR, the impostor's, was refused. Returns it."""
     bare = world.forge.path(CHAIN)
     merged = [pr for pr in world.prs if pr.merged]
-    assert len(merged) == 14, [pr.title for pr in world.prs]
+    assert len(merged) == 15, [pr.title for pr in world.prs]
     for pr in merged:
         assert pr.merged is not None
         assert pr.report["passed"] and pr.report["errors"] == 0, pr
@@ -110,7 +110,11 @@ def check_gate(world: World, tmp_path: Path) -> PullRequest:
             ("G", pr.author, pr.author)
         ], pr
     # Every non-merge commit of master, the bootstrap included, is signed by its author's key.
+    # All but the intruder's, pushed straight to master: signed, by a key no member has.
     history = signatures(world, tmp_path, "master", "--no-merges", "master")
+    intruder = [row for row in history if row[2] == "intruder"]
+    assert len(intruder) == 1 and intruder[0][0] != "G", intruder
+    history = [row for row in history if row[2] != "intruder"]
     assert history and all(status == "G" and who == author for status, who, author in history), history
     root = git.run(bare, "rev-list", "--max-parents=0", "master")  # init-chain + members.toml
     assert signatures(world, tmp_path, "master", "-1", root) == [("G", "initiator", "initiator")]
@@ -184,9 +188,13 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
         impostor = check_gate(world, tmp_path)
     finally:
         world.close()
-    assert any(line.startswith("[12] participant3") and "gate passed" in line for line in narrative)
+    assert any(line.startswith("[13] participant3") and "gate passed" in line for line in narrative)
+    intruder = next(line for line in narrative if line.startswith("[12] intruder"))
+    assert "refused on receipt (node0: unknown-signer in " in intruder and "node1: unknown-signer" in intruder
+    revert = next(line for line in narrative if line.startswith("[12] admin"))
+    assert "node0 up to date, node1 up to date" in revert and "gate passed" in revert, revert
     finding = impostor.errors[0]
-    line = next(line for line in narrative if line.startswith("[14] impostor"))
+    line = next(line for line in narrative if line.startswith("[16] impostor"))
     assert f"PR refused (unknown-signer: {finding['message']}; not merged, pipelines idle)" in line, line
 
 
@@ -200,28 +208,29 @@ def test_demo_command(tmp_path: Path) -> None:
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0].startswith("cloud-config demo:")
-    assert any(line.startswith("[15] auditor") and "none found" in line for line in lines), r.out
+    assert any(line.startswith("[17] auditor") and "none found" in line for line in lines), r.out
     forge = tmp_path / "demo" / "forge"
     keys = [p.read_text() for p in (tmp_path / "demo" / "people").glob(f"*/{CHAIN}/accounts/*/private_key")]
     assert keys
     for domain in ("node0", "node1"):
         history = git.run(forge / f"{CHAIN}-{domain}.git", "log", "-p", "--all")
         assert "ENC[AES256_GCM" in history and not any(key in history for key in keys)
-    for number in range(1, 21):
+    for number in range(1, 23):
         assert any(line.startswith(f"[{number:>2}]") for line in lines), (number, r.out)
     assert sum("'s repo got" in line for line in lines) == 2
-    status = next(line for line in lines if line.startswith("[13] participant1  cloud-config status"))
+    status = next(line for line in lines if line.startswith("[15] participant1  cloud-config status"))
     assert "node0, node1 at " in status and "no record: node2" in status, status
     table = [line.split() for line in lines if line.startswith("     node")]
     assert [row[0] for row in table] == ["node0", "node1", "node2", "node0", "node1"], r.out  # before, after
     assert table[2][2:4] == ["-", "-"]
     assert table[0][2] == table[1][2] and table[0][6] == table[1][6]  # same chain commit, same digest
-    assert sum("PR merged" in line and "gate passed" in line for line in lines) == 17, r.out
-    left = next(line for line in lines if line.startswith("[16] admin         member leave"))
+    assert sum("PR merged" in line and "gate passed" in line for line in lines) == 18, r.out
+    assert sum("refused on receipt" in line for line in lines) == 1, r.out
+    left = next(line for line in lines if line.startswith("[18] admin         member leave"))
     assert "node0 and node1 repos name node2 nowhere (peers, policies)" in left, left
-    rehearsed = next(line for line in lines if line.startswith("[20] admin         rehearse --base"))
+    rehearsed = next(line for line in lines if line.startswith("[22] admin         rehearse --base"))
     assert "2/2 pairs OK; departed node2: 2/2 checks OK" in rehearsed, rehearsed
-    refused = [line for line in lines if line.startswith("[14] impostor")]
+    refused = [line for line in lines if line.startswith("[16] impostor")]
     assert len(refused) == 1 and "PR refused (unknown-signer: signed by key SHA256:" in refused[0], r.out
     assert "PRIVATE KEY" not in r.out + r.err
     assert lines[-1].startswith(f"files: {tmp_path / 'demo'}")

@@ -128,7 +128,8 @@ def test_serve_never_shows_the_webhook_secret_url_password_or_keys(tmp_path: Pat
             seen.append(reply)
             status = _wait_runs(url, {"node0": 2, "node1": 2})
             node0 = status["node0"]["last"]  # type: ignore[index]
-            assert node0["result"] == "failed" and "refusing chain" in node0["error"]
+            assert node0["result"] == "refused" and "refusing chain" in node0["error"]
+            assert node0["refusal"]["rule"] == "schema"  # the receipt check, before rendering
 
             status_text, metrics = get(f"{url}/status")[1], get(f"{url}/metrics")[1]
             seen += [status_text, metrics]

@@ -62,6 +62,24 @@ def test_secret_from_env(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Non
     assert "from-env" not in repr(config)
 
 
+def test_receipt_settings_per_pipeline(cli, tmp_path: Path) -> None:
+    """trust_root, require_members and signing_key reach every node of their pipeline."""
+    path = write_service_file(
+        tmp_path, "http://x/c.git", {"node0": "http://x/n0.git", "node1": "http://x/n1.git"}
+    )
+    extra = 'trust_root = "' + "a" * 40 + '"\nrequire_members = true\nsigning_key = "ABCDEF0123456789"\n'
+    path.write_text(
+        path.read_text().replace('secret_file = "hook-secret"\n', 'secret_file = "hook-secret"\n' + extra)
+    )
+    targets = load_config(path).pipelines["chain"].targets
+    assert {(t.trust_root, t.require_members, t.signing_key) for t in targets} == {
+        ("a" * 40, True, "ABCDEF0123456789")
+    }
+    path.write_text(path.read_text().replace("require_members = true", 'require_members = "yes"'))
+    r = cli("serve", "--config", str(path))
+    assert r.code == 1 and r.err == f"error: {path}: pipeline[0].require_members: must be true or false\n"
+
+
 def test_burst_coalesces_to_two_runs_the_last_at_the_newest_head(tmp_path: Path) -> None:
     """Pushes arriving while node0 reconciles make one waiting run, which renders the newest head."""
     repos = Repos(build_template(tmp_path / "template"), tmp_path)

@@ -53,7 +53,7 @@ def _wait_record(bare: Path, old: str | None, timeout: float = 20) -> tuple[str,
 def test_serve_records_pings_and_sync_reports(tmp_path: Path) -> None:
     repos = Repos(build_template(tmp_path / "template"), tmp_path)
     alice, pipeline_key = Person("alice", tmp_path / "alice"), Person("pipe", tmp_path / "pipe")
-    members = Members([Member("alice", ssh_keys=[alice.public], domains=["node0"],
+    members = Members([Member("alice", role="admin", ssh_keys=[alice.public], domains=["node0"],
                               pipeline_keys=[pipeline_key.public])])  # fmt: skip
     repos.chain.write({"members.toml": members.dumps().encode()}, "members")
     engine = EngineStandIn("argocd", ENGINE)
@@ -86,7 +86,10 @@ def test_serve_records_pings_and_sync_reports(tmp_path: Path) -> None:
         assert rec.cert_not_after.endswith("Z") and not engine.accepted  # no push, no ping
 
         # 2. A change: committed, an applied record, and the engine pinged with a valid signature.
-        merged = repos.edit_chain("block_interval = 3", "block_interval = 6", "slower blocks")
+        # Signed by alice, an admin: the receipt check judges it with the members.toml now in force.
+        merged = repos.edit_chain(
+            'host = "www.node1.com"', 'host = "node1.example.org"', "node1 moved", alice
+        )
         merged_at = time.monotonic()
         fire(merged)
         sha2, rec, _ = _wait_record(bare, sha1)
@@ -125,13 +128,13 @@ def test_serve_records_pings_and_sync_reports(tmp_path: Path) -> None:
         assert rec.sync["revision"] == repos.node_head() and rec.sync["health"].startswith("Ready")
 
         # 4. A refusal: a refused record naming the rule and the refused commit; status exits 1.
-        broken = repos.edit_chain("block_interval = 6", 'block_interval = "six"', "break the chain")
+        broken = repos.edit_chain("block_interval = 3", 'block_interval = "six"', "break the chain", alice)
         fire(broken)
         _, rec, _ = _wait_record(bare, sha3)
         assert rec.result == "refused" and rec.chain_commit == broken
         assert (
             rec.refusal["commit"] == broken
-            and rec.refusal["rule"]
+            and rec.refusal["rule"] not in ("", "render")  # the receipt check's own rule, typed
             and "block_interval" in rec.refusal["message"]
         )
         r = run_process("status", "--remote", repos.chain_url)
@@ -142,7 +145,10 @@ def test_serve_records_pings_and_sync_reports(tmp_path: Path) -> None:
         metrics = get(f"{url}/metrics")[1]
         assert 'cloud_config_status_pushes_total{pipeline="chain",domain="node0"} 4' in metrics
         assert 'cloud_config_status_push_failures_total{pipeline="chain",domain="node0"} 0' in metrics
-        assert f'cloud_config_refusals_total{{pipeline="chain",rule="{rec.refusal["rule"]}"}} 1' in metrics
+        assert (
+            f'cloud_config_receipt_refusals_total{{pipeline="chain",rule="{rec.refusal["rule"]}"}} 1'
+            in metrics
+        )
         assert 'cloud_config_node_lag_commits{pipeline="chain",domain="node0"} 1' in metrics
         assert 'cloud_config_engine_pings_total{pipeline="chain",domain="node0"} 1' in metrics
     finally:
@@ -170,7 +176,7 @@ def test_failed_status_push_is_counted_and_never_fails_the_reconcile(tmp_path: P
     proc, url = start_serve_process(config, {**os.environ, "PYTHONPATH": str(SRC)}, subprocess.PIPE)
     try:
         assert url is not None
-        merged = repos.edit_chain("block_interval = 3", "block_interval = 5", "change")
+        merged = repos.edit_chain('host = "www.node1.com"', 'host = "node1.example.org"', "node1 moved")
         body = push_event("master", merged)
         assert post(f"{url}/hooks/chain", body, gitea_headers(HOOK, body))[0] == 202
         deadline = time.monotonic() + 60

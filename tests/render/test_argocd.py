@@ -6,6 +6,7 @@ see tests/support/schemas.py.
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -207,6 +208,96 @@ def test_flux_provider_and_alert(cli, chain: ChainLayout):
     # Beside the Kustomization they watch (--namespace), as Flux resolves eventSources and secretRef.
     assert {d["metadata"]["namespace"] for d in (kustomization, provider, alert)} == {"gitops"}
     check = schema_check([provider, alert])
+    assert check.returncode == 0, check.stdout + check.stderr
+    assert cli("argocd-app", "--domain", "n", "--repo-url", "https://x", "--notify-url", "ftp://x").code == 2
+
+
+@pytest.fixture(scope="module")
+def pipeline_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+    """A real OpenPGP key made by GnuPG in a throwaway GNUPGHOME: (fingerprint, public key file)."""
+    home = tmp_path_factory.mktemp("gnupg")
+    home.chmod(0o700)
+    env = {**os.environ, "GNUPGHOME": str(home)}
+    gpg = ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
+    subprocess.run([*gpg, "--quick-gen-key", "pipeline <p@example.com>", "ed25519", "sign", "never"],
+                   env=env, capture_output=True, check=True)  # fmt: skip
+    listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys"], env=env,
+                             capture_output=True, text=True, check=True).stdout  # fmt: skip
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    public = home / "pipeline.asc"
+    public.write_bytes(subprocess.run(["gpg", "--batch", "--armor", "--export", fingerprint], env=env,
+                                      capture_output=True, check=True).stdout)  # fmt: skip
+    return fingerprint, public
+
+
+def test_argocd_verify_key_makes_a_signature_checking_project(cli, chain: ChainLayout, pipeline_key):
+    import kubernetes_validate
+
+    fingerprint, public = pipeline_key
+    url = "https://git.example.com/org1/gitops-test-chain-node0.git"
+    r = cli("argocd-app", "--config-dir", str(chain.config_dir), "--domain", "node0", "--repo-url", url,
+            "--verify-key", str(public))  # fmt: skip
+    assert r.code == 0, r.err
+    project, app, keys = list(yaml.safe_load_all(r.out))
+    key_id = fingerprint[-16:]
+    assert project["kind"] == "AppProject" and project["spec"]["signatureKeys"] == [{"keyID": key_id}]
+    assert app["spec"]["project"] == project["metadata"]["name"] == f"{CHAIN}-node0"
+    assert project["spec"]["sourceRepos"] == [url]
+    assert keys["metadata"]["name"] == "argocd-gpg-keys-cm"
+    assert keys["data"] == {key_id: public.read_text()}
+    check = schema_check([project, app])
+    assert check.returncode == 0, check.stdout + check.stderr
+    kubernetes_validate.validate(keys, "1.27.0", strict=True)
+    # A fingerprint alone: the same project, no ConfigMap (the key is registered another way).
+    r = cli("argocd-app", "--config-dir", str(chain.config_dir), "--domain", "node0", "--repo-url", url,
+            "--verify-key", fingerprint.lower())  # fmt: skip
+    assert [d["kind"] for d in yaml.safe_load_all(r.out)] == ["AppProject", "Application"]
+
+
+def test_flux_verify_key_sets_spec_verify(cli, chain: ChainLayout, pipeline_key):
+    import kubernetes_validate
+
+    fingerprint, public = pipeline_key
+    r = cli("argocd-app", "--config-dir", str(chain.config_dir), "--domain", "node1", "--repo-url", "https://x/n1.git",
+            "--flux", "--verify-key", str(public))  # fmt: skip
+    assert r.code == 0, r.err
+    secret, repo, kustomization = list(yaml.safe_load_all(r.out))
+    # source.toolkit.fluxcd.io/v1 has `mode` and `secretRef` only: no `provider` field.
+    assert repo["spec"]["verify"] == {"mode": "HEAD", "secretRef": {"name": f"{CHAIN}-node1-signing-key"}}
+    assert secret["metadata"]["name"] == f"{CHAIN}-node1-signing-key"
+    assert secret["stringData"] == {f"{fingerprint[-16:]}.asc": public.read_text()}
+    check = schema_check([repo, kustomization])
+    assert check.returncode == 0, check.stdout + check.stderr
+    kubernetes_validate.validate(secret, "1.27.0", strict=True)
+
+
+def test_verify_key_refuses_what_is_not_a_public_key(cli, chain: ChainLayout, tmp_path):
+    private = tmp_path / "key.asc"
+    private.write_text("-----BEGIN PGP PRIVATE KEY BLOCK-----\nxx\n-----END PGP PRIVATE KEY BLOCK-----\n")
+    for value in (str(private), str(tmp_path / "missing.asc"), "ABCDEF"):
+        r = _app(cli, chain, "--domain", "node0", "--repo-url", "https://x/n0.git", "--verify-key", value)
+        assert r.code == 2 and r.err.startswith("error: --verify-key: ") and r.out == "", r.err
+
+
+def test_argocd_verify_key_and_notify_url_compose(cli, chain: ChainLayout, pipeline_key):
+    fingerprint, public = pipeline_key
+    notify = "http://pipeline.org1.internal:8080/notify/argocd/gitops-test-chain"
+    r = cli("argocd-app", "--config-dir", str(chain.config_dir), "--domain", "node0", "--repo-url", "https://x/n0.git",
+            "--verify-key", str(public), "--notify-url", notify)  # fmt: skip
+    assert r.code == 0, r.err
+    project, app, keys, patch = list(yaml.safe_load_all(r.out))
+    assert project["kind"] == "AppProject" and project["spec"]["signatureKeys"] == [
+        {"keyID": fingerprint[-16:]}
+    ]
+    assert app["kind"] == "Application" and app["spec"]["project"] == f"{CHAIN}-node0"
+    assert (
+        "notifications.argoproj.io/subscribe.cloud-config-synced.cloud-config"
+        in app["metadata"]["annotations"]
+    )
+    assert keys["metadata"]["name"] == "argocd-gpg-keys-cm"
+    assert patch["metadata"]["name"] == "argocd-notifications-cm"
+    assert yaml.safe_load(patch["data"]["service.webhook.cloud-config"])["url"] == notify
+    check = schema_check([project, app])
     assert check.returncode == 0, check.stdout + check.stderr
     bad = _app(cli, chain, "--domain", "node1", "--repo-url", "https://x/n1.git", "--notify-url", "ftp://x")
     assert bad.code == 2 and bad.out == ""

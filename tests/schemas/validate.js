@@ -1,13 +1,14 @@
 // Validate Argo CD / Flux / Prometheus Operator objects (a JSON array on stdin) against the published CRD schemas.
 // Prints one line per object: "ok <kind>/<name>" or "invalid <kind>/<name>: <reason>"; exit 1 if any is invalid.
 "use strict";
-const { Application } = require("@kubernetes-models/argo-cd/argoproj.io/v1alpha1");
+const { Application, AppProject } = require("@kubernetes-models/argo-cd/argoproj.io/v1alpha1");
 const { GitRepository } = require("@kubernetes-models/flux-cd/source.toolkit.fluxcd.io/v1");
 const { Kustomization } = require("@kubernetes-models/flux-cd/kustomize.toolkit.fluxcd.io/v1");
 const { Provider, Alert } = require("@kubernetes-models/flux-cd/notification.toolkit.fluxcd.io/v1beta3");
 
 const MODELS = {
   "argoproj.io/v1alpha1/Application": Application,
+  "argoproj.io/v1alpha1/AppProject": AppProject,
   "source.toolkit.fluxcd.io/v1/GitRepository": GitRepository,
   "kustomize.toolkit.fluxcd.io/v1/Kustomization": Kustomization,
   "notification.toolkit.fluxcd.io/v1beta3/Provider": Provider,

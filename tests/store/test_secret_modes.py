@@ -124,6 +124,7 @@ def test_secret_modes_after_every_writer(cli, tmp_path: Path) -> None:
             "--node-repo", str(forge / "node0.git"),
             "--domain", "node0",
             "--workdir", str(work),
+            "--trust-root", git.rev_parse(forge / "chain.git", "master"),
         )  # fmt: skip
         assert result.code == 0, result.err
         (cache,) = work.iterdir()

@@ -12,7 +12,7 @@ from pathlib import Path
 
 from cloud_config import git
 from cloud_config.demo.forge import Forge
-from cloud_config.demo.world import CHAIN, World, quick_chain
+from cloud_config.demo.world import CHAIN, Person, World, quick_chain
 
 # node0 in cluster k8s; node1 in another cluster, reached through an ExternalName Service.
 NODES = ["www.node0.com:40000:node0:k8s", "www.node1.com:40001:node1:k8s-b"]
@@ -31,8 +31,8 @@ class Writer:
         if git.run(self.dir, "ls-remote", "origin", f"refs/heads/{self.branch}"):
             git.reset_to_remote(self.dir, self.branch)
 
-    def write(self, files: dict[str, bytes | None], message: str) -> str:
-        """Write (or delete, for None) files, commit, push; return the new sha."""
+    def write(self, files: dict[str, bytes | None], message: str, signer: Person | None = None) -> str:
+        """Write (or delete, for None) files, commit (signed by `signer`, if any), push; the new sha."""
         self.sync()
         for name, data in files.items():
             path = self.dir / name
@@ -41,7 +41,7 @@ class Writer:
             else:
                 path.parent.mkdir(parents=True, exist_ok=True)
                 path.write_bytes(data)
-        sha = git.commit_all(self.dir, message)
+        sha = signer.commit(self.dir, message) if signer else git.commit_all(self.dir, message)
         assert sha is not None, "nothing to commit"
         assert git.push(self.dir, "origin", f"HEAD:refs/heads/{self.branch}")
         return sha
@@ -128,12 +128,13 @@ class Repos:
         """node0's master on the forge."""
         return git.rev_parse(self.node_bare, "master")
 
-    def edit_chain(self, old: str, new: str, message: str) -> str:
-        """Push a text edit of chain_config.toml (as a merged PR would); the new chain sha."""
+    def edit_chain(self, old: str, new: str, message: str, signer: Person | None = None) -> str:
+        """Push a text edit of chain_config.toml (as a merged PR would), signed by `signer` if any;
+        the new chain sha."""
         self.chain.sync()
         text = (self.chain.dir / "chain_config.toml").read_text()
         assert old in text, old
-        return self.chain.write({"chain_config.toml": text.replace(old, new, 1).encode()}, message)
+        return self.chain.write({"chain_config.toml": text.replace(old, new, 1).encode()}, message, signer)
 
     def close(self) -> None:
         """Stop serving."""

@@ -8,14 +8,7 @@ from dataclasses import replace
 from cloud_config.app.secrets import flux_decryption_secret
 from cloud_config.errors import NotFoundError, UsageError
 from cloud_config.model.paths import ChainLayout
-from cloud_config.render.argocd import (
-    AppSpec,
-    application,
-    flux_notify_objects,
-    flux_objects,
-    notifications_patch,
-    subscribe,
-)
+from cloud_config.render.argocd import AppSpec, argocd_objects, flux_notify_objects, flux_objects
 from cloud_config.store.node_files import load_chain
 
 # What `git clone` accepts as a remote: scheme://[user@]host[:port]/path (ssh, git, http(s), file)
@@ -54,6 +47,4 @@ def delivery_objects(
     spec = replace(spec, sops_secret=flux_decryption_secret(layout, spec.domain, spec.sops_secret))
     if flux:
         return [*flux_objects(spec), *(flux_notify_objects(spec, notify_url) if notify_url else [])]
-    if notify_url:
-        return [subscribe(application(spec)), notifications_patch(notify_url)]
-    return [application(spec)]
+    return argocd_objects(spec, notify_url)

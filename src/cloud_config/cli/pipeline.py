@@ -31,6 +31,14 @@ def register(sub: Subparsers) -> None:
         default=None,
         help="age identity file that decrypts a node repo encrypted at rest (default: SOPS_AGE_KEY_FILE)",
     )
+    p.add_argument(
+        "--trust-root",
+        default=None,
+        help="chain commit to start the receipt check from when the node repo has no Chain-Commit "
+        "trailer yet (or a newer one, to re-anchor after a review)",
+    )
+    p.add_argument("--require-members", action="store_true", help="refuse a chain repo without members.toml")
+    p.add_argument("--signing-key", default=None, help="GnuPG key id that signs the node commits (OpenPGP)")
 
     p = add_command(sub, "serve", "webhook service: reconcile node repos on chain pushes", run_serve)
     p.add_argument("--config", required=True, help="the service's TOML file")
@@ -77,6 +85,12 @@ def register(sub: Subparsers) -> None:
         help="serve's /notify/argocd/<pipeline> (or /notify/flux/<pipeline>) URL: also print the "
         "subscription and the argocd-notifications-cm patch (or the Flux Provider and Alert)",
     )
+    p.add_argument(
+        "--verify-key",
+        default=None,
+        help="sync only commits signed with this OpenPGP key: a key id / fingerprint, or an armored "
+        "public key file (adds the Argo CD AppProject, or Flux's spec.verify and key Secret)",
+    )
 
     p = add_command(
         sub,
@@ -96,6 +110,7 @@ def register(sub: Subparsers) -> None:
 
 def run_reconcile(args: argparse.Namespace) -> int:
     """reconcile."""
+    import sys
     from pathlib import Path
 
     from cloud_config.pipeline.reconcile import Target, default_workdir, reconcile
@@ -108,9 +123,15 @@ def run_reconcile(args: argparse.Namespace) -> int:
         node_branch=args.node_branch,
         chain_name=args.chain_name,
         age_identity_file=Path(args.age_identity_file) if args.age_identity_file else None,
+        trust_root=args.trust_root,
+        require_members=args.require_members,
+        signing_key=args.signing_key,
     )
     workdir = Path(args.workdir) if args.workdir else default_workdir()
-    print(reconcile(target, workdir).line())
+    outcome = reconcile(target, workdir)
+    for warning in outcome.warnings:
+        print(f"warning: {args.domain}: {warning}", file=sys.stderr)
+    print(outcome.line())
     return 0
 
 
@@ -137,6 +158,12 @@ def run_argocd_app(args: argparse.Namespace) -> int:
     from cloud_config.app.delivery import delivery_objects
     from cloud_config.render.argocd import AppSpec, to_yaml
 
+    key_id, public_key = None, None
+    if args.verify_key is not None:
+        from cloud_config.pipeline.signing import verify_key
+
+        key_id, public_key = verify_key(args.verify_key)
+
     spec = AppSpec(
         chain_name=args.chain_name,
         domain=args.domain,
@@ -148,6 +175,8 @@ def run_argocd_app(args: argparse.Namespace) -> int:
         sops_secret=args.sops_secret,
         project=args.project,
         namespace=args.namespace or "",
+        verify_key_id=key_id,
+        verify_public_key=public_key,
     )
     docs = delivery_objects(layout(args), spec, args.flux, args.notify_url)
     print(to_yaml(docs), end="")

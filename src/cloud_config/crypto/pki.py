@@ -9,6 +9,7 @@ Pure: PEM text in, PEM text or findings out; no file I/O.
 from __future__ import annotations
 
 import datetime
+import functools
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
@@ -188,9 +189,11 @@ def cert_name_problem(cert_name: str) -> str | None:
     return dns_label_problem(cert_name)
 
 
+@functools.lru_cache(maxsize=4096)
 def csr_problem(csr_pem: str, expected_name: str, hosts: tuple[str, ...] = ()) -> str | None:
     """Why the CSR cannot be signed for `expected_name` (and `hosts`): unparsable, bad signature,
-    wrong or extra names."""
+    wrong or extra names. Pure, so cached by content (a long-running `serve` checks an unchanged
+    CSR once)."""
     from cryptography.exceptions import UnsupportedAlgorithm
 
     csr = _load(csr_pem, _CSR)
@@ -281,12 +284,32 @@ def cert_problems(
     hosts: tuple[str, ...] = (),
 ) -> list[str]:
     """What is wrong with a node certificate: parse, issuer, exact names, validity, key match."""
+    verdict = _cert_verdict(cert_pem, ca_cert_pem, expected_name, public_of, hosts)
+    if isinstance(verdict, str):
+        return [verdict]
+    before, not_before, not_after, after = verdict
+    found = list(before)
+    now = datetime.datetime.now(datetime.UTC)
+    if now > not_after:
+        found.append(f"expired on {_day(not_after)} (renew it: renew-cert)")
+    elif now < not_before:
+        found.append(f"is not valid yet (from {not_before} to {not_after})")
+    return [*found, *after]
+
+
+@functools.lru_cache(maxsize=4096)
+def _cert_verdict(
+    cert_pem: str, ca_cert_pem: str, expected_name: str | None, public_of: str | None, hosts: tuple[str, ...]
+) -> str | tuple[tuple[str, ...], datetime.datetime, datetime.datetime, tuple[str, ...]]:
+    """cert_problems but for the clock, by content (pure, so a long-running `serve` checks an
+    unchanged certificate once): a parse problem, or (problems before the validity check, the
+    validity window, problems after it)."""
     cert = _load(cert_pem, _CERT)
     if cert is None:
-        return ["is not a PEM certificate (-----BEGIN CERTIFICATE-----)"]
+        return "is not a PEM certificate (-----BEGIN CERTIFICATE-----)"
     cas = [_load(block, _CERT) for block in split_bundle(ca_cert_pem)]
     if not cas or None in cas:
-        return ["the CA certificate is not a PEM certificate"]
+        return "the CA certificate is not a PEM certificate"
     found: list[str] = []
     issuer_problem = _issued_by_problem(cert, cas)
     if issuer_problem:
@@ -297,14 +320,10 @@ def cert_problems(
         problem = _name_problem(_names(cert.subject, cert.extensions), expected_name, hosts)
         if problem:
             found.append(problem)
-    now = datetime.datetime.now(datetime.UTC)
-    if now > cert.not_valid_after_utc:
-        found.append(f"expired on {_day(cert.not_valid_after_utc)} (renew it: renew-cert)")
-    elif now < cert.not_valid_before_utc:
-        found.append(f"is not valid yet (from {cert.not_valid_before_utc} to {cert.not_valid_after_utc})")
+    after = []
     if public_of is not None and not public_key_matches(cert_pem, public_of):
-        found.append("its public key does not match the given key")
-    return found
+        after.append("its public key does not match the given key")
+    return tuple(found), cert.not_valid_before_utc, cert.not_valid_after_utc, tuple(after)
 
 
 def ca_problems(cert_pem: str, key_pem: str | None = None) -> list[str]:

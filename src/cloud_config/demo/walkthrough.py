@@ -4,11 +4,13 @@ Step 1 creates the chain repo with its `members.toml` (who may sign, who owns wh
 2-8 build the chain through pull requests, every commit SSH-signed by its author and every PR
 merged only when `cloud-config verify` passes; step 9 creates node0's and node1's private node
 repos; step 10 starts each participant's pipeline (`serve`, woken by the chain repo's webhooks);
-step 11 writes their Argo CD Applications; step 12 an admin registers participant 3, who adds
-node2; step 13 node0's and node1's repos receive their new commits from the pipelines, and
-`cloud-config status` shows both at the chain head with the same digest (node2 runs no pipeline,
-so it has no status record); step 14
-an impostor signing as participant 1 with an unregistered key is refused by the gate.
+step 11 writes their Argo CD Applications; step 12 a forge account that is no member pushes
+straight to master, both pipelines refuse it on receipt, and an admin's signed revert PR clears
+it; step 13 an admin registers participant 3, who adds node2; step 14 node0's and node1's repos
+receive their new commits from the pipelines; step 15 `cloud-config status` shows both at the
+chain head with the same digest (node2 runs no pipeline, so it has no status record); step 16 an
+impostor signing as participant 1 with an unregistered key is refused by the gate; step 17 (with
+--encrypt) an auditor finds no plaintext key in any node repo's history.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from cloud_config.demo.world import (
     Person,
     World,
     cloud_config,
+    pipeline_nodes,
     push_new_repo,
     run_tool,
     wait_for_new_commit,
@@ -104,6 +107,7 @@ class Demo:
             self.chain_steps,
             self.pki_steps,
             self.node_steps,
+            self.intruder_step,
             self.join_node2,
             self.status_step,
             self.impostor_step,
@@ -246,8 +250,10 @@ class Demo:
 
     def s10_pipeline(self, who: str, domain: str) -> str:
         identity, key = self.age_identities.get(domain), self.pipeline_key(who).key
-        node_repo = self.node_repos[domain]
-        self.pipelines[domain] = self.w.start_pipeline(self.p(who), domain, node_repo, identity, key)
+        root = git.rev_parse(self.w.forge.path(CHAIN), "master")  # what the node repo was made from
+        self.pipelines[domain] = self.w.start_pipeline(
+            self.p(who), domain, self.node_repos[domain], root, identity, key
+        )
         return self.pipelines[domain]
 
     def s11_argocd(self) -> str:
@@ -259,13 +265,13 @@ class Demo:
         return f"argocd/{node_name(CHAIN, 'node*')}.yaml in the work folder"
 
     def join_node2(self) -> None:
-        """Steps 12-13: participant 3 adds node2; the pipelines update node0 and node1."""
+        """Steps 13-14: participant 3 adds node2; the pipelines update node0 and node1."""
         heads = {d: git.rev_parse(self.w.forge.path(node_name(CHAIN, d)), "master") for d in self.node_repos}
         self.heads_before_node2 = dict(heads)
         merged: list[float] = []
         domain = self.node2.split(":")[2]
         self.step(
-            12,
+            13,
             "admin",
             f"member add participant3 (key, {domain}); PR merged",
             partial(self.s12_register, domain),
@@ -277,20 +283,20 @@ class Demo:
             merged.append(time.monotonic())
             return f"chain master {sha[:12]}"
 
-        self.step(12, "participant3", f"append-node {self.node2}; PR merged", s12)
+        self.step(13, "participant3", f"append-node {self.node2}; PR merged", s12)
         for domain in self.node_repos:
             bare = self.w.forge.path(node_name(CHAIN, domain))
             sha, _ = wait_for_new_commit(bare, "master", heads[domain], PIPELINE_TIMEOUT)
             took = time.monotonic() - merged[0]
             summary = self._summary(sha, domain)
             self.say(
-                f"[13] pipeline      {domain}'s repo got {sha[:12]} {took:.2f}s after the merge: {summary}"
+                f"[14] pipeline      {domain}'s repo got {sha[:12]} {took:.2f}s after the merge: {summary}"
             )
 
     def status_step(self) -> None:
-        """Step 13: `cloud-config status` once both pipelines recorded the chain head."""
+        """Step 15: `cloud-config status` once both pipelines recorded the chain head."""
         self.step(
-            13, "participant1", "cloud-config status (signed records on status/<domain>)", self.s13_status
+            15, "participant1", "cloud-config status (signed records on status/<domain>)", self.s15_status
         )
         table = run_tool("status", "--remote", self.w.forge.url(CHAIN)).stdout
         for line in table.splitlines():
@@ -299,7 +305,7 @@ class Demo:
             first = next(iter(self.pipelines.values()))
             self.say(f"     status page: {first}/ (served while the demo runs)")
 
-    def s13_status(self) -> str:
+    def s15_status(self) -> str:
         head = git.rev_parse(self.w.forge.path(CHAIN), "master")
         deadline = time.monotonic() + PIPELINE_TIMEOUT
         while True:
@@ -327,13 +333,13 @@ class Demo:
         self.w.pull_request(self.p("admin"), "register participant3", edit)
 
     def impostor_step(self) -> None:
-        """Step 14: someone signs as participant 1 with a key no member registered; the gate refuses."""
+        """Step 16: someone signs as participant 1 with a key no member registered; the gate refuses."""
         victim, (domain, spec) = next(iter(self.nodes.items()))
         moved = ":".join([EVIL_HOST, *spec.split(":")[1:]])
         what = f"commits as {victim}, moves {domain} to {EVIL_HOST}; PR refused"
-        self.step(14, "impostor", what, partial(self.s14_impostor, victim, domain, moved))
+        self.step(16, "impostor", what, partial(self.s16_impostor, victim, domain, moved))
 
-    def s14_impostor(self, victim: str, domain: str, moved: str) -> str:
+    def s16_impostor(self, victim: str, domain: str, moved: str) -> str:
         runs = wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
         chain = self.w.forge.path(CHAIN)
         master = git.rev_parse(chain, "master")
@@ -349,6 +355,57 @@ class Demo:
         first = pr.errors[0]
         return f"{first['rule']}: {first['message']}; not merged, pipelines idle"
 
+    def intruder_step(self) -> None:
+        """Step 12: a push straight to master by a forge account that is no member; both pipelines
+        refuse it on receipt; an admin's signed revert PR clears it."""
+        domain, spec = next(iter(self.nodes.values()))
+        what = f"pushes straight to master (no PR, no member): moves {domain} to {EVIL_HOST}"
+        bad: list[str] = []
+        self.step(12, "intruder", what, partial(self.s12_intruder, domain, spec, bad))
+        self.step(
+            12,
+            "admin",
+            "git revert of the intruder's commit, signed; PR merged",
+            partial(self.s12_revert, bad),
+        )
+
+    def s12_intruder(self, domain: str, spec: str, bad: list[str]) -> str:
+        urls = list(self.pipelines.values())
+        runs = wait_pipelines_idle(urls, PIPELINE_TIMEOUT)
+        heads = self._node_heads()
+        intruder = self.p("intruder")
+        self.w.pull(intruder)
+        moved = ":".join([EVIL_HOST, *spec.split(":")[1:]])
+        specs = [moved if d == domain else s for d, s in self.nodes.values()]
+        intruder.cc("set-nodelist", "--nodelist", ",".join(specs))
+        sha = intruder.commit(intruder.chain_dir, f"move {domain}")
+        git.run(intruder.chain_dir, "push", "-q", "origin", "master")  # the forge does not protect master
+        bad.append(sha or "")
+        wait_pipelines_idle(urls, PIPELINE_TIMEOUT, after=runs)
+        nodes = pipeline_nodes(urls)
+        refusals = {d: (n["last"] or {}).get("refusal") or {} for d, n in nodes.items()}
+        if any(r.get("commit") != sha for r in refusals.values()) or self._node_heads() != heads:
+            raise DemoError(f"the pipelines did not refuse the intruder's push: {nodes}")
+        said = "; ".join(f"{d}: {r['rule']} in {r['commit'][:12]}" for d, r in sorted(refusals.items()))
+        return f"refused on receipt ({said}); nothing pushed"
+
+    def s12_revert(self, bad: list[str]) -> str:
+        urls = list(self.pipelines.values())
+        runs = wait_pipelines_idle(urls, PIPELINE_TIMEOUT)
+        admin = self.p("admin")
+        pr = self.w.open_pr(admin, "revert the intruder's push", [], revert=bad[0])
+        self.w.merge(pr)
+        wait_pipelines_idle(urls, PIPELINE_TIMEOUT, after=runs)
+        results = {d: (n["last"] or {}).get("result") for d, n in pipeline_nodes(urls).items()}
+        if any(r != "up to date" for r in results.values()):
+            raise DemoError(f"the pipelines did not accept the admin's revert: {results}")
+        return "pipelines accept the chain again: " + ", ".join(
+            f"{d} {r}" for d, r in sorted(results.items())
+        )
+
+    def _node_heads(self) -> dict[str, str]:
+        return {d: git.rev_parse(self.w.forge.path(node_name(CHAIN, d)), "master") for d in self.node_repos}
+
     def _summary(self, sha: str, domain: str) -> str:
         bare = self.w.forge.path(node_name(CHAIN, domain))
         subject = git.run(bare, "log", "-1", "--format=%s", sha)
@@ -361,10 +418,10 @@ class Demo:
         return f'"{subject}"; changed {", ".join(files)}; peers now {", ".join(peers)}'
 
     def plaintext_step(self) -> None:
-        """Step 15 (--encrypt): no commit of any node repo holds a key in plain text or base64."""
-        self.step(15, "auditor", "git log -p --all of every node repo: no plaintext key", self.s15_audit)
+        """Step 17 (--encrypt): no commit of any node repo holds a key in plain text or base64."""
+        self.step(17, "auditor", "git log -p --all of every node repo: no plaintext key", self.s17_audit)
 
-    def s15_audit(self) -> str:
+    def s17_audit(self) -> str:
         keys: list[str] = []
         for who in self.accounts:
             home = self.p(who).chain_dir
@@ -384,22 +441,22 @@ class Demo:
         domain = self.node2.split(":")[2]
         heads = {d: git.rev_parse(self.w.forge.path(node_name(CHAIN, d)), "master") for d in self.node_repos}
         self.step(
-            16, "admin", "member leave --name participant3; PR merged", partial(self.s16_leave, heads, domain)
+            18, "admin", "member leave --name participant3; PR merged", partial(self.s18_leave, heads, domain)
         )
-        self.step(16, "participant1", "cloud-config status after the departure", self.s13_status)
+        self.step(18, "participant1", "cloud-config status after the departure", self.s15_status)
         table = run_tool("status", "--remote", self.w.forge.url(CHAIN)).stdout
         for line in table.splitlines():
             self.say(f"     {line}")
         if any(line.split()[:1] == [domain] for line in table.splitlines()):
             raise DemoError(f"the status table still lists {domain}")
         # The departed certificate is still trusted until the CA is rotated: three phases, three PRs.
-        for number, phase in ((17, "--begin"), (18, "--reissue"), (19, "--finish")):
+        for number, phase in ((19, "--begin"), (20, "--reissue"), (21, "--finish")):
             what = f"rotate-ca {phase}; PR merged; both pipelines apply it"
-            self.step(number, "admin", what, partial(self.s17_rotate, phase))
+            self.step(number, "admin", what, partial(self.s19_rotate, phase))
         before = self.before_leave[:12]
-        self.step(20, "admin", f"rehearse --base {before} --head HEAD", self.s20_rehearse)
+        self.step(22, "admin", f"rehearse --base {before} --head HEAD", self.s22_rehearse)
 
-    def s17_rotate(self, phase: str) -> str:
+    def s19_rotate(self, phase: str) -> str:
         wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
         heads = {d: git.rev_parse(self.w.forge.path(node_name(CHAIN, d)), "master") for d in self.node_repos}
         sha = self.w.pull_request(self.p("admin"), f"rotate-ca {phase}", [("rotate-ca", phase)])
@@ -407,7 +464,7 @@ class Demo:
             wait_for_new_commit(self.w.forge.path(node_name(CHAIN, d)), "master", heads[d], PIPELINE_TIMEOUT)
         return f"chain master {sha[:12]}; {', '.join(self.node_repos)} repos updated"
 
-    def s20_rehearse(self) -> str:
+    def s22_rehearse(self) -> str:
         admin = self.p("admin")
         self.w.pull(admin)
         proc = run_tool(
@@ -425,7 +482,7 @@ class Demo:
             f"{checks}/{len(report['departed'])} checks OK (no peer list, no policy, certificate refused)"
         )
 
-    def s16_leave(self, heads: dict[str, str], domain: str) -> str:
+    def s18_leave(self, heads: dict[str, str], domain: str) -> str:
         wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
         self.before_leave = git.rev_parse(self.w.forge.path(CHAIN), "master")
         sha = self.w.pull_request(

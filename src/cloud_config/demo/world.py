@@ -200,14 +200,21 @@ class World:
         """Open a PR with the commands' changes; the reviewer merges it if the gate passes. The merge sha."""
         return self.merge(self.open_pr(who, title, edit))
 
-    def open_pr(self, who: Person, title: str, edit: Sequence[Sequence[str]]) -> PullRequest:
-        """Branch from master, run the commands, commit (signed), push the branch."""
+    def open_pr(
+        self, who: Person, title: str, edit: Sequence[Sequence[str]], revert: str | None = None
+    ) -> PullRequest:
+        """Branch from master, run the commands (or `git revert` a commit), commit (signed), push
+        the branch."""
         self.pull(who)
         pr = PullRequest(len(self.prs) + 1, title, who.name, f"pr-{len(self.prs) + 1}-{who.name}")
         git.run(who.chain_dir, "checkout", "-q", "-b", pr.branch)
         for verb, *args in edit:
             who.cc(verb, *args)
-        if who.commit(who.chain_dir, title) is None:
+        if revert is not None:
+            git.run(
+                who.chain_dir, *git.ssh_signing(who.key), "revert", "--no-edit", "-S", revert, env=who.git_env
+            )
+        elif who.commit(who.chain_dir, title) is None:
             raise DemoError(f"PR {title!r}: the commands changed nothing")
         git.run(who.chain_dir, "push", "-q", "origin", pr.branch)
         git.run(who.chain_dir, "checkout", "-q", "master")
@@ -252,10 +259,12 @@ class World:
         who: Person,
         domain: str,
         node_repo: str,
+        trust_root: str,
         identity: Path | None = None,
         status_key: Path | None = None,
     ) -> str:
-        """Write `who`'s serve config, start `cloud-config serve`, hook it to the chain repo; its URL.
+        """Write `who`'s serve config (the receipt check starts at `trust_root`, the chain commit
+        the node repo was made from), start `cloud-config serve`, hook it to the chain repo; its URL.
         `identity`: the pipeline's age identity file, for a node repo encrypted at rest; with
         `status_key` (a pipeline key in members.toml) it writes signed status records."""
         folder = who.home / "pipeline"
@@ -265,7 +274,8 @@ class World:
         records = f'status_key_file = "{status_key}"\n' if status_key else ""
         config.write_text(
             f'workdir = "work"\n\n[[pipeline]]\nname = "{CHAIN}"\nchain_repo = "{self.forge.url(CHAIN)}"\n'
-            f'branch = "master"\nsecret_file = "{self.secret_file}"\n{age}{records}\n'
+            f'branch = "master"\nsecret_file = "{self.secret_file}"\ntrust_root = "{trust_root}"\n'
+            f"{age}{records}\n"
             f'[[pipeline.node]]\ndomain = "{domain}"\nrepo = "{node_repo}"\n'
         )
         from cloud_config.demo.serve_process import start_serve_process
@@ -305,18 +315,29 @@ def wait_for_new_commit(repo: Path, branch: str, old: str, timeout: float) -> tu
     raise DemoError(f"{repo.name} got no new commit within {timeout:.0f}s")
 
 
-def wait_pipelines_idle(urls: Sequence[str], timeout: float) -> dict[str, int]:
-    """Poll each `serve`'s /status until every node is idle; runs so far, per node domain."""
+def pipeline_nodes(urls: Sequence[str]) -> dict[str, Any]:
+    """Each `serve`'s /status, merged: per node domain, its queue state and last run."""
     import urllib.request
 
+    nodes: dict[str, Any] = {}
+    for url in urls:
+        with urllib.request.urlopen(f"{url}/status", timeout=10) as response:
+            nodes.update(json.loads(response.read())[CHAIN])
+    return nodes
+
+
+def wait_pipelines_idle(
+    urls: Sequence[str], timeout: float, after: dict[str, int] | None = None
+) -> dict[str, int]:
+    """Poll each `serve`'s /status until every node is idle (and, given `after`, has run more
+    times than that); runs so far, per node domain."""
     deadline = time.monotonic() + timeout
     while True:
-        nodes: dict[str, Any] = {}
-        for url in urls:
-            with urllib.request.urlopen(f"{url}/status", timeout=10) as response:
-                nodes.update(json.loads(response.read())[CHAIN])
-        if all(n["state"] == "idle" for n in nodes.values()):
-            return {domain: n["runs"] for domain, n in nodes.items()}
+        nodes = pipeline_nodes(urls)
+        runs = {domain: n["runs"] for domain, n in nodes.items()}
+        more = after is None or all(runs[d] > n for d, n in after.items())
+        if more and all(n["state"] == "idle" for n in nodes.values()):
+            return runs
         if time.monotonic() > deadline:
             raise DemoError(f"pipelines still busy after {timeout:.0f}s")
         time.sleep(0.02)
@@ -346,7 +367,9 @@ def quick_chain(
     me.cc("update-node", "--domain", domain)
     me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
     url = world.forge.create(node_name(CHAIN, domain))
-    push_new_repo(me.home / node_name(CHAIN, domain), url, f"init {domain}")
+    # The trailer records the chain commit the node was rendered from: the receipt check's start.
+    chain_sha = git.rev_parse(me.chain_dir, "HEAD")
+    push_new_repo(me.home / node_name(CHAIN, domain), url, f"init {domain}\n\nChain-Commit: {chain_sha}")
     return me, url
 
 

@@ -16,7 +16,8 @@ RULES: dict[str, str] = {
     "unrelated-history": "head and base share history",
     "merge-changes": "a merge whose tree is not the clean merge of its parents is signed by a member; "
     "no octopus merge",
-    "members-missing": "members.toml exists at the base (warning; an error with --require-members)",
+    "members-missing": "members.toml exists at the base (warning; an error with --require-members "
+    "and on receipt with require_members)",
     "unknown-field": "chain_config.toml and members.toml hold only the keys the model knows",
     "schema": "chain_config.toml at head loads and every field is valid for the consensus in use",
     "duplicate-domain": "no two nodes share a domain",

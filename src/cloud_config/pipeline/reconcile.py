@@ -23,11 +23,12 @@ from cloud_config.app.node import Changes, refresh_node
 from cloud_config.errors import CloudConfigError, GitError, NotFoundError
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.paths import NODE_CONFIG
+from cloud_config.pipeline.receipt import TRAILER, Policy, ReceiptCache, ReceiptRefused, check, starting_point
+from cloud_config.pipeline.signing import check_signing_key
 from cloud_config.store.atomic import SECRET_DIR_MODE, locked
 from cloud_config.store.files import read_toml_text
 
 MAX_ATTEMPTS = 5
-TRAILER = "Chain-Commit"
 
 
 class Refresher(Protocol):
@@ -54,6 +55,9 @@ class Target:
     chain_name: str | None = None
     # The age identity file that decrypts the node repo's keys (None: sops' own lookup).
     age_identity_file: Path | None = None
+    trust_root: str | None = None  # the chain commit to start the receipt check from, without a trailer
+    require_members: bool = False  # refuse a chain without members.toml
+    signing_key: str | None = None  # GnuPG key id that signs the node commits (OpenPGP)
 
 
 @dataclass
@@ -68,6 +72,8 @@ class Outcome:
     written: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    steps_checked: int = 0  # first-parent chain steps the receipt check judged
+    warnings: list[str] = field(default_factory=list)
 
     def line(self) -> str:
         """The one line the command prints."""
@@ -128,12 +134,19 @@ def _chain_name(node_dir: Path, target: Target) -> str:
     return NodeConfig.loads(read_toml_text(path), f"{repo}:node_config.toml").exporter_chain_name
 
 
-def reconcile(target: Target, workdir: Path, render: Refresher = refresh_node) -> Outcome:
+def reconcile(
+    target: Target, workdir: Path, render: Refresher = refresh_node, receipts: ReceiptCache | None = None
+) -> Outcome:
     """Bring the node repo up to date with the chain repo's head; see the module docstring.
 
-    `render` secures the node folder's key files (a clone or reset gives them the umask's mode)
-    before it renders: once per attempt.
+    Before rendering, the receipt check (pipeline.receipt) judges every chain step since the
+    node's last applied chain commit; a refusal raises ReceiptRefused and pushes nothing.
+    `receipts` shares verdicts between the nodes of one pipeline (serve). `render` secures the
+    node folder's key files (a clone or reset gives them the umask's mode) before it renders:
+    once per attempt.
     """
+    if target.signing_key is not None:
+        check_signing_key(target.signing_key)
     started = time.monotonic()
     cache = _cache_dir(workdir, target)
     cache.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
@@ -147,7 +160,15 @@ def reconcile(target: Target, workdir: Path, render: Refresher = refresh_node) -
             chain_sha = chain_job.result()
             node_job.result()
         chain_name = _chain_name(node_dir, target)
+        start, missing = starting_point(chain_dir, node_dir, target.trust_root)
+        if missing is not None:
+            raise ReceiptRefused(target.domain, chain_sha, missing)
+        policy = Policy(chain_name, target.require_members)
+        receipt = (receipts.check if receipts else check)(chain_dir, start, chain_sha, policy)
+        if receipt.refusal is not None:
+            raise ReceiptRefused(target.domain, chain_sha, receipt.refusal)
         outcome = _render_commit_push(target, chain_dir, node_dir, chain_name, chain_sha, render)
+        outcome.steps_checked, outcome.warnings = receipt.steps, list(receipt.warnings)
     outcome.seconds = time.monotonic() - started
     return outcome
 
@@ -175,7 +196,8 @@ def _render_commit_push(
     message = f"update {target.domain} config from chain {chain_sha[:7]}\n\n{TRAILER}: {chain_sha}"
     for attempt in range(1, MAX_ATTEMPTS + 1):
         changes = _render(render, chain_dir, node_dir, chain_name, target, chain_sha)
-        sha = git.commit_all(node_dir, message)
+        signing = git.openpgp_signing(target.signing_key) if target.signing_key else ()
+        sha = git.commit_all(node_dir, message, signing=signing)
         if sha is None:
             head = git.rev_parse(node_dir, "HEAD")
             return Outcome(target.domain, chain_sha, head, False, attempt)

@@ -2,8 +2,9 @@
 
 POST /hooks/<pipeline>   a signed push event; 401 bad signature, 413 too big, 202 accepted
 GET  /healthz            "ok"
-GET  /status             JSON: per node the last run (chain sha, result, node commit, duration, time)
-GET  /metrics            Prometheus text format
+GET  /status             JSON: per node the last run (chain sha, result, node commit, duration, time,
+                         a receipt refusal's rule and step, warnings)
+GET  /metrics            Prometheus text format (refusals by rule, too)
 GET  /                   the status page (pipeline.status_page)
 POST /notify/argocd/<pipeline>, /notify/flux/<pipeline>   sync reports from the delivery engine
 """
@@ -15,12 +16,13 @@ import threading
 import time
 import traceback
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from cloud_config.errors import CloudConfigError
 from cloud_config.pipeline.coalesce import Coalescer
+from cloud_config.pipeline.receipt import ReceiptCache, ReceiptRefused
 from cloud_config.pipeline.reconcile import Outcome, Target, reconcile, redact
 from cloud_config.pipeline.service_config import ServiceConfig
 from cloud_config.pipeline.status_hooks import StatusHooks
@@ -49,6 +51,8 @@ class LastRun:
     seconds: float
     time: str
     error: str | None = None
+    refusal: dict[str, str] | None = None  # the receipt check's refused step: rule, commit, message
+    warnings: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -66,7 +70,9 @@ class Service:
 
     def __init__(self, config: ServiceConfig, reconciler: Reconciler | None = None) -> None:
         self.config = config
-        self._reconcile: Reconciler = reconciler or (lambda t, w: reconcile(t, w))
+        self._reconcile: Reconciler | None = reconciler
+        # One receipt check per pipeline, push and starting point, shared by its nodes.
+        self.receipts = {name: ReceiptCache() for name in config.pipelines}
         self._targets: dict[NodeKey, Target] = {
             (p.name, t.domain): t for p in config.pipelines.values() for t in p.targets
         }
@@ -123,8 +129,20 @@ class Service:
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         outcome: Outcome | None = None
         error: BaseException | None = None
+        target = self._targets[key]
         try:
-            outcome = self._reconcile(self._targets[key], self.config.workdir)
+            if self._reconcile is not None:
+                outcome = self._reconcile(target, self.config.workdir)
+            else:
+                outcome = reconcile(target, self.config.workdir, receipts=self.receipts[key[0]])
+        except ReceiptRefused as exc:
+            why = exc.refusal
+            refusal = {"rule": why.rule, "commit": why.commit, "message": why.message}
+            last = LastRun(
+                exc.chain_sha, "refused", None, time.monotonic() - started, stamp, str(exc), refusal
+            )
+            error = exc
+            log.error("%s/%s: %s", key[0], key[1], exc)
         except CloudConfigError as exc:
             error = exc
             last = LastRun(None, "failed", None, time.monotonic() - started, stamp, str(exc))
@@ -139,16 +157,20 @@ class Service:
             log.error("%s/%s: unexpected error\n%s", key[0], key[1], redact(trace))
         else:
             result = "committed" if outcome.committed else "up to date"
-            last = LastRun(outcome.chain_sha, result, outcome.node_sha, outcome.seconds, stamp)
+            last = LastRun(
+                outcome.chain_sha, result, outcome.node_sha, outcome.seconds, stamp, warnings=outcome.warnings
+            )
             log.info("%s/%s: %s", key[0], key[1], outcome.line())
+            for warning in outcome.warnings:
+                log.warning("%s/%s: %s", key[0], key[1], warning)
         with self._lock:
             self._last[key] = last
             counters = self._counters[key]
             counters.runs += 1
-            counters.failures += last.result == "failed"
+            counters.failures += last.result in ("failed", "refused")
             counters.commits += last.result == "committed"
             counters.seconds += last.seconds
-        self.hooks.after_run(key, self._targets[key], stamp, outcome, error)
+        self.hooks.after_run(key, target, stamp, outcome, error)
 
     def status(self) -> dict[str, Any]:
         """Per pipeline, per node: the queue state and the last run."""
@@ -182,6 +204,7 @@ class Service:
         with self._lock:
             nodes = [({"pipeline": p, "domain": d}, c) for (p, d), c in sorted(self._counters.items())]
             hooks = sorted(self._hooks.items())
+            checks = [(name, cache.checks) for name, cache in sorted(self.receipts.items())]
         family(
             "cloud_config_reconcile_runs_total", "counter", "Reconciles run.", [(k, c.runs) for k, c in nodes]
         )
@@ -223,8 +246,13 @@ class Service:
         family("cloud_config_node_cert_expiry_timestamp_seconds", "gauge",
                "The node certificate's not-after (Unix time), as its last status record holds it.",
                [(k, w.cert_expiry) for k, w in per_node if w.cert_expiry is not None])  # fmt: skip
-        family("cloud_config_refusals_total", "counter", "Refused reconciles by pipeline and rule.",
+        family("cloud_config_receipt_refusals_total", "counter",
+               "Chains refused by pipeline and rule: the receipt check's rules, `render` when a head "
+               "that passed cannot be rendered.",
                [({"pipeline": p, "rule": r}, n) for (p, r), n in sorted(refusals.items())])  # fmt: skip
+        family("cloud_config_receipt_checks_total", "counter",
+               "Receipt checks run (one per push and starting point, shared by the nodes).",
+               [({"pipeline": p}, n) for p, n in checks])  # fmt: skip
         family("cloud_config_status_push_failures_total", "counter", "Status records not pushed.",
                [(k, w.record_failures) for k, w in per_node])  # fmt: skip
         family("cloud_config_status_pushes_total", "counter", "Status records pushed.",

@@ -14,6 +14,9 @@ chain_repo = "https://git.example.com/consortium/gitops-test-chain.git"
 branch = "master"
 secret_env = "CHAIN_WEBHOOK_SECRET"   # or: secret_file = "/run/secrets/chain-webhook"
 age_identity_file = "/run/secrets/age/keys.txt"  # optional; decrypts node repos encrypted at rest
+trust_root = "<chain sha>"         # where the receipt check starts for a node repo without a trailer
+require_members = true             # optional; refuse a chain without members.toml
+signing_key = "<GnuPG key id>"     # optional; sign the node commits (OpenPGP)
 
 status_key_file = "/run/secrets/pipeline-key"   # optional: SSH key signing status records
 status_repo = "https://git.example.com/consortium/status.git"  # optional (default: chain_repo)
@@ -63,6 +66,7 @@ _TOP_KEYS = {
 }
 _PIPELINE_KEYS = {
     "name", "chain_repo", "branch", "secret_env", "secret_file", "node", "age_identity_file",
+    "trust_root", "require_members", "signing_key",
     "status_key_file", "status_repo", "status_records",
     "notify_secret_env", "notify_secret_file",
     "argocd_webhook_url", "flux_receiver_url", "engine_secret_env", "engine_secret_file",
@@ -119,6 +123,10 @@ def _string(table: Mapping[str, Any], key: str, source: str, where: str, default
     if not isinstance(value, str) or not value:
         raise ConfigError(source, f"{where}{key}", "must be a non-empty string")
     return value
+
+
+def _optional(table: Mapping[str, Any], key: str, source: str, where: str) -> str | None:
+    return None if table.get(key) is None else _string(table, key, source, where)
 
 
 def _secret(
@@ -192,6 +200,11 @@ def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> 
         identity = base / _string(table, "age_identity_file", source, where)
         if not identity.is_file():
             raise ConfigError(source, f"{where}age_identity_file", f"{identity} does not exist")
+    trust_root = _optional(table, "trust_root", source, where)
+    signing_key = _optional(table, "signing_key", source, where)
+    require_members = table.get("require_members", False)
+    if not isinstance(require_members, bool):
+        raise ConfigError(source, f"{where}require_members", "must be true or false")
     nodes = table.get("node", [])
     if not isinstance(nodes, list) or not nodes:
         raise ConfigError(source, f"{where}node", "list at least one [[pipeline.node]]")
@@ -209,12 +222,14 @@ def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> 
                 domain=_string(node, "domain", source, nwhere),
                 chain_name=_string(node, "chain_name", source, nwhere) if chain_name is not None else None,
                 age_identity_file=identity,
+                trust_root=trust_root,
+                require_members=require_members,
+                signing_key=signing_key,
             )
         )
     domains = [t.domain for t in targets]
     if len(set(domains)) != len(domains):
         raise ConfigError(source, f"{where}node", "a domain is listed twice")
-    alert = table.get("alert_webhook_url")
     return Pipeline(
         name,
         chain_repo,
@@ -224,7 +239,7 @@ def _pipeline(table: Mapping[str, Any], index: int, base: Path, source: str) -> 
         records=_records(table, base, chain_repo, source, where),
         notify_secret=_secret(table, base, source, where, "notify_", optional=True),
         engine=_engine(table, base, source, where),
-        alert_url=_string(table, "alert_webhook_url", source, where) if alert is not None else "",
+        alert_url=_optional(table, "alert_webhook_url", source, where) or "",
     )
 
 

@@ -19,6 +19,7 @@ from typing import Any
 from cloud_config import git
 from cloud_config.errors import CloudConfigError
 from cloud_config.pipeline.engines import check_notify, ping, post_text, push_event, read_sync
+from cloud_config.pipeline.receipt import ReceiptRefused
 from cloud_config.pipeline.reconcile import Outcome, ReconcileRefused, Target, _cache_dir, redact
 from cloud_config.pipeline.service_config import Pipeline, ServiceConfig
 from cloud_config.pipeline.status_records import build_record, now, push_record, refusal_of
@@ -26,6 +27,8 @@ from cloud_config.pipeline.webhooks import Headers
 
 log = logging.getLogger("cloud_config.serve")
 NodeKey = tuple[str, str]
+# A refused chain: the receipt check's verdict, or a head that passed but cannot be rendered.
+REFUSED = (ReceiptRefused, ReconcileRefused)
 
 
 @dataclass
@@ -75,7 +78,7 @@ class StatusHooks:
     ) -> None:
         pipe = self.config.pipelines[key[0]]
         watch = self.nodes[key]
-        refused = isinstance(error, ReconcileRefused)
+        refused = isinstance(error, REFUSED)
         chain_dir = _cache_dir(self.config.workdir, target) / "chain"
         if outcome is not None:
             with self._lock:
@@ -183,7 +186,7 @@ class StatusHooks:
         with self._lock:
             first_failure = outcome is None and not watch.failing
             watch.failing = outcome is None
-        refused = isinstance(error, ReconcileRefused)
+        refused = isinstance(error, REFUSED)
         if not pipe.alert_url or not (refused or first_failure):
             return
         what = "refused" if refused else "failed"

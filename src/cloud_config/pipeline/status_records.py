@@ -22,6 +22,7 @@ from cloud_config.errors import CloudConfigError
 from cloud_config.model.members import Members
 from cloud_config.model.paths import MEMBERS_FILE, encrypted_at_rest, node_cert
 from cloud_config.model.status_record import RECORD_FILE, StatusRecord, branch_of
+from cloud_config.pipeline.receipt import ReceiptRefused
 from cloud_config.pipeline.reconcile import Target, _cache_dir, _location
 from cloud_config.store.atomic import SECRET_DIR_MODE, locked
 from cloud_config.store.sops import Sops, read_secret_text
@@ -117,7 +118,10 @@ def push_record(record: StatusRecord, settings: RecordSettings, workdir: Path) -
 
 
 def refusal_of(exc: BaseException, chain_sha: str) -> dict[str, str]:
-    """The (rule, refused commit, message) of a refused reconcile; typed refusals carry their own."""
-    rule = getattr(exc, "rule", None) or "render"
-    commit = getattr(exc, "commit", None) or chain_sha
-    return {"rule": str(rule), "commit": str(commit), "message": re.sub(r"\s+", " ", str(exc))[:500]}
+    """The (rule, refused commit, message) of a refused reconcile: a receipt refusal names its rule
+    and the refused step; any other refusal is `render`, of the chain head."""
+    if isinstance(exc, ReceiptRefused):
+        rule, commit = exc.refusal.rule, exc.refusal.commit or exc.chain_sha
+    else:
+        rule, commit = "render", chain_sha
+    return {"rule": rule, "commit": commit, "message": re.sub(r"\s+", " ", str(exc))[:500]}

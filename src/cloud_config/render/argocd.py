@@ -47,6 +47,9 @@ class AppSpec:
         """Where the Flux objects (and the Secrets they reference) live."""
         return self.namespace or FLUX_NAMESPACE
 
+    verify_key_id: str | None = None  # 16-hex OpenPGP key id the node commits must be signed with
+    verify_public_key: str | None = None  # its armored public key, when known
+
     @property
     def name(self) -> str:
         """The object name: the node's name in the chain, as in the walkthrough."""
@@ -61,7 +64,61 @@ class AppSpec:
         }
 
 
-def application(spec: AppSpec) -> Doc:
+def argocd_objects(spec: AppSpec, notify_url: str | None = None) -> list[Doc]:
+    """The Application; with a verify key, first an AppProject whose `signatureKeys` make Argo CD
+    sync only commits signed by that key (and the `argocd-gpg-keys-cm` entry holding the public
+    key, when given). `signatureKeys` is what the Argo CD releases our schemas know accept; Argo CD
+    3.5+ reads it as a `sourceIntegrity` policy in `head` mode. With `notify_url`, the Application
+    is subscribed to our triggers and the argocd-notifications-cm patch comes last."""
+    docs = _argocd_app_objects(spec)
+    if notify_url is None:
+        return docs
+    for doc in docs:
+        if doc["kind"] == "Application":
+            subscribe(doc)
+    return [*docs, notifications_patch(notify_url)]
+
+
+def _argocd_app_objects(spec: AppSpec) -> list[Doc]:
+    if spec.verify_key_id is None:
+        return [application(spec)]
+    project: Doc = {
+        "apiVersion": "argoproj.io/v1alpha1",
+        "kind": "AppProject",
+        "metadata": {
+            "name": spec.name if spec.project == "default" else spec.project,
+            "namespace": ARGOCD_NAMESPACE,
+            "labels": spec.labels(),
+        },
+        "spec": {
+            "description": f"{spec.name}: only commits signed by the pipeline's key {spec.verify_key_id}",
+            "sourceRepos": [spec.repo_url],
+            "destinations": [{"server": spec.dest_server, "namespace": spec.dest_namespace}],
+            "clusterResourceWhitelist": [{"group": "", "kind": "Namespace"}],
+            "signatureKeys": [{"keyID": spec.verify_key_id}],
+        },
+    }
+    docs = [project, application(spec, project=project["metadata"]["name"])]
+    if spec.verify_public_key is not None:
+        docs.append(
+            {
+                "apiVersion": "v1",
+                "kind": "ConfigMap",
+                "metadata": {
+                    "name": "argocd-gpg-keys-cm",
+                    "namespace": ARGOCD_NAMESPACE,
+                    "labels": {
+                        "app.kubernetes.io/name": "argocd-gpg-keys-cm",
+                        "app.kubernetes.io/part-of": "argocd",
+                    },
+                },
+                "data": {spec.verify_key_id: spec.verify_public_key},
+            }
+        )
+    return docs
+
+
+def application(spec: AppSpec, project: str | None = None) -> Doc:
     """The Argo CD Application (what `argocd app create ... --sync-policy auto` makes, done right)."""
     return {
         "apiVersion": "argoproj.io/v1alpha1",
@@ -72,7 +129,7 @@ def application(spec: AppSpec) -> Doc:
             "labels": spec.labels(),
         },
         "spec": {
-            "project": spec.project,
+            "project": project or spec.project,
             "source": {"repoURL": spec.repo_url, "targetRevision": spec.revision, "path": spec.path},
             "destination": {"server": spec.dest_server, "namespace": spec.dest_namespace},
             "ignoreDifferences": [
@@ -93,12 +150,28 @@ def flux_objects(spec: AppSpec) -> list[Doc]:
         raise UsageError("--dest-server", "Flux applies to the cluster it runs in; leave it at the default")
     path = "./" if spec.path in (".", "./") else spec.path if spec.path.startswith("./") else f"./{spec.path}"
     namespace = spec.flux_namespace
-    repo = {
+    repo: Doc = {
         "apiVersion": "source.toolkit.fluxcd.io/v1",
         "kind": "GitRepository",
         "metadata": {"name": spec.name, "namespace": namespace, "labels": spec.labels()},
         "spec": {"interval": "1m", "url": spec.repo_url, "ref": {"branch": spec.revision}},
     }
+    keys: list[Doc] = []
+    if spec.verify_key_id is not None:
+        # source.toolkit.fluxcd.io/v1 `verify` has `mode` and `secretRef` only (no `provider`):
+        # the Secret's `*.asc` entries are the trusted OpenPGP public keys.
+        secret = f"{spec.name}-signing-key"
+        repo["spec"]["verify"] = {"mode": "HEAD", "secretRef": {"name": secret}}
+        if spec.verify_public_key is not None:
+            keys.append(
+                {
+                    "apiVersion": "v1",
+                    "kind": "Secret",
+                    "metadata": {"name": secret, "namespace": namespace, "labels": spec.labels()},
+                    "type": "Opaque",
+                    "stringData": {f"{spec.verify_key_id}.asc": spec.verify_public_key},
+                }
+            )
     kustomization: Doc = {
         "apiVersion": "kustomize.toolkit.fluxcd.io/v1",
         "kind": "Kustomization",
@@ -116,7 +189,7 @@ def flux_objects(spec: AppSpec) -> list[Doc]:
     }
     if spec.sops_secret is not None:
         kustomization["spec"]["decryption"] = {"provider": "sops", "secretRef": {"name": spec.sops_secret}}
-    return [repo, kustomization]
+    return [*keys, repo, kustomization]
 
 
 def to_yaml(docs: list[Doc]) -> str:

@@ -1,0 +1,343 @@
+"""Verify on receipt: `cloud-config reconcile` judges every chain step since the node's last
+applied chain commit with the gate's rules, on real repos (the walkthrough chain with signed
+commits and members.toml, node0's repo made by the real verbs, bare repos on disk).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import shutil
+import subprocess
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from cloud_config import git
+from cloud_config.cli.main import main
+from cloud_config.model.paths import node_name
+from cloud_config.pipeline.receipt import Policy, judge_step
+from tests.support.cli import Result, run_process
+from tests.support.gate_corpus import CHAIN, ChainRepo, build_walkthrough, make_people
+
+pytestmark = pytest.mark.slow  # many git processes and CLI runs
+NODE2 = 'host = "www.node2.com"'
+
+
+@dataclass
+class World:
+    """The chain repo (a work clone pushing to forge/chain.git) and node0's bare repo."""
+
+    root: Path
+    chain: ChainRepo
+
+    @property
+    def chain_bare(self) -> Path:
+        return self.root / "forge" / "chain.git"
+
+    @property
+    def node_bare(self) -> Path:
+        return self.root / "forge" / "node0.git"
+
+    def node_head(self) -> str:
+        return git.rev_parse(self.node_bare, "master")
+
+    def chain_head(self) -> str:
+        return git.rev_parse(self.chain_bare, "master")
+
+    def push(self, force: bool = False) -> str:
+        """Push the work clone's HEAD straight to the chain's master (as a forge admin could)."""
+        self.chain.git("push", "-q", *(["-f"] if force else []), str(self.chain_bare), "HEAD:master")
+        return self.chain_head()
+
+    def direct(self, signer: str | None, old: str, new: str, path: str = "chain_config.toml") -> str:
+        """A hand edit committed by `signer` (None: unsigned) and pushed straight to master."""
+        self.chain.edit_config(old, new, path)
+        self.chain.commit(f"edit {path}", signer)
+        return self.push()
+
+    def revert(self, sha: str, signer: str) -> str:
+        """`git revert` of `sha`, signed by `signer`, pushed."""
+        key = str(self.chain.people[signer].key)
+        self.chain.git(
+            "-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "revert", "--no-edit", "-S", sha
+        )  # fmt: skip
+        return self.push()
+
+    def reconcile(self, *extra: str, node: Path | None = None, process: bool = False) -> Result:
+        """`cloud-config reconcile` for node0: in-process (main()), or as a real process."""
+        args = [
+            "reconcile",
+            "--chain-repo", str(self.chain_bare),
+            "--node-repo", str(node or self.node_bare),
+            "--domain", "node0",
+            "--workdir", str(self.root / "work"),
+            *extra,
+        ]  # fmt: skip
+        if process:
+            return run_process(*args)
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(args)
+        return Result(code, out.getvalue(), err.getvalue())
+
+
+@pytest.fixture(scope="module")
+def prepared(tmp_path_factory: pytest.TempPathFactory) -> World:
+    """The walkthrough chain up to signed certificates, and node0's repo rendered from it."""
+    root = tmp_path_factory.mktemp("receipt")
+    people = make_people(root / "keys", ("admin", "p1", "p2", "mallory"))
+    chain = build_walkthrough(root / "ws", people)
+    forge = root / "forge"
+    forge.mkdir()
+    git.run(None, "clone", "-q", "--bare", str(chain.repo), str(forge / "chain.git"))
+    address, _ = chain.new_account()
+    chain.run("init-node", "--domain", "node0", "--account", address)
+    chain.run("update-node", "--domain", "node0")
+    chain.run("update-yaml", "--domain", "node0", "--storage-class", "nfs-client")
+    applied = chain.git("rev-parse", "HEAD")
+    for domain in ("node0", "node1"):
+        if domain != "node0":
+            chain.run("init-node", "--domain", domain, "--account", chain.new_account()[0])
+            chain.run("update-node", "--domain", domain)
+            chain.run("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
+        node_dir = chain.workspace / node_name(CHAIN, domain)
+        git.init(node_dir)
+        git.commit_all(node_dir, f"init {domain}\n\nChain-Commit: {applied}")
+        git.run(None, "clone", "-q", "--bare", str(node_dir), str(forge / f"{domain}.git"))
+    return World(root, chain)
+
+
+@pytest.fixture
+def world(prepared: World, tmp_path: Path) -> World:
+    shutil.copytree(prepared.root, tmp_path / "w", symlinks=True)
+    chain = ChainRepo(tmp_path / "w" / "ws", prepared.chain.people, dict(prepared.chain.validators))
+    return World(tmp_path / "w", chain)
+
+
+def refused(result: Result, world: World, rule: str, step: str) -> None:
+    """One error line in the documented form, exit 1."""
+    head = world.chain_head()
+    prefix = f"error: node0: refusing chain {head[:12]}: {rule} in {step[:12]}: "
+    assert result.code == 1 and result.out == "", result
+    assert result.err.startswith(prefix) and result.err.endswith("; nothing pushed\n"), result.err
+    assert len(result.err.splitlines()) == 1
+
+
+def test_good_step_applies(world: World) -> None:
+    """A member's change in its own lane passes the receipt check and is rendered."""
+    before = world.node_head()
+    sha = world.direct("p2", NODE2, 'host = "node2.example.org"')
+    r = world.reconcile()
+    assert r.code == 0, r.err
+    assert r.out == f"node0: committed {world.node_head()} (chain {sha})\n" and world.node_head() != before
+
+
+def test_non_member_push_is_refused_until_an_admin_reverts(world: World) -> None:
+    before = world.node_head()
+    applied = world.chain_head()
+    bad = world.direct("mallory", NODE2, 'host = "www.evil.example"')
+    r = world.reconcile()
+    refused(r, world, "unknown-signer", bad)
+    assert world.node_head() == before
+    # A member's revert restores the file, but only an admin's revert recovers.
+    world.revert(bad, "p2")
+    refused(world.reconcile(), world, "unknown-signer", bad)
+    world.chain.git("reset", "-q", "--hard", "HEAD~1")
+    world.push(force=True)  # drops only the unapplied revert: the node still applied `applied`
+    head = world.revert(bad, "admin")
+    r = world.reconcile()
+    assert r.code == 0 and r.out == f"node0: up to date (chain {head})\n", r.err
+    assert world.node_head() == before  # the revert renders what the node already has
+    # And the next good step applies as usual.
+    sha = world.direct("p2", NODE2, 'host = "node2.example.org"')
+    r = world.reconcile()
+    assert r.code == 0 and r.out == f"node0: committed {world.node_head()} (chain {sha})\n", r.err
+    assert applied != sha
+
+
+def test_refusal_holds_on_later_good_pushes_until_reverted(world: World) -> None:
+    before = world.node_head()
+    bad = world.direct("mallory", NODE2, 'host = "www.evil.example"')
+    good = world.direct("p1", 'host = "www.node1.com"', 'host = "node1.example.org"')
+    refused(world.reconcile(), world, "unknown-signer", bad)
+    assert world.node_head() == before
+    # The admin reverts both (two direct steps): the first alone restores nothing of the bad
+    # step's file, the second does; then the head applies.
+    key = str(world.chain.people["admin"].key)
+    world.chain.git(
+        "-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "revert", "--no-edit", "-S", good, bad
+    )  # fmt: skip
+    head = world.push()
+    r = world.reconcile()
+    assert r.code == 0 and r.out == f"node0: up to date (chain {head})\n", r.err
+
+
+def test_unsigned_push_is_refused(world: World) -> None:
+    before = world.node_head()
+    bad = world.direct(None, NODE2, 'host = "www.evil.example"')
+    refused(world.reconcile(), world, "unsigned-commit", bad)
+    assert world.node_head() == before
+
+
+def test_member_outside_its_lane_is_refused(world: World) -> None:
+    before = world.node_head()
+    bad = world.direct("p1", NODE2, 'host = "www.evil.example"')  # node2 belongs to p2
+    r = world.reconcile()
+    refused(r, world, "not-owner", bad)
+    assert "'p1'" in r.err and "node2" in r.err and world.node_head() == before
+
+
+def test_self_granted_admin_never_counts(world: World) -> None:
+    """p1 makes itself admin in members.toml, then uses it: both refused, the grant never counts."""
+    before, before_grant = world.node_head(), world.chain_head()
+    text = (world.chain.repo / "members.toml").read_text()
+    start = text.index('name = "p1"')
+    block = text[start:]
+    granted = text[:start] + block.replace('role = "member"', 'role = "admin"', 1)
+    assert granted != text
+    (world.chain.repo / "members.toml").write_text(granted)
+    grant = world.chain.commit("p1 is admin now", "p1")
+    world.push()
+    world.direct("p1", NODE2, 'host = "www.evil.example"')
+    r = world.reconcile()
+    refused(r, world, "admin-only", grant)
+    assert world.node_head() == before
+    # The use is refused on its own too: judged with members.toml as of the last accepted step
+    # (before the grant), never the refused grant's.
+    use = world.chain_head()
+    report = judge_step(world.chain_bare, grant, use, before_grant, Policy(CHAIN))
+    assert not report.passed and {f.rule for f in report.findings} >= {"not-owner"}
+
+
+def test_force_push_to_an_older_commit_is_history_rewritten(world: World) -> None:
+    applied = world.chain.git("rev-parse", "HEAD")
+    world.direct("p2", NODE2, 'host = "node2.example.org"')
+    assert world.reconcile().code == 0  # the node applied it
+    world.chain.git("reset", "-q", "--hard", "HEAD~1")
+    world.push(force=True)
+    assert world.chain_head() == applied
+    before = world.node_head()
+    r = world.reconcile()
+    last = git.run(world.node_bare, "log", "-1", "--format=%(trailers:key=Chain-Commit,valueonly)").strip()
+    refused(r, world, "history-rewritten", last)
+    assert world.node_head() == before
+    # A stale trust root (older than what the node applied) does not let the rewrite through.
+    stale = world.reconcile("--trust-root", applied)
+    refused(stale, world, "history-rewritten", last)
+
+
+def test_reset_to_exactly_the_applied_commit_is_not_a_rewrite(world: World) -> None:
+    applied = world.chain_head()
+    bad = world.direct("mallory", NODE2, 'host = "www.evil.example"')
+    refused(world.reconcile(), world, "unknown-signer", bad)
+    world.chain.git("reset", "-q", "--hard", applied)
+    world.push(force=True)
+    r = world.reconcile()
+    assert r.code == 0 and r.out == f"node0: up to date (chain {applied})\n", r.err
+
+
+def test_fresh_node_repo_needs_a_trust_root(world: World) -> None:
+    fresh = world.root / "forge" / "fresh.git"
+    work = world.root / "fresh"
+    git.run(None, "clone", "-q", str(world.node_bare), str(work))
+    git.run(work, "commit", "-q", "--amend", "-m", "init node0 (no trailer)")
+    git.run(None, "clone", "-q", "--bare", str(work), str(fresh))
+    before = git.rev_parse(fresh, "master")
+    r = world.reconcile(node=fresh, process=True)
+    assert r.code == 1 and "trust-root-missing" in r.err and "--trust-root <sha>" in r.err, r.err
+    assert 'trust_root = "<sha>"' in r.err and git.rev_parse(fresh, "master") == before
+    bogus = world.reconcile("--trust-root", "f" * 40, node=fresh)
+    assert bogus.code == 1 and "trust-root-invalid" in bogus.err
+    root = world.chain_head()
+    sha = world.direct("p2", NODE2, 'host = "node2.example.org"')
+    r = world.reconcile("--trust-root", root, node=fresh, process=True)
+    assert r.code == 0, r.err
+    assert r.out == f"node0: committed {git.rev_parse(fresh, 'master')} (chain {sha})\n"
+
+
+def test_require_members(world: World) -> None:
+    """Without members.toml: a warning by default, a refusal with --require-members."""
+    world.chain.git("rm", "-q", "members.toml")
+    world.chain.commit("drop members.toml", "admin")  # an admin may; judged with the old file
+    world.push()
+    after = world.direct(None, NODE2, 'host = "node2.example.org"')  # nobody checks signatures now
+    strict = world.reconcile("--require-members")
+    refused(strict, world, "members-missing", after)
+    loose = world.reconcile()
+    assert loose.code == 0, loose.err
+    assert loose.err.startswith("warning: node0: members-missing: no members.toml at "), loose.err
+
+
+def test_nodes_starting_from_one_commit_share_one_check(world: World, tmp_path: Path) -> None:
+    """serve: node0 and node1 start from the same applied chain commit: one receipt check per push."""
+    from cloud_config.pipeline.service import Service
+    from cloud_config.pipeline.service_config import load_config
+    from tests.support.pipeline_repos import write_service_file
+
+    nodes = {"node0": str(world.node_bare), "node1": str(world.root / "forge" / "node1.git")}
+    config = load_config(write_service_file(tmp_path, str(world.chain_bare), nodes))
+    service = Service(config)
+    world.direct("p2", NODE2, 'host = "node2.example.org"')
+    for domain in nodes:
+        service.queue.submit(("chain", domain))
+    assert service.queue.wait_idle(120)
+    status = service.status()["chain"]
+    assert [status[d]["last"]["result"] for d in nodes] == ["committed", "committed"], status
+    assert service.receipts["chain"].checks == 1
+    bad = world.direct("mallory", 'host = "www.node3.com"', 'host = "www.evil.example"')
+    for domain in nodes:
+        service.queue.submit(("chain", domain))
+    assert service.queue.wait_idle(120)
+    status = service.status()["chain"]
+    for domain in nodes:
+        last = status[domain]["last"]
+        assert last["result"] == "refused" and last["refusal"]["rule"] == "unknown-signer", last
+        assert last["refusal"]["commit"] == bad
+    assert service.receipts["chain"].checks == 2
+    metrics = service.metrics()
+    assert 'cloud_config_receipt_refusals_total{pipeline="chain",rule="unknown-signer"} 2' in metrics
+    assert 'cloud_config_receipt_checks_total{pipeline="chain"} 2' in metrics
+    service.close()
+
+
+def test_signed_node_commit_verifies_with_the_pipeline_key(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    home = tmp_path / "gnupg"
+    home.mkdir(mode=0o700)
+    env = {"GNUPGHOME": str(home)}
+    subprocess.run(
+        ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
+         "cloud-config pipeline <pipeline@example.com>", "ed25519", "sign", "never"],
+        env=env, capture_output=True, check=True,
+    )  # fmt: skip
+    listing = subprocess.run(
+        ["gpg", "--batch", "--with-colons", "--list-secret-keys"], env=env, capture_output=True, text=True
+    ).stdout
+    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
+    monkeypatch.setenv("GNUPGHOME", str(home))
+    missing = world.reconcile("--signing-key", "0" * 40)
+    assert missing.code == 2 and missing.err.startswith("error: --signing-key: no secret key"), missing.err
+    world.direct("p2", NODE2, 'host = "node2.example.org"')
+    r = world.reconcile("--signing-key", fingerprint)
+    assert r.code == 0, r.err
+    head = world.node_head()
+    check_clone = tmp_path / "check"
+    git.run(None, "clone", "-q", str(world.node_bare), str(check_clone))
+    verified = subprocess.run(
+        ["git", "-C", str(check_clone), "verify-commit", "--raw", head],
+        env={**os.environ, **env}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert verified.returncode == 0, verified.stderr
+    assert f"VALIDSIG {fingerprint}" in verified.stderr
+    # Another key does not verify it: a fresh keyring has no such key.
+    other = tmp_path / "other"
+    other.mkdir(mode=0o700)
+    refuse = subprocess.run(
+        ["git", "-C", str(check_clone), "verify-commit", head],
+        env={**os.environ, "GNUPGHOME": str(other)}, capture_output=True, text=True,
+    )  # fmt: skip
+    assert refuse.returncode != 0
