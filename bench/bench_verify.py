@@ -94,16 +94,22 @@ def build(root: Path) -> tuple[Path, dict[str, Path]]:
     return repo, keys
 
 
-def timed(argv: list[str], expect: int) -> str:
-    """min / median / max wall time of RUNS runs, as text."""
+def run_times(argv: list[str], expect: int, runs: int = RUNS) -> list[float]:
+    """The wall time of each of `runs` runs of `argv` (each must exit `expect`)."""
     times = []
-    for _ in range(RUNS):
+    for _ in range(runs):
         start = time.perf_counter()
         proc = subprocess.run(
             argv, capture_output=True, text=True, env={**os.environ, "PYTHONPATH": str(SRC)}
         )
         times.append(time.perf_counter() - start)
         assert proc.returncode == expect, (argv, proc.stdout[-2000:], proc.stderr[-2000:])
+    return times
+
+
+def timed(argv: list[str], expect: int) -> str:
+    """min / median / max wall time of RUNS runs, as text."""
+    times = run_times(argv, expect)
     median = statistics.median(times)
     return f"min {min(times):.2f} s, median {median:.2f} s, max {max(times):.2f} s ({RUNS} runs)"
 

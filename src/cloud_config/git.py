@@ -291,14 +291,45 @@ def signatures(repo: Path, revs: list[str], allowed_signers: Path) -> list[tuple
     checked by git against an SSH allowed-signers file (one git process for them all)."""
     if not revs:
         return []
+    rows = signature_log(repo, allowed_signers, ["--no-walk=unsorted", *revs], ["%H", "%G?", "%GF", "%GS"])
+    return [(sha, status, fingerprint, principal) for sha, status, fingerprint, principal in rows]
+
+
+def signature_log(
+    repo: Path, allowed_signers: Path, revisions: list[str], fields: list[str]
+) -> list[list[str]]:
+    """One row of `fields` (git log placeholders such as %H, %G?, %GF) per commit of
+    `revisions` (git log arguments), newest first; SSH signatures are checked by git against
+    an allowed-signers file."""
+    fmt = "".join(f"{f}%x00" for f in fields)
     out = run(
         repo,
         "-c", "gpg.format=ssh",
         "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
-        "log", "--no-walk=unsorted", "--format=%H%x00%G?%x00%GF%x00%GS%x00", *revs,
+        "log", f"--format={fmt}", *revisions, "--",
     )  # fmt: skip
-    fields = [f.strip() for f in out.split("\0")[:-1]]
-    return [(fields[i], fields[i + 1], fields[i + 2], fields[i + 3]) for i in range(0, len(fields), 4)]
+    values = out.split("\0")[:-1]  # every field ends with NUL
+    width = len(fields)
+    return [[v.strip() for v in values[i : i + width]] for i in range(0, len(values), width)]
+
+
+def tree_of(repo: Path, rev: str) -> str:
+    """The tree id of commit `rev`."""
+    return run(repo, "rev-parse", "--verify", f"{rev}^{{tree}}")
+
+
+def trees_of(repo: Path, commits: list[str]) -> dict[str, str]:
+    """The tree id of each commit, in one git call."""
+    unique = sorted(set(commits))
+    if not unique:
+        return {}
+    out = run(repo, "rev-parse", *(f"{c}^{{tree}}" for c in unique)).split()
+    return dict(zip(unique, out, strict=True))
+
+
+def parents_of(repo: Path, rev: str) -> list[str]:
+    """The parents of commit `rev`, first parent first."""
+    return run(repo, "rev-list", "--parents", "-n", "1", rev).split()[1:]
 
 
 def first_parent_steps(repo: Path, base: str, head: str) -> list[tuple[str, str]]:

@@ -105,10 +105,15 @@ def check_gate(world: World, tmp_path: Path) -> PullRequest:
         assert (pr.report["base"], pr.report["head"]) == (pr.base, pr.head)
         assert git.run(bare, "log", "-1", "--format=%P", pr.merged).split() == [pr.base, pr.head]
         # The gate's signature rules were active: members.toml at the base, and git itself finds
-        # each commit of the PR signed by the author's key as registered there.
+        # each commit of the PR signed by the author's key as registered there; approvals (empty
+        # commits on top, newest first in the log) by their approvers' keys.
+        approvals = [("G", who, who) for who in reversed(pr.approvers)]
         assert signatures(world, tmp_path, pr.base, "--no-merges", f"{pr.base}..{pr.head}") == [
-            ("G", pr.author, pr.author)
+            *approvals,
+            ("G", pr.author, pr.author),
         ], pr
+        policy_kinds = {"validator", "members"} & set(pr.report["approvals"])
+        assert bool(pr.approvers) == bool(policy_kinds), pr.report["approvals"]
     # Every non-merge commit of master, the bootstrap included, is signed by its author's key.
     # All but the intruder's, pushed straight to master: signed, by a key no member has.
     history = signatures(world, tmp_path, "master", "--no-merges", "master")
@@ -189,6 +194,18 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
     finally:
         world.close()
     assert any(line.startswith("[13] participant3") and "gate passed" in line for line in narrative)
+    # The policy at work: participant1's validator PR waited for a second member, who approved it.
+    waiting = next(line for line in narrative if "append-validator; PR opened" in line)
+    assert (
+        waiting.startswith("[ 3] participant1")
+        and "(waiting: validator 1 of 2 approvals (participant1);" in waiting
+    )
+    approved = narrative[narrative.index(waiting) + 1]
+    assert (
+        approved.startswith("[ 3] participant2")
+        and "cloud-config approve (participant1's validator); PR merged" in approved
+    )
+    assert "validator 2 of 2: participant1, participant2; gate passed" in approved
     intruder = next(line for line in narrative if line.startswith("[12] intruder"))
     assert "refused on receipt (node0: unknown-signer in " in intruder and "node1: unknown-signer" in intruder
     revert = next(line for line in narrative if line.startswith("[12] admin"))

@@ -16,7 +16,7 @@ from typing import Any
 import yaml
 
 from tests.support.cli import SRC
-from tests.support.gate_corpus import NODES, ChainRepo
+from tests.support.gate_corpus import NODES, ChainRepo, Cli
 
 PIPELINES = Path(__file__).resolve().parents[2] / "pipelines"
 
@@ -107,3 +107,30 @@ def test_gitlab_gate_blocks_a_member_changing_anothers_node(chain: ChainRepo, tm
     proc = run_gitlab(chain, tmp_path)
     assert proc.returncode == 1
     assert "| :x: | `not-owner` |" in proc.stdout and "the PR gate found errors" in proc.stdout
+
+
+def test_the_comment_carries_the_approvals_table(chain: ChainRepo, tmp_path: Path, cli: Cli) -> None:
+    """Under `node = 2`, p1 moving its own node waits for a second member; after p2's
+    `cloud-config approve` the same workflow passes. GitHub's and GitLab's comments show the table."""
+    chain.git("checkout", "-q", "-b", "with-policy", "certs")
+    members = chain.repo / "members.toml"
+    members.write_text(members.read_text() + "\n[policy.approvals]\nnode = 2\n")
+    chain.commit("approval policy", "admin")
+    chain.git("update-ref", "refs/remotes/origin/master", "HEAD")
+    chain.git("checkout", "-q", "-b", "move-node0")
+    chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
+    chain.commit("move node0", "p1")
+    proc, output, gate_md, blocked = run_github(chain, tmp_path)
+    assert output == "status=1\n" and blocked == 1, proc.stderr
+    assert "#### Approvals" in gate_md and "| :hourglass: | node | 1 / 2 | p1 | admin, p2 |" in gate_md
+    assert "| :x: | `approvals-missing` |" in gate_md
+    assert "| :hourglass: | node | 1 / 2 | p1 | admin, p2 |" in run_gitlab(chain, tmp_path).stdout
+
+    chain.git("config", "gpg.format", "ssh")
+    chain.git("config", "user.signingkey", str(chain.people["p2"].key))
+    assert cli("approve", "--repo", str(chain.repo)).code == 0  # --base origin/master
+    (tmp_path / "again").mkdir()
+    proc, output, gate_md, blocked = run_github(chain, tmp_path / "again")
+    assert output == "status=0\n" and blocked == 0, gate_md
+    assert "| :white_check_mark: | node | 2 / 2 | p1, p2 | admin |" in gate_md
+    assert "**Approvals**: tree " in gate_md  # the diff's line: who approved which tree

@@ -373,16 +373,28 @@ def test_parallel_validator_appends_conflict_instead_of_removing(cli: Cli, chain
     assert conflict["path"] == "chain_config.toml" and "rebase" in conflict["message"]
 
 
-def test_parallel_prs_that_git_merges_cleanly_pass(cli: Cli, chain: ChainRepo) -> None:
+def _parallel_node_moves(chain: ChainRepo, p1_signer: str | None) -> None:
+    """master-next: p2 moves node2; checked out, p1-pr from `certs`: node0 moved, signed by `p1_signer`."""
     chain.git("checkout", "-q", "-b", "master-next", "certs")
     chain.edit_config('host = "www.node2.com"', 'host = "10.0.0.12"')
     chain.commit("p2 moves node2", "p2")
     chain.git("checkout", "-q", "-b", "p1-pr", "certs")
     chain.edit_config('host = "www.node0.com"', 'host = "10.0.0.10"')
-    chain.commit("p1 moves node0", "p1")
+    chain.commit("p1 moves node0", p1_signer)
+
+
+def test_parallel_prs_that_git_merges_cleanly_pass(cli: Cli, chain: ChainRepo) -> None:
+    _parallel_node_moves(chain, "p1")
     code, report = verify_json(cli, chain, "master-next")
     assert code == 0
     assert [f["rule"] for f in report["findings"]] == ["stale-branch"]
+
+
+def test_a_stale_branch_s_own_commits_are_still_signature_checked(cli: Cli, chain: ChainRepo) -> None:
+    """The merged snapshot of a stale branch is a tree: the signatures are those of base..head."""
+    _parallel_node_moves(chain, None)  # p1-pr's commit unsigned
+    report = assert_fails_with(cli, chain, "master-next", "unsigned-commit")
+    assert "stale-branch" in rules_of(json.dumps(report))
 
 
 def test_csr_branch_cut_before_the_ca_merges(cli: Cli, chain: ChainRepo) -> None:

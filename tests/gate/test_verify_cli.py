@@ -42,7 +42,9 @@ def test_json_is_stable_and_documented(cli: Cli, chain: ChainRepo) -> None:
         "errors",
         "warnings",
         "findings",
+        "approvals",
     ]
+    assert report["approvals"] == {}  # no [policy.approvals] at the base (tests/gate/test_approvals.py)
     assert report["version"] == 1 and report["passed"] is False and report["chain_name"] == CHAIN
     assert report["base"] == chain.git("rev-parse", "certs") and report["head"] == chain.git(
         "rev-parse", "HEAD"
@@ -250,3 +252,11 @@ def test_parsing_the_gate_verbs_imports_nothing_heavy() -> None:
         [sys.executable, "-c", code], env={"PYTHONPATH": str(SRC)}, capture_output=True, text=True, check=True
     )
     assert done.stdout == "[]\n"
+
+
+def test_every_rule_is_documented() -> None:
+    """docs/verify.md's rule table lists every rule id of findings.RULES."""
+    from cloud_config.gate.findings import RULES
+
+    docs = (Path(__file__).resolve().parents[2] / "docs" / "verify.md").read_text()
+    assert [rule for rule in RULES if f"| `{rule}` |" not in docs] == []

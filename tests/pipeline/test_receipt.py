@@ -10,6 +10,7 @@ import io
 import os
 import shutil
 import subprocess
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -341,3 +342,88 @@ def test_signed_node_commit_verifies_with_the_pipeline_key(
         env={**os.environ, "GNUPGHOME": str(other)}, capture_output=True, text=True,
     )  # fmt: skip
     assert refuse.returncode != 0
+
+
+# ---- approvals (issue 12) -----------------------------------------------------------------------
+
+
+def _approvals_policy(world: World) -> str:
+    """An admin's step on master: `[policy.approvals] node = 2` (2 of the 3 members)."""
+    members = world.chain.repo / "members.toml"
+    members.write_text(members.read_text() + "\n[policy.approvals]\nnode = 2\n")
+    world.chain.commit("approval policy: node = 2", "admin")
+    return world.push()
+
+
+def _merge_pr(world: World, approver: str | None, change: Callable[[], object]) -> str:
+    """A PR branch from master with the commits `change` makes (and `approver`'s `cloud-config
+    approve`), merged to master with an unsigned merge commit (as a forge does); pushed."""
+    chain = world.chain
+    master = chain.git("rev-parse", "HEAD")
+    branch = chain.git("rev-parse", "--abbrev-ref", "HEAD")
+    chain.git("checkout", "-q", "-b", f"pr-{chain.git('rev-list', '--count', '--all')}")
+    change()
+    if approver is not None:
+        chain.git("config", "gpg.format", "ssh")
+        chain.git("config", "user.signingkey", str(chain.people[approver].key))
+        with contextlib.redirect_stderr(io.StringIO()):
+            assert main(["approve", "--repo", str(chain.repo), "--base", master]) == 0
+        chain.git("config", "--unset", "user.signingkey")
+    pr = chain.git("rev-parse", "HEAD")
+    chain.git("checkout", "-q", branch)
+    chain.git("merge", "-q", "--no-ff", "--no-gpg-sign", "-m", "Merge the PR", pr)
+    return world.push()
+
+
+def _p2_moves_node2(world: World) -> Callable[[], object]:
+    def change() -> object:
+        world.chain.edit_config(NODE2, 'host = "node2.example.org"')
+        return world.chain.commit("p2 moves node2 (its own node)", "p2")
+
+    return change
+
+
+def _admin_reverts(world: World, merge: str) -> Callable[[], object]:
+    key = str(world.chain.people["admin"].key)
+    args = ("-c", "gpg.format=ssh", "-c", f"user.signingkey={key}", "revert", "--no-edit", "-S")
+    return lambda: world.chain.git(*args, "-m", "1", merge)
+
+
+def test_a_merge_without_enough_approvals_is_refused_and_with_them_applies(world: World) -> None:
+    _approvals_policy(world)
+    assert world.reconcile().code == 0  # the admin's policy change: no approvals were asked before it
+    before = world.node_head()
+    merge = _merge_pr(world, None, _p2_moves_node2(world))
+    r = world.reconcile()
+    refused(r, world, "approvals-missing", merge)
+    assert "node change needs 2 of 3 members; approved by p2; waiting for one of admin, p1" in r.err
+    assert world.node_head() == before  # nothing pushed
+
+    world.chain.git("reset", "-q", "--hard", "HEAD~1")
+    world.push(force=True)  # the refused merge was never applied: drop it, merge it again approved
+    merge = _merge_pr(world, "p1", _p2_moves_node2(world))
+    r = world.reconcile()
+    assert r.code == 0 and r.out == f"node0: committed {world.node_head()} (chain {merge})\n", r.err
+    parent = git.rev_parse(world.chain_bare, f"{merge}^1")
+    report = judge_step(world.chain_bare, parent, merge, parent, Policy(CHAIN))
+    assert report.approvals["node"]["approvers"] == ["p1", "p2"]  # on the merge's second parent
+
+
+def test_a_revert_of_a_refused_merge_needs_the_approvals_of_its_kinds(world: World) -> None:
+    _approvals_policy(world)
+    assert world.reconcile().code == 0
+    before = world.node_head()
+    bad = _merge_pr(world, None, _p2_moves_node2(world))
+    refused(world.reconcile(), world, "approvals-missing", bad)
+    # The admin's revert pushed straight to master is a node change approved by the admin alone.
+    _admin_reverts(world, bad)()
+    world.push()
+    refused(world.reconcile(), world, "approvals-missing", bad)
+    assert world.node_head() == before
+    world.chain.git("reset", "-q", "--hard", "HEAD~1")
+    world.push(force=True)
+    # The same revert as a PR that p1 approves (a non-admin's approval commit in it) repairs it.
+    head = _merge_pr(world, "p1", _admin_reverts(world, bad))
+    r = world.reconcile()
+    assert r.code == 0 and r.out == f"node0: up to date (chain {head})\n", r.err
+    assert world.node_head() == before

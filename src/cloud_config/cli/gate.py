@@ -146,6 +146,7 @@ def run_merge_driver(args: argparse.Namespace) -> int:
 
 def run_diff(args: argparse.Namespace) -> int:
     """diff: print what the change does."""
+    from cloud_config.gate.approvals import for_revisions
     from cloud_config.gate.change_summary import render_markdown, render_text, summarize
 
     repo, _ = _repo_and_chain(args)
@@ -157,7 +158,12 @@ def run_diff(args: argparse.Namespace) -> int:
 
         print_json({"changes": [dataclasses.asdict(c) for c in found]})
         return 0
-    print((render_markdown if args.format == "markdown" else render_text)(found), end="")
+    text = (render_markdown if args.format == "markdown" else render_text)(found)
+    collected = for_revisions(repo, args.base, args.head, everyone=False)
+    if collected.tallies:  # the base's policy has a rule for a kind this change touches
+        words = collected.collected()
+        text += f"**Approvals**: {words}\n" if args.format == "markdown" else f"Approvals:\n  {words}\n"
+    print(text, end="")
     return 0
 
 

@@ -8,7 +8,19 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from cloud_config import COMPATIBLE_WITH, __version__
-from cloud_config.cli import account, chain, flows, gate, membership, node, pipeline, pki, secrets, status
+from cloud_config.cli import (
+    account,
+    approvals,
+    chain,
+    flows,
+    gate,
+    membership,
+    node,
+    pipeline,
+    pki,
+    secrets,
+    status,
+)
 from cloud_config.cli.common import Subparsers, add_command
 from cloud_config.cli.usage import CliParser, closest
 
@@ -38,7 +50,7 @@ def run_completion(args: Any) -> int:
     return 0
 
 
-GROUPS = (chain, account, pki, node, secrets, flows, pipeline, gate, membership, status, _Shell)
+GROUPS = (chain, account, pki, node, secrets, flows, pipeline, gate, approvals, membership, status, _Shell)
 
 EXIT_BUG = 3
 EXIT_INTERRUPTED = 130

@@ -1,8 +1,10 @@
 """`cloud-config demo`: the "Blockchain and GitOps" walkthrough, end to end, on a local forge.
 
-Step 1 creates the chain repo with its `members.toml` (who may sign, who owns which node); steps
-2-8 build the chain through pull requests, every commit SSH-signed by its author and every PR
-merged only when `cloud-config verify` passes; step 9 creates node0's and node1's private node
+Step 1 creates the chain repo with its `members.toml` (who may sign, who owns which node, and the
+approval policy: a validator change needs 2 members, a members change every admin); steps 2-8
+build the chain through pull requests, every commit SSH-signed by its author and every PR merged
+only when `cloud-config verify` passes (step 3 shows a participant's validator PR waiting for a
+second member, who runs `cloud-config approve`); step 9 creates node0's and node1's private node
 repos; step 10 starts each participant's pipeline (`serve`, woken by the chain repo's webhooks);
 step 11 writes their Argo CD Applications; step 12 a forge account that is no member pushes
 straight to master, both pipelines refuse it on receipt, and an admin's signed revert PR clears
@@ -52,6 +54,8 @@ NODES = {
 }
 NODE2 = "www.node2.com:60000:node2:k8s"  # as in the walkthrough
 EVIL_HOST = "www.evil.example"
+# The members' approval policy (members.toml [policy.approvals]): docs/members.md.
+POLICY = 'validator = 2\nmembers = "admins"'
 
 
 def _address(new_account_output: str) -> tuple[str, str]:
@@ -118,7 +122,11 @@ class Demo:
     def init_step(self) -> None:
         """Step 1: the initiator creates the chain repo and registers the members."""
         owners = ", ".join(f"{who}: {domain}" for who, (domain, _) in self.nodes.items())
-        what = f"init-chain, init-chain-config, member add (admins initiator, admin; {owners}); push master"
+        policy = POLICY.replace("\n", ", ")
+        what = (
+            f"init-chain, init-chain-config, member add (admins initiator, admin; {owners}), "
+            f"approval policy {policy}; push master"
+        )
         self.step(1, "initiator", what, self.s1_init)
 
     def chain_steps(self) -> None:
@@ -132,9 +140,18 @@ class Demo:
                 partial(self.s3_account, who),
             )
         owners = ", ".join(self.nodes)
-        self.step(3, "admin", f"member add --validator for {owners}; PR merged", self.s3_register)
-        for who in self.nodes:
-            self.step(3, who, "append-validator; PR merged", partial(self.s3_validator, who))
+        what = f"member add --validator for {owners}; initiator approves (every admin); PR merged"
+        self.step(3, "admin", what, self.s3_register)
+        names = list(self.nodes)
+        for i, who in enumerate(names):
+            self.step(3, who, "append-validator; PR opened", partial(self.s3_validator, who))
+            other = names[(i + 1) % len(names)]
+            self.step(
+                3,
+                other,
+                f"cloud-config approve ({who}'s validator); PR merged",
+                partial(self.s3_approve, other),
+            )
         self.step(4, "initiator", "set-stage (finalize); PR merged", self.s4_stage)
         for who, (_, node) in self.nodes.items():
             self.step(5, who, f"append-node {node}; PR merged", partial(self.s5_node, who, node))
@@ -151,6 +168,8 @@ class Demo:
             key = str(self.p(who).public_key)
             me.cc("member add", "--name", who, "--ssh-key-file", key, "--domain", domain)
         self._register_pipeline_keys(me.chain_dir / MEMBERS_FILE)
+        members = me.chain_dir / MEMBERS_FILE  # the policy, written by hand (docs/members.md)
+        members.write_text(members.read_text(encoding="utf-8") + f"\n[policy.approvals]\n{POLICY}\n")
         push_new_repo(me.chain_dir, self.w.forge.url(CHAIN), "init gitops-test-chain", signer=me)
         return f"{self.w.forge.url(CHAIN)}, signed"
 
@@ -184,11 +203,26 @@ class Demo:
 
     def s3_register(self) -> None:
         edits = [("member add", "--name", who, "--validator", v) for who, (_, v) in self.accounts.items()]
-        self.w.pull_request(self.p("admin"), "register validators", edits)
+        self.w.pull_request(self.p("admin"), "register validators", edits, approvers=[self.p("initiator")])
 
-    def s3_validator(self, who: str) -> None:
+    def s3_validator(self, who: str) -> str:
+        """The owner's PR: signed by the owner alone, the gate says it waits for a second member."""
         edit = [("append-validator", "--validator", self.accounts[who][1])]
-        self.w.pull_request(self.p(who), f"{who} validator", edit)
+        pr = self.w.open_pr(self.p(who), f"{who} validator", edit)
+        if self.w.review(pr) or {f["rule"] for f in pr.errors} != {"approvals-missing"}:
+            raise DemoError(f"PR {pr.title!r} should wait for approvals only: {pr.errors}")
+        t = pr.report["approvals"]["validator"]
+        return (
+            f"waiting: validator {t['have']} of {t['required']} approvals ({', '.join(t['approvers'])}); "
+            f"one of {', '.join(t['candidates'])} to approve"
+        )
+
+    def s3_approve(self, who: str) -> str:
+        pr = self.w.prs[-1]
+        self.w.approve(pr, self.p(who))
+        self.w.merge(pr)
+        t = pr.report["approvals"]["validator"]
+        return f"validator {t['have']} of {t['required']}: {', '.join(t['approvers'])}"
 
     def s4_stage(self) -> None:
         self.w.pull_request(self.p("initiator"), "finalize", [("set-stage",)])
@@ -273,7 +307,7 @@ class Demo:
         self.step(
             13,
             "admin",
-            f"member add participant3 (key, {domain}); PR merged",
+            f"member add participant3 (key, {domain}); initiator approves; PR merged",
             partial(self.s12_register, domain),
         )
 
@@ -330,7 +364,7 @@ class Demo:
     def s12_register(self, domain: str) -> None:
         p3 = self.p("participant3")
         edit = [("member add", "--name", p3.name, "--ssh-key-file", str(p3.public_key), "--domain", domain)]
-        self.w.pull_request(self.p("admin"), "register participant3", edit)
+        self.w.pull_request(self.p("admin"), "register participant3", edit, approvers=[self.p("initiator")])
 
     def impostor_step(self) -> None:
         """Step 16: someone signs as participant 1 with a key no member registered; the gate refuses."""

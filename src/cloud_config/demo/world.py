@@ -152,6 +152,7 @@ class PullRequest:
     head: str = ""  # the PR's head commit
     report: dict[str, Any] = field(default_factory=dict)  # `verify --format json`
     merged: str | None = None  # the merge commit, once merged
+    approvers: list[str] = field(default_factory=list)  # who ran `cloud-config approve` on it, in order
 
     @property
     def errors(self) -> list[dict[str, str]]:
@@ -196,9 +197,35 @@ class World:
         git.run(who.chain_dir, "checkout", "-q", "master")
         git.run(who.chain_dir, "pull", "-q", "--ff-only", "origin", "master")
 
-    def pull_request(self, who: Person, title: str, edit: Sequence[Sequence[str]]) -> str:
-        """Open a PR with the commands' changes; the reviewer merges it if the gate passes. The merge sha."""
-        return self.merge(self.open_pr(who, title, edit))
+    def pull_request(
+        self, who: Person, title: str, edit: Sequence[Sequence[str]], approvers: Sequence[Person] = ()
+    ) -> str:
+        """Open a PR with the commands' changes, let `approvers` approve it; the reviewer merges it
+        if the gate passes. The merge sha."""
+        pr = self.open_pr(who, title, edit)
+        for approver in approvers:
+            self.approve(pr, approver)
+        return self.merge(pr)
+
+    def approve(self, pr: PullRequest, who: Person) -> str:
+        """`who` checks out the PR branch, runs `cloud-config approve` (an empty commit signed
+        with their key) and pushes it to the PR branch; what approve printed."""
+        self.pull(who)
+        repo = who.chain_dir
+        git.run(repo, "fetch", "-q", "origin", pr.branch)
+        git.run(repo, "checkout", "-q", "-B", pr.branch, f"origin/{pr.branch}")
+        for key, value in (
+            ("gpg.format", "ssh"),
+            ("user.signingkey", str(who.key)),
+            ("user.name", who.git_name or who.name),
+            ("user.email", who.git_env["GIT_AUTHOR_EMAIL"]),
+        ):
+            git.run(repo, "config", key, value)
+        out = cloud_config("approve", "--repo", str(repo), "--base", "origin/master")
+        git.run(repo, "push", "-q", "origin", pr.branch)
+        git.run(repo, "checkout", "-q", "master")
+        pr.approvers.append(who.name)
+        return out
 
     def open_pr(
         self, who: Person, title: str, edit: Sequence[Sequence[str]], revert: str | None = None

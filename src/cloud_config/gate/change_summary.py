@@ -18,6 +18,7 @@ from cloud_config.errors import CloudConfigError, GitError, UsageError
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.members import Members
 from cloud_config.model.paths import CA_CERT, CHAIN_CONFIG, MEMBERS_FILE
+from cloud_config.model.policy import Policy
 from cloud_config.model.schema import UnknownFieldError, decode_toml
 
 T = TypeVar("T")
@@ -226,7 +227,7 @@ def file_changes(old: Snapshot, new: Snapshot) -> Iterator[Change]:
 
 
 def member_changes(old: Members | None, new: Members | None) -> Iterator[Change]:
-    """Members added, removed or changed (role, keys, domains, validators)."""
+    """Members added, removed or changed (role, keys, domains, validators), and the approval policy."""
     before = {m.name: m for m in (old.members if old else [])}
     after = {m.name: m for m in (new.members if new else [])}
     for name, member in after.items():
@@ -248,6 +249,9 @@ def member_changes(old: Members | None, new: Members | None) -> Iterator[Change]
     for name in before:
         if name not in after:
             yield Change("member", name, f"{name} removed")
+    rules = (old.policy if old else Policy()).changes(new.policy if new else Policy())
+    if rules:
+        yield Change("member", "policy.approvals", f"approval policy: {'; '.join(rules)}")
 
 
 def resolve(repo: Path, rev: str, flag: str) -> str:

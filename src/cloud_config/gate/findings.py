@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 ERROR = "error"
 WARNING = "warning"
@@ -52,6 +53,7 @@ RULES: dict[str, str] = {
     "key-added-in-pr": "a commit is not signed by a key that the same PR adds to members.toml",
     "not-owner": "a member changes only its own nodes, CSRs and validators",
     "admin-only": "stage, system config, genesis, images, CA, certificates, members.toml",
+    "approvals-missing": "each kind of change has the approvals [policy.approvals] of the base asks for",
     "image-unpinned": "every service image tag carries a digest (warning; error with --require-digests)",
 }
 
@@ -79,6 +81,8 @@ class Report:
     head: str
     chain_name: str
     findings: list[Finding] = field(default_factory=list)
+    # kind -> {"required", "have", "approvers", "candidates"} (gate.approvals.Approvals.to_dict)
+    approvals: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         self.findings = sorted(set(self.findings), key=Finding.sort_key)
@@ -133,6 +137,7 @@ def render_json(report: Report) -> str:
             }
             for f in report.findings
         ],
+        "approvals": report.approvals,
     }
     return json.dumps(doc, indent=2) + "\n"
 
@@ -154,7 +159,19 @@ def render_markdown(report: Report) -> str:
             mark = ":x:" if f.severity == ERROR else ":warning:"
             lines.append(f"| {mark} | `{f.rule}` | `{f.path}` | {_cell(f.field)} | {_cell(f.message)} |")
         lines.append("")
+    if report.approvals:
+        lines += ["#### Approvals", "", approvals_markdown(report.approvals)]
     return "\n".join(lines)
+
+
+def approvals_markdown(approvals: dict[str, dict[str, Any]]) -> str:
+    """The approvals table of a PR comment: one row per kind of change the policy names."""
+    lines = ["| | kind | have / required | approved by | can still approve |", "|---|---|---|---|---|"]
+    for kind, t in approvals.items():
+        mark = ":white_check_mark:" if t["have"] >= t["required"] else ":hourglass:"
+        who, others = ", ".join(t["approvers"]) or "-", ", ".join(t["candidates"]) or "-"
+        lines.append(f"| {mark} | {kind} | {t['have']} / {t['required']} | {who} | {others} |")
+    return "\n".join([*lines, ""])
 
 
 def _cell(text: str) -> str:

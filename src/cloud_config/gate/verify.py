@@ -5,8 +5,8 @@ forge's merge makes) against the base; signatures and ownership are judged commi
 PR's own commits, by the members.toml of `members_rev` (the base unless told otherwise).
 
 Rules live by topic in `gate/rules/`: config (schema, stage, freeze, consensus, departed
-certificates), secrets, certs, members (signatures and ownership), images (digests).
-findings.RULES lists every id.
+certificates), secrets, certs, members (signatures and ownership), images (digests);
+gate/approvals.py counts the approvals the base's policy asks for. findings.RULES lists every id.
 """
 
 from __future__ import annotations
@@ -14,7 +14,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cloud_config import git
-from cloud_config.gate.change_summary import Snapshot, load_snapshot, resolve
+from cloud_config.gate import approvals
+from cloud_config.gate.change_summary import Snapshot, changes, load_snapshot, resolve
 from cloud_config.gate.findings import ERROR, WARNING, Finding, Report
 from cloud_config.gate.rules import certs, config, departure, images, members, rotation, secrets
 
@@ -79,11 +80,14 @@ def verify(
         *secrets.secret_findings(repo, base, head_sha, merged),
         *members.members_missing_findings(judge, require_members),
         *members.members_file_findings(judge, merged),
-        *members.signature_findings(repo, judge, base_sha, head, snapshot_of),
+        # the PR's own commits, base..head commit (a stale branch's merged snapshot is a tree, no commit)
+        *members.signature_findings(repo, judge, base_sha, snapshot_of(head_sha), snapshot_of),
     ]
     if merged is not None:
         findings += _tree_findings(repo, base, merged, chain_name, require_digests)
-    return Report(base_sha, head_sha, chain_name, findings)
+    # the policy in force is judge's (the base's unless told otherwise), applied to the change as merged
+    approved = approvals.check(repo, judge.members, base_sha, head_sha, changes(base, head))
+    return Report(base_sha, head_sha, chain_name, [*findings, *approved.findings()], approved.to_dict())
 
 
 def _conflict(paths: list[str]) -> Finding:

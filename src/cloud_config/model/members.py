@@ -9,6 +9,9 @@ Layout (docs/members.md)::
     ssh_keys = ["ssh-ed25519 AAAA... alice@laptop"]
     pipeline_keys = ["ssh-ed25519 AAAA... alice-pipeline"]   # optional: signs status records only
     validators = ["<validator address>"]
+
+    [policy.approvals]              # optional: model/policy.py
+    validator = 2
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ from cloud_config.errors import ConfigError, ConflictError, NotFoundError
 from cloud_config.model import toml_edit
 from cloud_config.model.names import dns_label_problem, hex_problem, strip_0x
 from cloud_config.model.paths import MEMBERS_FILE
+from cloud_config.model.policy import Policy
 from cloud_config.model.schema import Reader, parse_toml
 
 ROLES = ("admin", "member")
@@ -38,7 +42,7 @@ KEY_TYPES = (
     "sk-ecdsa-sha2-nistp256@openssh.com",
 )
 # The closed schema: the tables members.toml may hold (add a known table here) and a member's keys.
-MEMBERS_TABLES = ("member",)
+MEMBERS_TABLES = ("member", "policy")
 MEMBER_KEYS = ("name", "role", "ssh_keys", "pipeline_keys", "domains", "validators")
 # A principal in git's allowed-signers file: no spaces, commas or quotes.
 _NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,63}$")
@@ -96,6 +100,7 @@ class Members:
     """The whole members.toml."""
 
     members: list[Member] = field(default_factory=list)
+    policy: Policy = field(default_factory=Policy)
 
     @classmethod
     def loads(cls, text: str, source: str) -> Members:
@@ -124,11 +129,12 @@ class Members:
                     pipeline_keys=_strings(r, entry, "pipeline_keys", path),
                 )
             )
-        return cls(out)
+        return cls(out, Policy.from_dict(r, data))
 
     def to_dict(self) -> dict[str, Any]:
-        """The data of members.toml."""
-        return {"member": [m.to_dict() for m in self.members]}
+        """The data of members.toml (no `policy` table when there is no rule)."""
+        policy = self.policy.to_dict()
+        return {"member": [m.to_dict() for m in self.members], **({"policy": policy} if policy else {})}
 
     def dumps(self, old_text: str | None = None) -> str:
         """The file text: canonical when fresh, or `old_text` edited in place (comments kept)."""
@@ -148,6 +154,16 @@ class Members:
         """The member owning validator address `validator` (any case, 0x optional), or None."""
         wanted = strip_0x(validator).lower()
         return next((m for m in self.members if wanted in m.validators), None)
+
+    @property
+    def names(self) -> list[str]:
+        """Every member's name, in file order."""
+        return [m.name for m in self.members]
+
+    @property
+    def admins(self) -> list[str]:
+        """The admins' names, in file order."""
+        return [m.name for m in self.members if m.is_admin]
 
     def member_of_key(self, fingerprint: str) -> Member | None:
         """The member with an SSH key of this `SHA256:` fingerprint, or None."""
@@ -194,6 +210,7 @@ class Members:
                     if owner != i or (kind != "name" and values.count(value) > 1):
                         other = self.members[owner].name
                         yield f"{path}.{kind}", f"{value!r} is listed twice (first by {other!r})"
+        yield from self.policy.problems(len(self.members), len(self.admins))
 
 
 def _member_problems(member: Member, path: str) -> Iterator[tuple[str, str]]:
@@ -257,8 +274,7 @@ def add_member(members: Members, new: Member, role: str | None = None) -> Member
         for attr in ("ssh_keys", "domains", "validators"):
             have = getattr(member, attr)
             have.extend(v for v in getattr(new, attr) if v not in have)
-    for path, reason in members.problems():
-        raise ConflictError(f"{MEMBERS_FILE}: {path}: {reason}")
+    _check(members)
     return member
 
 
@@ -274,6 +290,7 @@ def remove_member(members: Members, name: str, items: Member | None = None) -> M
         raise NotFoundError(f"--name: no member {name!r} (members: {listed})")
     if items is None:
         members.members.remove(member)
+        _check(members)
         return member
     wanted = {
         "ssh_keys": [key_fingerprint_or_text(k) for k in items.ssh_keys],
@@ -289,7 +306,13 @@ def remove_member(members: Members, name: str, items: Member | None = None) -> M
                 raise NotFoundError(f"{flag}: member {name!r} has no {value!r}")
             del have[ids.index(value)]
             ids.remove(value)
+    _check(members)
     return member
+
+
+def _check(members: Members) -> None:
+    for path, reason in members.problems():
+        raise ConflictError(f"{MEMBERS_FILE}: {path}: {reason}")
 
 
 def key_fingerprint_or_text(key: str) -> str:

@@ -74,8 +74,9 @@ class Receipt:
 
 
 def judge_step(repo: Path, parent: str, step: str, members_rev: str, policy: Policy) -> Report:
-    """The gate's verdict on one step (parent..step), signatures and lanes judged with members.toml
-    as of `members_rev`. The one place a step is judged (approvals plug in here)."""
+    """The gate's verdict on one step (parent..step), signatures, lanes and approvals judged with
+    members.toml (and its `[policy.approvals]`) as of `members_rev`; a merge step's approvals are
+    those of its second parent, the PR's head (gate/approvals.py). The one place a step is judged."""
     return verify(
         repo, parent, step, policy.chain_name, members_rev=members_rev, require_members=policy.require_members
     )
@@ -184,8 +185,11 @@ def _signed_by_admin(repo: Path, base: str, step: str, accepted: str) -> bool:
     with tempfile.TemporaryDirectory(prefix="cloud-config-receipt-") as tmp:
         allowed = Path(tmp) / "allowed_signers"
         allowed.write_text(members.allowed_signers(), encoding="utf-8")
-        # The step's own commits (its merges join them, they change nothing of their own here).
+        # The step's own commits that change something: merges join them (nothing of their own
+        # here) and empty commits are approvals (gate/approvals.py), whoever signed them.
         rows = [row for row in git.signed_commits(repo, base, step, allowed) if len(row[1]) <= 1]
+        trees = git.trees_of(repo, [row[1][0] for row in rows if row[1]])
+        rows = [row for row in rows if not row[1] or trees[row[1][0]] != row[5]]
     admins = [members.get(principal) for _, _, status, _, principal, _ in rows if status == "G"]
     return bool(rows) and len(admins) == len(rows) and all(m is not None and m.is_admin for m in admins)
 

@@ -71,6 +71,8 @@ def signature_findings(
         allowed = Path(tmp) / "allowed_signers"
         allowed.write_text(members.allowed_signers(), encoding="utf-8")
         rows = git.signed_commits(repo, base, head.rev, allowed)
+    # the first parent's tree of each plain commit: an empty commit (an approval) changes nothing
+    trees = git.trees_of(repo, [row[1][0] for row in rows if len(row[1]) == 1])
     for sha, parents, status, fingerprint, principal, tree in rows:
         where = f"commit {sha[:12]}"
         signer = members.get(principal) if status == "G" else None
@@ -97,7 +99,7 @@ def signature_findings(
         elif signer is None:
             yield _unknown_signer(where, fingerprint, head.members)
             continue
-        if not signer.is_admin:
+        if not signer.is_admin and (len(parents) == 2 or tree != trees.get(before)):
             found = changes(snapshot_of(before), snapshot_of(sha))
             yield from _lane_findings(where, signer, members, found)
 
