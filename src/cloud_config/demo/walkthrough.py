@@ -475,7 +475,10 @@ class Demo:
         domain = self.node2.split(":")[2]
         heads = {d: git.rev_parse(self.w.forge.path(node_name(CHAIN, d)), "master") for d in self.node_repos}
         self.step(
-            18, "admin", "member leave --name participant3; PR merged", partial(self.s18_leave, heads, domain)
+            18,
+            "admin",
+            "member leave --name participant3; initiator approves; PR merged",
+            partial(self.s18_leave, heads, domain),
         )
         self.step(18, "participant1", "cloud-config status after the departure", self.s15_status)
         table = run_tool("status", "--remote", self.w.forge.url(CHAIN)).stdout
@@ -520,7 +523,10 @@ class Demo:
         wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
         self.before_leave = git.rev_parse(self.w.forge.path(CHAIN), "master")
         sha = self.w.pull_request(
-            self.p("admin"), "participant3 leaves", [("member leave", "--name", "participant3")]
+            self.p("admin"),
+            "participant3 leaves",
+            [("member leave", "--name", "participant3")],
+            approvers=[self.p("initiator")],  # a members change needs every admin (the policy)
         )
         gone = node_name(CHAIN, domain)
         for d in self.node_repos:
