@@ -49,6 +49,7 @@ def test_walkthrough_step_9_as_typed(cli, tmp_path: Path) -> None:
         assert stat.S_IMODE((node_dir / secret).stat().st_mode) == 0o600, secret
     # www.node1.com is the same cluster ("k8s") and namespace: no external resource.
     assert sorted(p.name for p in (node_dir / "yamls").iterdir()) == [
+        "networkpolicy.yaml",
         "node-svc.yaml",
         "pdb.yaml",
         "rpc-svc.yaml",
@@ -66,6 +67,7 @@ def test_walkthrough_step_9_as_typed(cli, tmp_path: Path) -> None:
         "yamls/secret-config.yaml",
         "yamls/secret-account.yaml",
         "yamls/pdb.yaml",
+        "yamls/networkpolicy.yaml",
     ]
     # Same inputs, same bytes: a re-render in another process (another hash seed) changes nothing.
     before_tree = {p: p.read_bytes() for p in node_dir.rglob("*") if p.is_file()}

@@ -46,7 +46,7 @@ def test_bash_completes_verbs_flags_and_folders(bash_script: Path, tmp_path: Pat
     assert complete(bash_script, ["cloud-config", "new-account", "--crypto", ""]) == ["eth", "sm"] or set(
         complete(bash_script, ["cloud-config", "new-account", "--crypto", ""])
     ) == {"sm", "eth"}
-    assert set(complete(bash_script, ["cloud-config", "member", ""])) == {"add", "remove", "list"}
+    assert set(complete(bash_script, ["cloud-config", "member", ""])) == {"add", "remove", "leave", "list"}
     (tmp_path / "chains").mkdir()
     (tmp_path / "chain.txt").write_text("")
     dirs = complete(bash_script, ["cloud-config", "init-chain", "--config-dir", "ch"], cwd=tmp_path)

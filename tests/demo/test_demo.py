@@ -160,10 +160,11 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
         assert all(n["last"]["result"] == "up to date" for n in status.values()), status
         assert heads == {d: git.rev_parse(world.forge.path(f"{CHAIN}-{d}"), "master") for d in heads}
 
-        # Participant 2 leaves: node1 is deleted from the chain.
+        # Participant 2 withdraws node1: delete takes it out of the list and its certificate away
+        # (delete-node alone would leave the certificate: departed-cert).
         assert show(world, "node0", "yamls/node1-external-svc.yaml") is not None
         merged = world.pull_request(
-            world.person("participant2"), "remove node1", [("delete-node", "--domain", "node1")]
+            world.person("participant2"), "remove node1", [("delete", "--domain", "node1")]
         )
         wait_for_new_commit(world.forge.path(f"{CHAIN}-node0"), "master", heads["node0"], 60)
         status = wait_idle(urls, {d: status[d]["runs"] + 1 for d in status})
@@ -217,8 +218,10 @@ def test_walkthrough_end_to_end(tmp_path: Path) -> None:
 def test_demo_command(tmp_path: Path) -> None:
     """The README's first command, here with --encrypt (test_walkthrough_end_to_end runs the plain
     one): the whole walkthrough with every node repo's secrets encrypted at rest, and no plaintext
-    key in any node repo's history (step 15 checks it, and so does this test)."""
-    r = run_process("demo", "--encrypt", "--workdir", str(tmp_path / "demo"))
+    key in any node repo's history (step 15 checks it, and so does this test); and with --leave (as
+    ./scripts/demo runs it): participant 3 leaves in one admin PR, the CA is rotated in three PRs,
+    and the rehearsal finds node2 in no peer list or policy and its certificate refused."""
+    r = run_process("demo", "--encrypt", "--leave", "--workdir", str(tmp_path / "demo"))
     assert r.code == 0, r.err
     lines = r.out.splitlines()
     assert lines[0].startswith("cloud-config demo:")
@@ -229,16 +232,21 @@ def test_demo_command(tmp_path: Path) -> None:
     for domain in ("node0", "node1"):
         history = git.run(forge / f"{CHAIN}-{domain}.git", "log", "-p", "--all")
         assert "ENC[AES256_GCM" in history and not any(key in history for key in keys)
-    for number in range(1, 18):
+    for number in range(1, 23):
         assert any(line.startswith(f"[{number:>2}]") for line in lines), (number, r.out)
     assert sum("'s repo got" in line for line in lines) == 2
     status = next(line for line in lines if line.startswith("[15] participant1  cloud-config status"))
     assert "node0, node1 at " in status and "no record: node2" in status, status
     table = [line.split() for line in lines if line.startswith("     node")]
-    assert [row[0] for row in table] == ["node0", "node1", "node2"] and table[2][2:4] == ["-", "-"]
+    assert [row[0] for row in table] == ["node0", "node1", "node2", "node0", "node1"], r.out  # before, after
+    assert table[2][2:4] == ["-", "-"]
     assert table[0][2] == table[1][2] and table[0][6] == table[1][6]  # same chain commit, same digest
-    assert sum("PR merged (" in line and "gate passed" in line for line in lines) == 14, r.out
+    assert sum("PR merged" in line and "gate passed" in line for line in lines) == 18, r.out
     assert sum("refused on receipt" in line for line in lines) == 1, r.out
+    left = next(line for line in lines if line.startswith("[18] admin         member leave"))
+    assert "node0 and node1 repos name node2 nowhere (peers, policies)" in left, left
+    rehearsed = next(line for line in lines if line.startswith("[22] admin         rehearse --base"))
+    assert "2/2 pairs OK; departed node2: 2/2 checks OK" in rehearsed, rehearsed
     refused = [line for line in lines if line.startswith("[16] impostor")]
     assert len(refused) == 1 and "PR refused (unknown-signer: signed by key SHA256:" in refused[0], r.out
     assert "PRIVATE KEY" not in r.out + r.err

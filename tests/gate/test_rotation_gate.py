@@ -62,7 +62,7 @@ def test_a_certificate_of_the_old_ca_during_the_rotation_fails(cli: Cli, chain: 
     csr = (chain.repo / "certs" / "node0" / "csr.pem").read_text()
     # a new signature of the old CA (its key kept by someone), not the new CA's
     (chain.repo / "certs" / "node0" / "cert.pem").write_text(
-        pki.sign_csr(old_ca, old_key, csr, f"{CHAIN}-node0")
+        pki.sign_csr(old_ca, old_key, csr, f"{CHAIN}-node0", pki.host_names(csr)[1:])
     )
     chain.commit("node0 re-signed by the old CA", "admin")
     assert_fails_with(cli, chain, "rot-begin", "ca-rotation")

@@ -52,7 +52,7 @@ def test_json_is_stable_and_documented(cli: Cli, chain: ChainRepo) -> None:
     assert all(list(f) == FINDING_KEYS for f in report["findings"])
     severities = [f["severity"] for f in report["findings"]]
     assert severities == sorted(severities)  # "error" < "warning": errors first
-    assert report["errors"] == severities.count("error") == 3 and report["warnings"] == 1
+    assert report["errors"] == severities.count("error") == 4 and report["warnings"] == 0
 
 
 def test_markdown_reads_as_a_pr_comment(cli: Cli, chain: ChainRepo) -> None:
@@ -63,9 +63,9 @@ def test_markdown_reads_as_a_pr_comment(cli: Cli, chain: ChainRepo) -> None:
     lines = result.out.splitlines()
     assert result.code == 1
     assert lines[0] == "### :x: cloud-config verify failed"
-    assert "**3 error(s)**, 1 warning(s)." in lines[2]
+    assert "**4 error(s)**, 0 warning(s)." in lines[2]
     rows = [ln for ln in lines if ln.startswith("| :")]
-    assert len(rows) == 4 and rows[-1].startswith("| :warning: | `departed-cert` |")
+    assert len(rows) == 4 and any(r.startswith("| :x: | `departed-cert` |") for r in rows)
 
 
 def test_markdown_when_passing(cli: Cli, prepared: ChainRepo) -> None:
@@ -82,9 +82,10 @@ def test_text_is_one_line_per_finding_and_a_verdict(cli: Cli, chain: ChainRepo) 
     result = cli("verify", "--repo", str(chain.repo), "--base", "certs", "--head", "HEAD")
     lines = result.out.splitlines()
     assert result.code == 1 and len(lines) == 5
-    assert lines[0].startswith("error: chain_config.toml: node_network_address_list: commit ")
-    assert lines[0].endswith("removes node node2, which belongs to 'p2' [not-owner]")
-    assert lines[-1].endswith("FAILED (3 error(s), 1 warning(s))")
+    assert lines[0].startswith("error: certs/node2/cert.pem: node 'node2' was removed")  # departed-cert
+    assert lines[1].startswith("error: chain_config.toml: node_network_address_list: commit ")
+    assert lines[1].endswith("removes node node2, which belongs to 'p2' [not-owner]")
+    assert lines[-1].endswith("FAILED (4 error(s), 0 warning(s))")
 
 
 def test_real_process_exit_codes(chain: ChainRepo) -> None:

@@ -83,10 +83,9 @@ def test_node_removed_from_chain_is_refused(repos: Repos) -> None:
     sha = repos.edit_chain(NODE0_ENTRY, "", "remove node0")
     r = cli_reconcile(repos)
     assert r.code == 1 and r.out == ""
-    assert r.err == (
-        f"error: node0: refusing chain {sha[:12]}: node node0 is no longer in the chain's node list; "
-        "nothing pushed\n"
-    )
+    # The hand edit keeps certs/node0/cert.pem: the receipt check refuses it first (departed-cert).
+    assert r.err.startswith(f"error: node0: refusing chain {sha[:12]}: departed-cert in ")
+    assert r.err.endswith("so a departed member is not trusted; nothing pushed\n")
     assert repos.node_head() == before
 
 

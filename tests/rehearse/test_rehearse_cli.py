@@ -162,3 +162,42 @@ def test_a_missing_chain_folder_is_one_error_line(cli, tmp_path: Path) -> None:
         "HEAD",
     )
     assert bad.code == 2 and bad.err.startswith("error: --head: is a revision of the chain folder's git repo")
+
+
+def test_five_node_example_made_by_create_names_every_dialled_peer(cli, tmp_path: Path) -> None:
+    """create puts each node's listed host in its CSR and certificate beside `{chain}-{domain}`, so
+    every peer a node dials (Service name in k8s, raw host outside) is named by its certificate."""
+    from cryptography import x509
+
+    made = cli("create", "--config-dir", str(tmp_path), "--admin", "0x" + "ab" * 20, "--nodelist", FIVE_NODES)
+    assert made.code == 0, made.err
+    layout = ChainLayout(tmp_path, "test-chain")
+    names: dict[str, set[str]] = {}
+    for domain in ("node0", "node1", "node2", "node3", "node4"):
+        cert = x509.load_pem_x509_certificate((layout.cert_dir(domain) / "cert.pem").read_bytes())
+        san = cert.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
+        names[domain] = {
+            *san.get_values_for_type(x509.DNSName),
+            *map(str, san.get_values_for_type(x509.IPAddress)),
+        }
+    assert names["node3"] == {"test-chain-node3", "rivtower.com"} and names["node4"] == {
+        "test-chain-node4",
+        "9.9.9.9",
+    }
+    hosts = {"8.8.8.8:40000": "node0", "8.8.8.8:40001": "node1", "8.8.8.8:40002": "node2",
+             "rivtower.com:40003": "node3", "9.9.9.9:40004": "node4"}  # fmt: skip
+    import tomllib
+
+    dials = 0
+    for domain in names:
+        config = tomllib.loads((layout.node_dir(domain) / "config.toml").read_text())
+        for peer in config["network_zenoh"]["peers"]:
+            target = hosts.get(f"{peer['domain']}:{peer['port']}") or peer["domain"].removeprefix(
+                "test-chain-"
+            )
+            assert peer["domain"] in names[target], (domain, peer, names[target])
+            dials += 1
+    assert dials == 20
+    code, report = rehearse(cli, layout)
+    assert code == 0 and report["certificates"].startswith("real"), report
+    assert len(report["pairs"]) == 20 and all(p["ok"] for p in report["pairs"])

@@ -348,4 +348,5 @@ def test_upgrade_keeps_what_a_running_statefulset_cannot_change(rerendered: Path
         "ServiceAccount",
         "PodDisruptionBudget",
         "Service",
+        "NetworkPolicy",
     }

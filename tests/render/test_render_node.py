@@ -303,6 +303,7 @@ def test_every_generated_document_passes_strict_validation(tmp_path: Path, versi
         "EndpointSlice",
         "ServiceAccount",
         "PodDisruptionBudget",
+        "NetworkPolicy",
     }
     for doc in docs:
         kubernetes_validate.validate(doc, version, strict=True)

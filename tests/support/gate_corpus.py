@@ -111,7 +111,7 @@ class ChainRepo:
         """certs/<domain>/cert.pem signed by a CA of the signer's own, not the chain's."""
         ca_cert, ca_key = pki.create_ca()
         csr = (self.repo / "certs" / domain / "csr.pem").read_text()
-        cert = pki.sign_csr(ca_cert, ca_key, csr, f"{CHAIN}-{domain}")
+        cert = pki.sign_csr(ca_cert, ca_key, csr, f"{CHAIN}-{domain}", pki.host_names(csr)[1:])
         (self.repo / "certs" / domain / "cert.pem").write_text(cert)
 
     def edit_config(self, old: str, new: str, path: str = "chain_config.toml") -> None:

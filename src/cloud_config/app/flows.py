@@ -135,7 +135,7 @@ def create(
             if progress:
                 progress(i, len(nodes), node.domain)
             pki.create_csr(layout, node.domain)
-            pki.sign_csr(layout, node.domain, loaded[0])
+            pki.sign_csr(layout, node.domain, chain=loaded[0])
             init_node(layout, node.domain, node_config, loaded=loaded)
             refresh_node(
                 layout.chain_dir, layout.node_dir(node.domain), layout.chain_name, node.domain, loaded=loaded
@@ -242,6 +242,12 @@ def delete(layout: ChainLayout, domain: str, progress: Progress | None = None) -
     shutil.rmtree(layout.cert_dir(domain), ignore_errors=True)
     result.warnings.extend(refresh_all(layout, progress))
     return result
+
+
+def node_validator(layout: ChainLayout, domain: str) -> str | None:
+    """The validator address (lowercase, no 0x) of the node folder of `domain`, when it is here."""
+    node_dir = layout.node_dir(domain)
+    return _validator_of(layout, node_dir, _account_of(node_dir))
 
 
 def _account_of(node_dir: Path) -> str | None:

@@ -15,6 +15,7 @@ from cloud_config.app.pki import read_node_tls
 from cloud_config.crypto import pki
 from cloud_config.errors import CloudConfigError, ConfigError, NotFoundError, UsageError
 from cloud_config.model.chain import ChainConfig
+from cloud_config.model.network_address import merge_peer_cidrs
 from cloud_config.model.node import NODE_PORT_RANGE, Deployment, NodeConfig
 from cloud_config.model.paths import (
     ACCOUNTS,
@@ -48,17 +49,19 @@ from cloud_config.store.sync import AtRest, Changes, protect_secrets, sync_tree
 __all__ = ["Changes", "init_node", "load_inputs", "refresh_node", "set_recipients", "update_deployment"]
 
 
-def check_tls(
-    chain_name: str, domain: str, tls: dict[str, tuple[Path, str]], hosts: tuple[str, ...] = ()
-) -> None:
-    """The node's certificate must be issued by the CA, name the node (and only `hosts` besides)
-    and match its TLS key."""
+def check_tls(chain_name: str, domain: str, tls: dict[str, tuple[Path, str]]) -> None:
+    """The node's certificate must be issued by the CA, name the node and match its TLS key.
+
+    Host SANs are the gate's to judge (`cert-wrong-name`, `cert-stale-host`): a node whose
+    certificate still names its former host renders, so the move itself can be applied."""
     key_path, key = tls["key"]
     problem = pki.private_key_problem(key)
     if problem:
         raise ConfigError(str(key_path), None, problem)
     cert_path, cert = tls["cert"]
-    problems = pki.cert_problems(cert, tls["ca_cert"][1], node_name(chain_name, domain), key, hosts)
+    problems = pki.cert_problems(
+        cert, tls["ca_cert"][1], node_name(chain_name, domain), key, pki.host_names(cert)
+    )
     if problems:
         raise ConfigError(str(cert_path), None, "; ".join(problems))
 
@@ -104,7 +107,7 @@ def load_inputs(
     tls = {name: (path, read_text(path, hint)) for name, (path, hint) in paths.items() if name != "key"}
     key_path, key_hint = paths["key"]
     tls["key"] = (key_path, read_secret_text(key_path, "binary", sops, key_hint))
-    check_tls(chain_name, domain, tls, pki.cert_hosts(chain.node(domain)))
+    check_tls(chain_name, domain, tls)
     return NodeInputs(
         chain_name=chain_name,
         domain=domain,
@@ -261,6 +264,11 @@ def merged_deployment(
         if field == "resources" and isinstance(value, Mapping):
             for slot, values in value.items():
                 deployment.resources[slot] = {**deployment.resources.get(slot, {}), **values}
+        elif field == "peer_cidrs" and isinstance(value, list):
+            try:
+                deployment.peer_cidrs = merge_peer_cidrs(deployment.peer_cidrs, value)
+            except ValueError as exc:
+                raise UsageError("--peer-cidr", str(exc)) from None
         else:
             setattr(deployment, field, value)
     if not deployment.storage_class:
@@ -321,7 +329,7 @@ def init_node(
             f"--account: no account {node.account} in {layout.accounts_dir} (run new-account there first)"
         )
     keys = read_keys(account_dir, chain, node.account)  # decrypted in memory if encrypted at rest
-    ca_cert, cert, key = read_node_tls(layout, domain, chain)
+    ca_cert, cert, key = read_node_tls(layout, domain)
     public = {CA_CERT: ca_cert, node_cert(domain): cert, CHAIN_CONFIG: chain_text}
     if (layout.chain_dir / node_csr(domain)).is_file():
         public[node_csr(domain)] = read_text(layout.chain_dir / node_csr(domain))

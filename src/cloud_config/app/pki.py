@@ -6,6 +6,7 @@ writes: private keys 0600 in 0700 folders, staged under paths the chain folder's
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 from cloud_config.crypto import pki
@@ -46,16 +47,27 @@ def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
         conflict = None if force else _certified_key_conflict(folder)
         if conflict:
             raise ConflictError(f"{conflict} (pass --force to make a new key and drop the certificate)")
-        csr_pem, key_pem = pki.create_csr(name)
+        csr_pem, key_pem = pki.create_csr(name, _own_hosts(layout, domain))
         write_tls(layout, folder, {CSR: (csr_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
         # Whatever certificate is left was issued for another key.
         cert.unlink(missing_ok=True)
     return folder / CSR
 
 
-def sign_csr(layout: ChainLayout, domain: str, chain: ChainConfig | None = None) -> Path:
-    """sign-csr: check the CSR and the CA, then issue `certs/<domain>/cert.pem` (`chain`: the chain
-    folder's configuration, when the caller has read it already)."""
+def sign_csr(
+    layout: ChainLayout,
+    domain: str,
+    days: int = pki.DEFAULT_DAYS,
+    renew: bool = False,
+    chain: ChainConfig | None = None,
+) -> Path:
+    """sign-csr: check the CSR and the CA, then issue `certs/<domain>/cert.pem` for `days`.
+
+    An existing certificate that is still good for this CSR is kept unless `renew` (renew-cert);
+    `chain`: the chain folder's configuration, when the caller has read it already.
+    """
+    if days < 0:
+        raise UsageError("--days", f"must be 0 (6.7.4's 1975-4096) or a positive number of days, not {days}")
     name = checked_cert_name(layout, domain)
     require_chain_dir(layout)
     folder = layout.cert_dir(domain)
@@ -67,23 +79,68 @@ def sign_csr(layout: ChainLayout, domain: str, chain: ChainConfig | None = None)
         if problem:
             raise ConfigError(str(folder / CSR), None, problem)
         old = folder / CERT
-        if old.exists():
+        if not renew and old.exists():
             old_pem = read_pem(old)
             if not pki.cert_problems(old_pem, ca_cert, name, csr, hosts) and not pki.leaf_problem(old_pem):
                 return old  # already signed: a new signature would only change bytes (and make a commit)
-        cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name, hosts)
+        cert_pem = pki.sign_csr(ca_cert, ca_key, csr, name, hosts, days=days)
         write_tls(layout, folder, {CERT: (cert_pem, PUBLIC_MODE)})
     return folder / CERT
 
 
 def _own_hosts(layout: ChainLayout, domain: str, chain: ChainConfig | None = None) -> tuple[str, ...]:
-    """The names besides `{chain}-{domain}` the node's certificate may carry (its host, outside k8s);
+    """The names besides `{chain}-{domain}` the node's certificate carries: its listed host;
     `chain`: the chain folder's configuration, when the caller has read it already."""
     if chain is not None:
         return pki.cert_hosts(chain.node(domain))
     if not layout.chain_config.is_file():
         return ()
     return pki.cert_hosts(read_chain(layout).node(domain))
+
+
+def renew_cert(layout: ChainLayout, domain: str, days: int = pki.DEFAULT_DAYS) -> Path:
+    """renew-cert: sign the node's CSR again (the same key, or a new one after create-csr --force)."""
+    if (
+        not layout.cert_dir(domain).joinpath(CSR).is_file()
+        and layout.cert_dir(domain).joinpath(CERT).is_file()
+    ):
+        raise ConfigError(
+            str(layout.cert_dir(domain) / CSR), None,
+            "is missing: an imported certificate is renewed by importing its successor (import-cert)",
+        )  # fmt: skip
+    return sign_csr(layout, domain, days, renew=True)
+
+
+@dataclass(frozen=True)
+class CertInfo:
+    """One certificate of the chain folder, for `certs`."""
+
+    path: str  # relative to the chain folder
+    domain: str  # "" for the CA
+    subject: str
+    issuer: str
+    not_after: str
+    days_left: int
+
+
+def list_certs(layout: ChainLayout) -> list[CertInfo]:
+    """Every certificate of the chain folder: each CA of ca_cert/cert.pem, then each node's."""
+    require_chain_dir(layout)
+    found: list[CertInfo] = []
+    files = [(layout.ca_dir / CERT, "")]
+    certs_root = layout.certs_dir
+    if certs_root.is_dir():
+        files += [(p / CERT, p.name) for p in sorted(certs_root.iterdir()) if (p / CERT).is_file()]
+    for path, domain in files:
+        if not path.is_file():
+            continue
+        relative = path.relative_to(layout.chain_dir).as_posix()
+        for pem in pki.split_bundle(read_pem(path)):
+            lifetime = pki.cert_lifetime(pem)
+            if lifetime is None:
+                raise ConfigError(relative, None, "is not a PEM certificate")
+            found.append(CertInfo(relative, domain, *lifetime))
+    return found
 
 
 def read_ca(layout: ChainLayout) -> tuple[str, str]:
@@ -149,9 +206,9 @@ def import_cert(layout: ChainLayout, domain: str, cert_path: Path, key_path: Pat
             csr.unlink()  # a request for a key that is no longer this node's
 
 
-def read_node_tls(layout: ChainLayout, domain: str, chain: ChainConfig | None = None) -> tuple[str, str, str]:
+def read_node_tls(layout: ChainLayout, domain: str) -> tuple[str, str, str]:
     """(CA cert, node cert, node key) PEMs of `domain` in the chain folder, checked to fit together
-    (`chain`: the chain folder's configuration, when the caller has read it already)."""
+    (the names the certificate may carry besides `{chain}-{domain}` are the gate's to judge)."""
     name = checked_cert_name(layout, domain)
     folder = layout.cert_dir(domain)
     ca_cert = read_pem(layout.ca_dir / CERT, f"run `{layout.hint('create-ca')}` or `import-ca` first")
@@ -162,7 +219,7 @@ def read_node_tls(layout: ChainLayout, domain: str, chain: ChainConfig | None = 
     problem = pki.private_key_problem(key)
     if problem:
         raise ConfigError(str(folder / KEY), None, problem)
-    problems = pki.cert_problems(cert, ca_cert, name, key, _own_hosts(layout, domain, chain))
+    problems = pki.cert_problems(cert, ca_cert, name, key, pki.host_names(cert))  # hosts: the gate's
     if problems:
         raise ConfigError(str(folder / CERT), None, "; ".join(problems))
     return ca_cert, cert, key

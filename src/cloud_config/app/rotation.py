@@ -88,13 +88,14 @@ def reissue(layout: ChainLayout) -> Rotated:
                 continue
             csr = read_pem(folder / CSR_FILE)
             name = layout.cert_name(domain)
-            problem = pki.csr_problem(csr, name)
+            hosts = pki.cert_hosts(chain.node(domain))
+            problem = pki.csr_problem(csr, name, hosts)
             if problem:
                 raise ConfigError(str(folder / CSR_FILE), None, problem)
             cert = folder / CERT_FILE
             if cert.is_file() and pki.issued_by(read_pem(cert), newest):
                 continue  # already the new CA's
-            files[cert] = (pki.sign_csr(bundle, key, csr, name).encode("ascii"), PUBLIC_MODE)
+            files[cert] = (pki.sign_csr(bundle, key, csr, name, hosts).encode("ascii"), PUBLIC_MODE)
             done.reissued.append(domain)
         if layout.certs_dir.is_dir():
             done.skipped = sorted(

@@ -48,7 +48,7 @@ def register(sub: Subparsers) -> None:
     p.add_argument("path", nargs="?", default="", help="%%P: the file's path in the repo")
 
     member = add_command(sub, "member", "edit members.toml")
-    verbs = member.add_subparsers(dest="member_command", metavar="<add|remove|list>")
+    verbs = member.add_subparsers(dest="member_command", metavar="<add|remove|leave|list>")
     verbs.required = True
     p = add_verb(
         verbs,
@@ -68,6 +68,13 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--name", required=True, help="the member's name")
     _member_items(p, "remove")
     add_dry_run(p)
+    p = add_verb(
+        verbs,
+        "leave",
+        "prepare a member's whole departure as one PR: its nodes, certificates, validators, entry (admin)",
+        run_member_leave,
+    )
+    p.add_argument("--name", required=True, help="the departing member's name")
     add_format(add_verb(verbs, "list", "list the members", run_member_list))
 
 
@@ -213,6 +220,19 @@ def run_member_remove(args: argparse.Namespace) -> int:
             remove_member(members, args.name, items if some else None)
 
     return _member_edit(args, action)
+
+
+def run_member_leave(args: argparse.Namespace) -> int:
+    """member leave."""
+    from cloud_config.app.departure import leave
+    from cloud_config.cli.flows import _report, _run
+
+    result = _run(args, lambda progress: leave(layout(args), args.name, progress))
+    return _report(
+        args,
+        result,
+        f"member leave: {args.name} removed with its nodes and certificates; commit it as one PR",
+    )
 
 
 def run_member_list(args: argparse.Namespace) -> int:

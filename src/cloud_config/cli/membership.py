@@ -1,10 +1,11 @@
-"""Membership verbs: rehearse (the mesh on loopback) and rotate-ca (the CA in three phases)."""
+"""Membership verbs: rehearse (the mesh on loopback), rotate-ca (the CA in three phases) and peers
+(who may reach a node)."""
 
 from __future__ import annotations
 
 import argparse
 
-from cloud_config.cli.common import Subparsers, add_verb, layout, warn
+from cloud_config.cli.common import Subparsers, add_format, add_verb, layout, print_json, warn
 
 
 def register(sub: Subparsers) -> None:
@@ -28,6 +29,15 @@ def register(sub: Subparsers) -> None:
     )
     phase.add_argument("--reissue", action="store_true", help="sign every node CSR again with the new CA")
     phase.add_argument("--finish", action="store_true", help="remove the old CA from ca_cert/cert.pem")
+
+    p = add_verb(
+        sub,
+        "peers",
+        "the peers a node admits on its p2p port, for a cloud firewall (its NetworkPolicy's list)",
+        run_peers,
+    )
+    p.add_argument("--domain", required=True, help="the node's domain")
+    add_format(p)
 
 
 def run_rehearse(args: argparse.Namespace) -> int:
@@ -64,4 +74,28 @@ def run_rotate_ca(args: argparse.Namespace) -> int:
         print("rotate-ca --finish: ca_cert/cert.pem holds the new CA only; commit it as one PR")
         if done.retired_key is not None:
             print(f"deleted the old CA key {done.retired_key}")
+    return 0
+
+
+def run_peers(args: argparse.Namespace) -> int:
+    """peers: one line per current peer (how it is admitted), or one JSON document."""
+    from cloud_config.app.allowlist import peers
+
+    found = peers(layout(args), args.domain)
+    if args.format == "json":
+        print_json(
+            {
+                "domain": found.domain,
+                "port": found.port,
+                "protocol": found.protocol,
+                "peers": [s.to_dict() for s in found.sources],
+                "warnings": found.warnings,
+            }
+        )
+    else:
+        for s in found.sources:
+            how = f"pods of namespace {s.namespace}" if s.same_cluster else (s.cidr or "nowhere")
+            print(f"{s.domain}\t{s.name}\t{found.protocol} {found.port} from {how}")
+    for message in found.warnings:
+        warn(message)
     return 0

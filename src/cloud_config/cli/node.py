@@ -41,6 +41,11 @@ DEPLOYMENT_FLAGS = (
     ("--timezone", "timezone", "the services' TZ"),
     ("--engine", "engine", "argocd or flux: which delivery engine applies the node repo"),
     (
+        "--monitoring-namespace",
+        "monitoring_namespace",
+        "the namespace that may reach the gRPC and metrics ports",
+    ),
+    (
         "--expose",
         "expose",
         "nodeport, loadbalancer or none: NODE-nodeport, a Service of the p2p port for other clusters",
@@ -91,6 +96,14 @@ def register(sub: Subparsers) -> None:
         p.add_argument(flag, type=u16 if name in numbers else str, default=None, help=f"{text} ({shown})")
     for flag, _, text in DEPLOYMENT_SWITCHES:
         p.add_argument(flag, action=argparse.BooleanOptionalAction, default=None, help=f"{text} (saved)")
+    p.add_argument(
+        "--peer-cidr",
+        action="append",
+        default=[],
+        metavar="DOMAIN=CIDR",
+        help="the source addresses of a peer outside the cluster, for the NetworkPolicy (repeatable, "
+        "saved; DOMAIN= drops one)",
+    )
     p.add_argument(
         "--resources",
         action="append",
@@ -221,12 +234,21 @@ def run_update_yaml(args: argparse.Namespace) -> int:
         changes["resources"] = _resources(args.resources)
     flags = {name: flag for flag, name, _ in every}
     flags["resources"] = "--resources"
-    return _render(
+    if args.peer_cidr:
+        changes["peer_cidrs"] = list(args.peer_cidr)  # merged over the saved ones
+    flags["peer_cidrs"] = "--peer-cidr"
+    code = _render(
         args,
         lambda: update_deployment(
             where.chain_dir, where.node_dir(args.domain), args.chain_name, args.domain, changes, flags
         ),
     )
+    if not args.dry_run:
+        from cloud_config.app.allowlist import peers
+
+        for message in peers(where, args.domain).warnings:  # how the NetworkPolicy admits each peer
+            warn(message)
+    return code
 
 
 def _resources(values: list[str]) -> dict[str, dict[str, str]]:

@@ -103,6 +103,9 @@ def register(sub: Subparsers) -> None:
     p.add_argument(
         "--encrypt", action="store_true", help="encrypt the node repos' secrets at rest (SOPS + age)"
     )
+    p.add_argument(
+        "--leave", action="store_true", help="a last act: participant 3 leaves (member leave, one admin PR)"
+    )
 
 
 def run_reconcile(args: argparse.Namespace) -> int:
@@ -189,4 +192,10 @@ def run_demo(args: argparse.Namespace) -> int:
     def say(line: str) -> None:
         print(line, flush=True)
 
-    return demo(Path(args.workdir) if args.workdir else None, keep=args.keep, say=say, encrypt=args.encrypt)
+    return demo(
+        Path(args.workdir) if args.workdir else None,
+        keep=args.keep,
+        say=say,
+        encrypt=args.encrypt,
+        leave=args.leave,
+    )

@@ -1,10 +1,19 @@
-"""PKI verbs: create-ca, create-csr, sign-csr, import-ca, import-cert (reference §4)."""
+"""PKI verbs: create-ca, create-csr, sign-csr, renew-cert, certs, import-ca, import-cert (reference §4)."""
 
 from __future__ import annotations
 
 import argparse
 
-from cloud_config.cli.common import Subparsers, add_verb, complete_files, layout, path_arg, say
+from cloud_config.cli.common import (
+    Subparsers,
+    add_format,
+    add_verb,
+    complete_files,
+    layout,
+    path_arg,
+    print_json,
+    say,
+)
 
 
 def register(sub: Subparsers) -> None:
@@ -18,6 +27,14 @@ def register(sub: Subparsers) -> None:
 
     p = add_verb(sub, "sign-csr", "sign csr", run_sign_csr)
     p.add_argument("--domain", required=True, help="the node's domain")
+    _days(p)
+
+    p = add_verb(sub, "renew-cert", "sign the node's CSR again: a fresh lifetime (admin)", run_renew_cert)
+    p.add_argument("--domain", required=True, help="the node's domain")
+    _days(p)
+
+    p = add_verb(sub, "certs", "list every certificate: issuer, not-after, days left", run_certs)
+    add_format(p)
 
     p = add_verb(sub, "import-ca", "import CA", run_import_ca)
     complete_files(p.add_argument("--ca-cert", required=True, type=path_arg, help="the CA certificate (PEM)"))
@@ -28,6 +45,18 @@ def register(sub: Subparsers) -> None:
     p.add_argument("--domain", required=True, help="the node's domain")
     complete_files(p.add_argument("--cert", required=True, type=path_arg, help="the node certificate (PEM)"))
     complete_files(p.add_argument("--key", required=True, type=path_arg, help="the node key (PKCS#8 PEM)"))
+
+
+def _days(p: argparse.ArgumentParser) -> None:
+    from cloud_config.crypto.pki import DEFAULT_DAYS
+
+    p.add_argument(
+        "--days",
+        type=int,
+        default=DEFAULT_DAYS,
+        help=f"the certificate's lifetime in days (default: {DEFAULT_DAYS}; "
+        "0: 6.7.4's 1975-01-01 to 4096-01-01)",
+    )
 
 
 def run_create_ca(args: argparse.Namespace) -> int:
@@ -53,8 +82,35 @@ def run_sign_csr(args: argparse.Namespace) -> int:
     """sign-csr."""
     from cloud_config.app import pki
 
-    path = pki.sign_csr(layout(args), args.domain)
+    path = pki.sign_csr(layout(args), args.domain, args.days)
     say(args, f"sign-csr: {path} for node {args.domain}")
+    return 0
+
+
+def run_renew_cert(args: argparse.Namespace) -> int:
+    """renew-cert."""
+    from cloud_config.app import pki
+    from cloud_config.crypto.pki import cert_not_after
+
+    path = pki.renew_cert(layout(args), args.domain, args.days)
+    say(args, f"renew-cert: {path} for node {args.domain}, valid until {cert_not_after(path.read_text())}")
+    return 0
+
+
+def run_certs(args: argparse.Namespace) -> int:
+    """certs: one line per certificate (each CA of a bundle on its own line)."""
+    import dataclasses
+
+    from cloud_config.app import pki
+
+    found = pki.list_certs(layout(args))
+    if args.format == "json":
+        print_json({"certificates": [dataclasses.asdict(c) for c in found]})
+        return 0
+    for c in found:
+        print(
+            f"{c.path}\t{c.subject}\tissuer: {c.issuer}\tnot after: {c.not_after}\tdays left: {c.days_left}"
+        )
     return 0
 
 

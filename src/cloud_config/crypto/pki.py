@@ -1,7 +1,8 @@
 """The chain's TLS PKI as cloud-config makes it (reference §4), plus the checks it lacks.
 
 ECDSA P-256 keys (PKCS#8 PEM, unencrypted), subject O=CITAHub (UTF8String) + CN (PrintableString),
-validity 1975-01-01 to 4096-01-01, serials from SHA-256 of the public point.
+serials from SHA-256 of the public point. CAs are valid 1975-01-01 to 4096-01-01 as in 6.7.4; node
+certificates for `DEFAULT_DAYS` from signing (`days=0` keeps 6.7.4's 1975-4096).
 Pure: PEM text in, PEM text or findings out; no file I/O.
 """
 
@@ -23,6 +24,9 @@ ORGANIZATION = "CITAHub"
 CA_COMMON_NAME = "CA"
 NOT_BEFORE = datetime.datetime(1975, 1, 1, tzinfo=datetime.UTC)
 NOT_AFTER = datetime.datetime(4096, 1, 1, tzinfo=datetime.UTC)
+DEFAULT_DAYS = 825  # a node certificate's lifetime unless sign-csr --days says otherwise
+EXPIRING_DAYS = 30  # verify warns `cert-expiring` below this many days left
+_SKEW = datetime.timedelta(minutes=5)  # not-before this far back, for clocks slightly behind
 _SERIAL_LEN = 20
 _CERT, _CSR, _KEY = "CERTIFICATE", "CERTIFICATE REQUEST", "PRIVATE KEY"
 
@@ -59,8 +63,9 @@ def create_ca(generation: int = 1) -> tuple[str, str]:
     return _cert_pem(cert), _key_pem(key)
 
 
-def create_csr(cert_name: str) -> tuple[str, str]:
-    """A new node key and its CSR for `cert_name` (`{chain}-{domain}`): (csr_pem, key_pem) (§4.2)."""
+def create_csr(cert_name: str, hosts: tuple[str, ...] = ()) -> tuple[str, str]:
+    """A new node key and its CSR for `cert_name` (`{chain}-{domain}`) and the `hosts` it is also
+    dialled by (cert_hosts: `IP:<addr>` or a DNS name): (csr_pem, key_pem) (§4.2)."""
     from cryptography import x509
     from cryptography.hazmat.primitives import hashes, serialization
     from cryptography.hazmat.primitives.asymmetric import ec
@@ -72,19 +77,41 @@ def create_csr(cert_name: str) -> tuple[str, str]:
     csr = (
         x509.CertificateSigningRequestBuilder()
         .subject_name(_subject(cert_name))
-        .add_extension(x509.SubjectAlternativeName([x509.DNSName(cert_name)]), critical=False)
+        .add_extension(x509.SubjectAlternativeName(_san(cert_name, hosts)), critical=False)
         .sign(key, hashes.SHA256())
     )
     return csr.public_bytes(serialization.Encoding.PEM).decode("ascii"), _key_pem(key)
 
 
+def _san(cert_name: str, hosts: tuple[str, ...]) -> list[x509.GeneralName]:
+    """`DNS:{cert_name}` first, then each host: an IP SAN for `IP:<addr>`, a DNS SAN otherwise."""
+    import ipaddress
+
+    from cryptography import x509
+
+    names: list[x509.GeneralName] = [x509.DNSName(cert_name)]
+    for host in hosts:
+        if host.startswith("IP:"):
+            names.append(x509.IPAddress(ipaddress.ip_address(host[3:])))
+        elif host != cert_name:
+            names.append(x509.DNSName(host))
+    return names
+
+
 def sign_csr(
-    ca_cert_pem: str, ca_key_pem: str, csr_pem: str, expected_name: str, hosts: tuple[str, ...] = ()
+    ca_cert_pem: str,
+    ca_key_pem: str,
+    csr_pem: str,
+    expected_name: str,
+    hosts: tuple[str, ...] = (),
+    *,
+    days: int = DEFAULT_DAYS,
 ) -> str:
     """The node certificate for a checked CSR, issued by the CA (§4.3); raises ConfigError.
 
-    The CSR may name only `expected_name` and the `hosts` (a non-k8s node's own host); the
-    certificate carries basicConstraints CA:false.
+    The CSR may name only `expected_name` and the `hosts` (the names the node is dialled at besides
+    it); the certificate carries basicConstraints CA:false and is valid for `days` from now
+    (`days=0`: 6.7.4's 1975-01-01 to 4096-01-01).
     """
     from cryptography import x509
     from cryptography.hazmat.primitives import serialization
@@ -101,7 +128,7 @@ def sign_csr(
     csr = x509.load_pem_x509_csr(csr_pem.encode())
     san = csr.extensions.get_extension_for_class(x509.SubjectAlternativeName).value
     builder = (
-        _validity(x509.CertificateBuilder())
+        _validity(x509.CertificateBuilder(), days)
         .subject_name(csr.subject)
         .issuer_name(ca_cert.subject)
         .public_key(csr.public_key())
@@ -188,6 +215,31 @@ def csr_problem(csr_pem: str, expected_name: str, hosts: tuple[str, ...] = ()) -
     return _name_problem(_names(csr.subject, extensions), expected_name, hosts)
 
 
+def host_names(pem: str) -> tuple[str, ...]:
+    """The SAN entries of a certificate or CSR (as cert_hosts spells them), for a check that leaves
+    the hosts to the gate."""
+    kind = _pem_kind(pem)
+    item = _load(pem, kind) if kind != _KEY else None
+    if item is None:
+        return ()
+    try:
+        return tuple(_names(item.subject, item.extensions)[1])
+    except ValueError:
+        return ()
+
+
+def names_only(pem: str, expected: str, hosts: tuple[str, ...]) -> bool:
+    """Whether a CSR or certificate names exactly `expected` plus only some of the `hosts`."""
+    kind = _pem_kind(pem)
+    item = _load(pem, kind) if kind != _KEY else None
+    if item is None:
+        return False
+    try:
+        return _name_problem(_names(item.subject, item.extensions), expected, hosts) is None
+    except ValueError:
+        return False
+
+
 def _name_problem(names: tuple[str | None, list[str]], expected: str, hosts: tuple[str, ...]) -> str | None:
     """Why a CN and SAN list do not name exactly `expected` (plus only the `hosts`), or None."""
     cn, san = names
@@ -199,9 +251,10 @@ def _name_problem(names: tuple[str | None, list[str]], expected: str, hosts: tup
 
 
 def cert_hosts(node: NodeNetworkAddress | None) -> tuple[str, ...]:
-    """The SAN a node's certificate may carry besides `{chain}-{domain}`: the node's own host
-    (`IP:<addr>` or a DNS name) when it runs outside Kubernetes; nothing for a k8s node."""
-    if node is None or node.is_k8s:
+    """The SAN a node's certificate carries besides `{chain}-{domain}`: the node's listed host
+    (`IP:<addr>` or a DNS name), the name a node outside Kubernetes dials it by (zenoh checks the
+    dialled host against the SANs only, docs/membership.md). Nothing for a node not listed."""
+    if node is None:
         return ()
     ip = node.host_ip
     return (f"IP:{ip}",) if ip is not None else (node.host.lower(),)
@@ -237,8 +290,10 @@ def cert_problems(
     before, not_before, not_after, after = verdict
     found = list(before)
     now = datetime.datetime.now(datetime.UTC)
-    if not not_before <= now <= not_after:
-        found.append(f"is not valid now ({not_before} to {not_after})")
+    if now > not_after:
+        found.append(f"expired on {_day(not_after)} (renew it: renew-cert)")
+    elif now < not_before:
+        found.append(f"is not valid yet (from {not_before} to {not_after})")
     return [*found, *after]
 
 
@@ -337,8 +392,15 @@ def _subject(common_name: str) -> x509.Name:
     )
 
 
-def _validity(builder: x509.CertificateBuilder) -> x509.CertificateBuilder:
-    return builder.not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
+def _validity(builder: x509.CertificateBuilder, days: int = 0) -> x509.CertificateBuilder:
+    if days == 0:
+        return builder.not_valid_before(NOT_BEFORE).not_valid_after(NOT_AFTER)
+    start = datetime.datetime.now(datetime.UTC).replace(microsecond=0) - _SKEW
+    return builder.not_valid_before(start).not_valid_after(start + _SKEW + datetime.timedelta(days=days))
+
+
+def _day(when: datetime.datetime) -> str:
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _serial_for(public_key: Any) -> int:
@@ -498,4 +560,27 @@ def cert_not_after(cert_pem: str) -> str:
     from cryptography import x509
 
     cert = x509.load_pem_x509_certificate(cert_pem.encode())
-    return cert.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")
+    return _day(cert.not_valid_after_utc)
+
+
+def days_left(not_after: datetime.datetime, now: datetime.datetime | None = None) -> int:
+    """Whole days from `now` to `not_after` (negative once expired): the one computation of it."""
+    remaining = not_after - (now or datetime.datetime.now(datetime.UTC))
+    return remaining.days
+
+
+def cert_lifetime(cert_pem: str) -> tuple[str, str, str, int] | None:
+    """(subject CN, issuer CN, not-after `YYYY-MM-DDTHH:MM:SSZ`, days left) of a certificate, or
+    None when it does not parse."""
+    from cryptography.x509.oid import NameOID
+
+    cert = _load(cert_pem, _CERT)
+    if cert is None:
+        return None
+
+    def cn(name: x509.Name) -> str:
+        found = name.get_attributes_for_oid(NameOID.COMMON_NAME)
+        return str(found[0].value) if found else name.rfc4514_string()
+
+    after = cert.not_valid_after_utc
+    return cn(cert.subject), cn(cert.issuer), _day(after), days_left(after)

@@ -88,6 +88,8 @@ class Demo:
         self.pipelines: dict[str, str] = {}
         self.heads_before_node2: dict[str, str] = {}
         self.keep = False  # print the status page's URL
+        self.leave = False  # the last act: participant 3 leaves (member leave), then rotate-ca
+        self.before_leave = ""  # the chain master before the departure (rehearse --base)
 
     def step(self, number: int, who: str, what: str, action: Callable[[], str | None]) -> None:
         """Run one step and print `[n] who  what  detail  seconds`."""
@@ -114,6 +116,7 @@ class Demo:
             self.status_step,
             self.impostor_step,
             *([self.plaintext_step] if self.encrypt else []),
+            *([self.leave_step] if self.leave else []),
         ]
 
     def init_step(self) -> None:
@@ -466,8 +469,83 @@ class Demo:
                 raise DemoError(f"{domain}'s node repo holds a plaintext key")
         return f"{len(self.node_repos)} node repos, {len(keys)} key strings checked, none found"
 
+    def leave_step(self) -> None:
+        """The last act (--leave): participant 3 leaves in one admin PR; both pipelines drop node2
+        from every peer list and NetworkPolicy; the status table again, without node2."""
+        domain = self.node2.split(":")[2]
+        heads = {d: git.rev_parse(self.w.forge.path(node_name(CHAIN, d)), "master") for d in self.node_repos}
+        self.step(
+            18,
+            "admin",
+            "member leave --name participant3; initiator approves; PR merged",
+            partial(self.s18_leave, heads, domain),
+        )
+        self.step(18, "participant1", "cloud-config status after the departure", self.s15_status)
+        table = run_tool("status", "--remote", self.w.forge.url(CHAIN)).stdout
+        for line in table.splitlines():
+            self.say(f"     {line}")
+        if any(line.split()[:1] == [domain] for line in table.splitlines()):
+            raise DemoError(f"the status table still lists {domain}")
+        # The departed certificate is still trusted until the CA is rotated: three phases, three PRs.
+        for number, phase in ((19, "--begin"), (20, "--reissue"), (21, "--finish")):
+            what = f"rotate-ca {phase}; PR merged; both pipelines apply it"
+            self.step(number, "admin", what, partial(self.s19_rotate, phase))
+        before = self.before_leave[:12]
+        self.step(22, "admin", f"rehearse --base {before} --head HEAD", self.s22_rehearse)
 
-def run_demo(workdir: Path | None, keep: bool, say: Say, encrypt: bool = False) -> int:
+    def s19_rotate(self, phase: str) -> str:
+        wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
+        heads = {d: git.rev_parse(self.w.forge.path(node_name(CHAIN, d)), "master") for d in self.node_repos}
+        sha = self.w.pull_request(self.p("admin"), f"rotate-ca {phase}", [("rotate-ca", phase)])
+        for d in self.node_repos:
+            wait_for_new_commit(self.w.forge.path(node_name(CHAIN, d)), "master", heads[d], PIPELINE_TIMEOUT)
+        return f"chain master {sha[:12]}; {', '.join(self.node_repos)} repos updated"
+
+    def s22_rehearse(self) -> str:
+        admin = self.p("admin")
+        self.w.pull(admin)
+        proc = run_tool(
+            "rehearse", "--chain-name", CHAIN, "--config-dir", str(admin.home),
+            "--base", self.before_leave, "--head", "HEAD", "--format", "json",
+        )  # fmt: skip
+        if proc.returncode != 0 or not proc.stdout:
+            raise DemoError(f"rehearse failed ({proc.returncode}): {proc.stdout[-500:]} {proc.stderr[-300:]}")
+        report = json.loads(proc.stdout)
+        pairs = report["pairs"]
+        gone = sorted({d["node"] for d in report["departed"]})
+        checks = sum(d["ok"] for d in report["departed"])
+        return (
+            f"{sum(p['ok'] for p in pairs)}/{len(pairs)} pairs OK; departed {', '.join(gone) or 'none'}: "
+            f"{checks}/{len(report['departed'])} checks OK (no peer list, no policy, certificate refused)"
+        )
+
+    def s18_leave(self, heads: dict[str, str], domain: str) -> str:
+        wait_pipelines_idle(list(self.pipelines.values()), PIPELINE_TIMEOUT)
+        self.before_leave = git.rev_parse(self.w.forge.path(CHAIN), "master")
+        sha = self.w.pull_request(
+            self.p("admin"),
+            "participant3 leaves",
+            [("member leave", "--name", "participant3")],
+            approvers=[self.p("initiator")],  # a members change needs every admin (the policy)
+        )
+        gone = node_name(CHAIN, domain)
+        for d in self.node_repos:
+            bare = self.w.forge.path(node_name(CHAIN, d))
+            new, _ = wait_for_new_commit(bare, "master", heads[d], PIPELINE_TIMEOUT)
+            files = {
+                p: git.show(bare, new, p) or b""
+                for p in git.run(bare, "ls-tree", "-r", "--name-only", new).split()
+            }
+            config = files.get("config.toml", b"")
+            if d in self.age_identities:
+                config = Sops(self.age_identities[d]).decrypt(config, "binary", f"{d}:config.toml")
+            mentions = [p for p, data in files.items() if p != "config.toml" and gone.encode() in data]
+            if gone.encode() in config or mentions:
+                raise DemoError(f"{d}'s repo still names {gone}: {', '.join(mentions) or 'config.toml'}")
+        return f"chain master {sha[:12]}; node0 and node1 repos name {domain} nowhere (peers, policies)"
+
+
+def run_demo(workdir: Path | None, keep: bool, say: Say, encrypt: bool = False, leave: bool = False) -> int:
     """Run the whole walkthrough; 0 on success. A failed run keeps its files for inspection."""
     root = workdir or Path(tempfile.mkdtemp(prefix="cloud-config-demo-"))
     root.mkdir(parents=True, exist_ok=True)
@@ -477,6 +555,7 @@ def run_demo(workdir: Path | None, keep: bool, say: Say, encrypt: bool = False) 
     say(f"cloud-config demo: the 'Blockchain and GitOps' walkthrough, forge at {world.forge.url('')[:-5]}")
     demo, finished = Demo(world, say, encrypt=encrypt), False
     demo.keep = keep
+    demo.leave = leave
     try:
         for phase in demo.phases():
             phase()

@@ -17,7 +17,7 @@ from cloud_config import git
 from cloud_config.gate import approvals
 from cloud_config.gate.change_summary import Snapshot, changes, load_snapshot, resolve
 from cloud_config.gate.findings import ERROR, WARNING, Finding, Report
-from cloud_config.gate.rules import certs, config, images, members, rotation, secrets
+from cloud_config.gate.rules import certs, config, departure, images, members, rotation, secrets
 
 STALE_BRANCH = Finding(
     "stale-branch",
@@ -108,6 +108,7 @@ def _tree_findings(
         *certs.cert_findings(base, merged, chain_name),
         *rotation.rotation_findings(base, merged),
         *config.departed_findings(base, merged),
+        *departure.departure_findings(base, merged),
         *images.unpinned_findings(base, merged, require_digests),
     ]
     if merged.chain is not None:

@@ -117,3 +117,53 @@ def parse(text: str) -> NodeNetworkAddress:
 def parse_list(text: str) -> list[NodeNetworkAddress]:
     """Parse a comma-separated list of node addresses."""
     return [parse(item) for item in text.split(",")]
+
+
+def cidr_problem(text: str) -> str | None:
+    """Why `text` is not an IPv4 or IPv6 network (`10.0.0.0/24`, `203.0.113.7/32`), or None."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_network(text, strict=True)
+    except ValueError as exc:
+        return f"is not a CIDR network ({exc})"
+    return None
+
+
+def host_cidr(host: str) -> str | None:
+    """`<ip>/32` (or `/128`) when the host is an IP address, else None."""
+    import ipaddress
+
+    try:
+        ip = ipaddress.ip_address(host.strip("[]"))
+    except ValueError:
+        return None
+    return f"{ip}/{ip.max_prefixlen}"
+
+
+def parse_peer_cidrs(text: str) -> dict[str, str]:
+    """`DOMAIN=CIDR,...` (as `[deployment] peer_cidrs` saves it) to {domain: cidr}; raises ValueError."""
+    found: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        domain, sep, cidr = item.partition("=")
+        if not sep or not domain or any(ch.isspace() for ch in domain):
+            raise ValueError(f"expected DOMAIN=CIDR, got {item!r}")
+        problem = cidr_problem(cidr)
+        if problem:
+            raise ValueError(f"{item!r}: {cidr!r} {problem}")
+        found[domain] = cidr
+    return found
+
+
+def merge_peer_cidrs(saved: str, given: list[str]) -> str:
+    """The saved `DOMAIN=CIDR,...` with each given `DOMAIN=CIDR` over it (`DOMAIN=` drops it)."""
+    merged = parse_peer_cidrs(saved)
+    for item in given:
+        domain, sep, cidr = item.partition("=")
+        if sep and not cidr:
+            merged.pop(domain, None)
+        else:
+            merged.update(parse_peer_cidrs(item))
+    return ",".join(f"{d}={c}" for d, c in merged.items())

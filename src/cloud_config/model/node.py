@@ -9,6 +9,7 @@ from typing import Any
 
 from cloud_config.model import toml_edit
 from cloud_config.model.chain import RAFT
+from cloud_config.model.names import dns_label_problem
 from cloud_config.model.schema import Reader, parse_toml
 
 GRPC_DEFAULTS = {
@@ -113,11 +114,21 @@ class Deployment:
     node_port: int = 0
     # per-service overrides of the four resource settings: {slot: {requests_cpu: "500m", ...}}
     resources: dict[str, dict[str, str]] = field(default_factory=dict)
+    # the NetworkPolicy (docs/membership.md): source CIDRs of peers outside the cluster, and the
+    # namespace that may scrape the metrics ports besides the node's own
+    peer_cidrs: str = ""  # DOMAIN=CIDR,... as update-yaml --peer-cidr sets them
+    monitoring_namespace: str = "monitoring"
 
     def service_resources(self, slot: str) -> dict[str, str]:
         """The four resource settings of one service: its overrides over the shared values."""
         shared = {key: getattr(self, key) for key in RESOURCE_KEYS}
         return {**shared, **self.resources.get(slot, {})}
+
+    def peer_cidr_map(self) -> dict[str, str]:
+        """`peer_cidrs` as {domain: cidr} (checked by `problems`)."""
+        from cloud_config.model.network_address import parse_peer_cidrs
+
+        return parse_peer_cidrs(self.peer_cidrs)
 
     def problems(self) -> list[tuple[str, str]]:
         """Every (field, reason) Kubernetes would reject (field names as in `[deployment]`)."""
@@ -139,6 +150,16 @@ class Deployment:
         if not _DNS_SUBDOMAIN.match(self.cluster_domain):
             out.append(
                 ("cluster_domain", f"must be a DNS domain such as cluster.local, got {self.cluster_domain!r}")
+            )
+        from cloud_config.model.network_address import parse_peer_cidrs
+
+        try:
+            parse_peer_cidrs(self.peer_cidrs)
+        except ValueError as exc:
+            out.append(("peer_cidrs", str(exc)))
+        if self.monitoring_namespace and dns_label_problem(self.monitoring_namespace):
+            out.append(
+                ("monitoring_namespace", f"must be a namespace name, got {self.monitoring_namespace!r}")
             )
         if self.engine not in ENGINES:
             out.append(("engine", f"must be one of {', '.join(ENGINES)}, got {self.engine!r}"))

@@ -257,6 +257,16 @@ def _ignored_line(row: Row, sha: str, status: str, fingerprint: str, principal: 
     return f"status/{row.domain} {sha[:12]}: {who}, not by the node's owner {owner}; ignored"
 
 
+def _days_left(end: int, clock: float) -> int:
+    """crypto.pki's days_left, the one computation of a certificate's days left."""
+    import datetime
+
+    from cloud_config.crypto.pki import days_left
+
+    utc = datetime.UTC
+    return days_left(datetime.datetime.fromtimestamp(end, utc), datetime.datetime.fromtimestamp(clock, utc))
+
+
 def _fill(row: Row, steps: dict[str, int], clock: float) -> None:
     r = row.record
     if r is None:
@@ -265,7 +275,7 @@ def _fill(row: Row, steps: dict[str, int], clock: float) -> None:
     row.lag = steps.get(r.chain_commit)
     if r.cert_not_after:
         end = _epoch(r.cert_not_after)
-        row.cert_days = None if end is None else int((end - clock) // 86400)
+        row.cert_days = None if end is None else _days_left(end, clock)
     finished = _epoch(r.finished)
     row.age_seconds = None if finished is None else max(0, int(clock - finished))
 

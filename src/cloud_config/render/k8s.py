@@ -64,10 +64,9 @@ SERVICES = (
 def selector(inputs: NodeInputs) -> dict[str, str]:
     """The labels that select the node's pod: those of 6.7.4, unchanged (a StatefulSet's selector is
     immutable, so a running node's StatefulSet must keep them to keep applying)."""
-    return {
-        "app.kubernetes.io/chain-name": inputs.chain_name,
-        "app.kubernetes.io/chain-node": inputs.node_name,
-    }
+    from cloud_config.render.allowlist import pod_selector  # the one place of these labels
+
+    return pod_selector(inputs.chain_name, inputs.domain)
 
 
 def labels(inputs: NodeInputs, component: str = "node") -> dict[str, str]:
@@ -549,3 +548,24 @@ def _external_name(meta: Obj, target: str) -> Obj:
         "metadata": meta,
         "spec": {"externalName": target, "type": "ExternalName"},
     }
+
+
+def network_policy(inputs: NodeInputs) -> Obj:
+    """The node's inbound allowlist (render.allowlist): p2p from the current peers only, gRPC and
+    metrics from its own pod, its namespace and the monitoring namespace."""
+    from cloud_config.render import allowlist
+
+    deployment = _deployment(inputs)
+    sources, _ = allowlist.peer_sources(
+        inputs.chain_name, inputs.chain, inputs.domain, deployment.peer_cidr_map()
+    )
+    ports = [*inputs.node.grpc_ports.values(), *inputs.node.metrics_ports.values()]
+    return allowlist.network_policy(
+        inputs.chain_name,
+        inputs.me,
+        sources,
+        K8S_P2P_PORT,
+        ports,
+        deployment.monitoring_namespace,
+        labels(inputs),
+    )

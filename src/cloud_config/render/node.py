@@ -60,6 +60,7 @@ def render_k8s(inputs: NodeInputs, config_toml: str) -> Tree:
     for peer in peers(inputs):
         where = (me.cluster, me.name_space, deployment.cluster_domain)
         yamls.update(_external_files(inputs.chain_name, peer, *where))
+    yamls["networkpolicy.yaml"] = _bytes(k8s.network_policy(inputs))
     tree = {f"yamls/{name}": data for name, data in yamls.items()}
     tree.update(kustomization(inputs, list(yamls), deployment))
     return tree

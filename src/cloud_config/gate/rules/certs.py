@@ -20,6 +20,7 @@ _CERT_RULES = (
     ("is not issued by", "cert-not-from-ca"),
     ("names ", "cert-wrong-name"),
     ("its public key does not match", "cert-key-mismatch"),
+    ("expired on", "cert-expired"),
 )
 
 
@@ -33,7 +34,16 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
         domain, kind = node_file(path) or ("", "")
         pem = head.text(path) or ""
         name = node_name(chain_name, domain)
-        hosts = pki.cert_hosts(head.chain.node(domain) if head.chain else None)
+        listed = head.chain.node(domain) if head.chain else None
+        if listed is None and base.chain is not None:
+            listed = base.chain.node(domain)  # a node that left: its names are judged as they were
+        hosts = pki.cert_hosts(listed)
+        kept = base.tree.get(path) == head.tree.get(path)
+        former = pki.cert_hosts(base.chain.node(domain) if base.chain else None) if kept else ()
+        if former and not set(former) <= set(hosts):
+            yield from _stale_host(head, path, pem, name, hosts, former)
+        if kept:  # its names were judged when it came in; a moved host is cert-stale-host's
+            hosts = (*hosts, *(h for h in pki.host_names(pem) if h != name))
         if kind == "csr":
             problem = pki.csr_problem(pem, name, hosts)
             if problem:
@@ -58,6 +68,21 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
                     f"the certificate {leaf}"
                     + ("; it was issued before this change (re-sign it with sign-csr)" if unchanged else ""),
                 )  # fmt: skip
+            yield from _expiring(path, pem)
+
+
+def _expiring(path: str, pem: str) -> Iterator[Finding]:
+    """`cert-expiring`: a certificate with less than EXPIRING_DAYS left (an expired one is an error)."""
+    from cloud_config.crypto import pki
+
+    lifetime = pki.cert_lifetime(pem)
+    if lifetime is not None and 0 <= lifetime[3] < pki.EXPIRING_DAYS:
+        domain = (node_file(path) or ("", ""))[0]
+        yield Finding(
+            "cert-expiring", WARNING, path,
+            f"the certificate expires on {lifetime[2]} ({lifetime[3]} day(s) left): "
+            f"`cloud-config renew-cert --domain {domain}` and merge it before then",
+        )  # fmt: skip
 
 
 def _ca_findings(base: Snapshot, head: Snapshot, ca_pem: str | None) -> Iterator[Finding]:
@@ -78,4 +103,23 @@ def _ca_findings(base: Snapshot, head: Snapshot, ca_pem: str | None) -> Iterator
             "ca-changed", ERROR, CA_CERT,
             f"the CA certificate is {verb} while {len(issued)} node certificate(s) depend on it: "
             f"every node would stop trusting the others{f' ({why})' if why else ''}",
+        )  # fmt: skip
+
+
+def _stale_host(
+    head: Snapshot, path: str, pem: str, name: str, hosts: tuple[str, ...], former: tuple[str, ...]
+) -> Iterator[Finding]:
+    """`cert-stale-host` (warning): a CSR or certificate this change keeps names the node's former
+    host, and a node outside k8s dials peers by host: its name check of the moved node fails until
+    the owner makes a new CSR (create-csr --force) and it is signed."""
+    from cloud_config.crypto import pki
+
+    if head.chain is None or all(n.is_k8s for n in head.chain.node_network_address_list):
+        return  # only a node outside k8s dials a peer by its host
+    if pki.names_only(pem, name, (*hosts, *former)) and not pki.names_only(pem, name, hosts):
+        domain = (node_file(path) or ("", ""))[0]
+        yield Finding(
+            "cert-stale-host", WARNING, path,
+            f"names the node's former host {', '.join(former)}; it moved to {', '.join(hosts) or 'no host'}: "
+            f"`cloud-config create-csr --domain {domain} --force`, then sign-csr",
         )  # fmt: skip

@@ -98,7 +98,8 @@ def consensus_findings(base: ChainConfig | None, head: ChainConfig) -> Iterator[
 
 
 def departed_findings(base: Snapshot, head: Snapshot) -> Iterator[Finding]:
-    """A certificate whose node is not (or no longer) in the node list is a warning."""
+    """A certificate whose node is not (or no longer) in the node list is an error: every node
+    still trusts it (the CA signed it), so a departed member could still present it."""
     if head.chain is None:
         return
     listed = {n.domain for n in head.chain.node_network_address_list}
@@ -109,7 +110,7 @@ def departed_findings(base: Snapshot, head: Snapshot) -> Iterator[Finding]:
             continue
         why = "was removed from the node list" if parsed[0] in before else "is not in the node list"
         yield Finding(
-            "departed-cert", WARNING, path,
+            "departed-cert", ERROR, path,
             f"node {parsed[0]!r} {why} but its certificate is still valid; delete "
             f"certs/{parsed[0]}/ so a departed member is not trusted",
         )  # fmt: skip
