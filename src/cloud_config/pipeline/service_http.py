@@ -10,6 +10,7 @@ from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from cloud_config.model.node import ENGINES
 from cloud_config.pipeline.http_body import BodyError, read_chunked
 from cloud_config.pipeline.service import Reconciler, Service, parse_listen
 from cloud_config.pipeline.service_config import ServiceConfig
@@ -102,7 +103,7 @@ class _Handler(BaseHTTPRequestHandler):
         """POST /notify/argocd/<pipeline> or /notify/flux/<pipeline>: a sync report."""
         service = self.server.service
         engine, _, pipeline = self.path.removeprefix("/notify/").strip("/").partition("/")
-        if engine not in ("argocd", "flux") or not pipeline:
+        if engine not in ENGINES or not pipeline:
             self._json(
                 404, {"error": "expected /notify/argocd/<pipeline> or /notify/flux/<pipeline>"}, close=True
             )

@@ -77,7 +77,7 @@ def _expiring(path: str, pem: str) -> Iterator[Finding]:
 
     lifetime = pki.cert_lifetime(pem)
     if lifetime is not None and 0 <= lifetime[3] < pki.EXPIRING_DAYS:
-        domain = (node_file(path) or ("", ""))[0]
+        domain = _domain_of(path)
         yield Finding(
             "cert-expiring", WARNING, path,
             f"the certificate expires on {lifetime[2]} ({lifetime[3]} day(s) left): "
@@ -117,9 +117,14 @@ def _stale_host(
     if head.chain is None or all(n.is_k8s for n in head.chain.node_network_address_list):
         return  # only a node outside k8s dials a peer by its host
     if pki.names_only(pem, name, (*hosts, *former)) and not pki.names_only(pem, name, hosts):
-        domain = (node_file(path) or ("", ""))[0]
+        domain = _domain_of(path)
         yield Finding(
             "cert-stale-host", WARNING, path,
             f"names the node's former host {', '.join(former)}; it moved to {', '.join(hosts) or 'no host'}: "
             f"`cloud-config create-csr --domain {domain} --force`, then sign-csr",
         )  # fmt: skip
+
+
+def _domain_of(path: str) -> str:
+    """The node domain of a `certs/<domain>/...` path (for the fix hints), or ""."""
+    return (node_file(path) or ("", ""))[0]
