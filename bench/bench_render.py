@@ -102,7 +102,7 @@ def run(size: int) -> None:
     sync = ""
     if size <= SYNC_LIMIT:
         sync = _sync(inputs)
-    peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    peak_mb = _own_peak_mb()
     print(
         f"{size:5d} nodes: render all {render_s:7.2f} s ({render_s / size * 1000:6.1f} ms/node), "
         f"{files} files, {total / 1e6:7.1f} MB;{sync} peak RSS {peak_mb:6.0f} MB"
@@ -132,12 +132,9 @@ CREATE_SIZES = (10, 100, 300)
 ADMIN = "ab" * 20
 
 
-def _create_argv(root: Path, size: int) -> list[str]:
-    tool = Path(sys.executable).parent / "cloud-config"
-    cc = [str(tool)] if tool.exists() else [sys.executable, "-m", "cloud_config"]
+def _create_args(root: Path, size: int) -> list[str]:
     nodes = ",".join(f"10.1.{i // 250}.{i % 250}:{40000 + i}:n{i}:k8s{i % CLUSTERS}" for i in range(size))
     return [
-        *cc,
         "create",
         "--config-dir",
         str(root),
@@ -153,9 +150,40 @@ def _create_argv(root: Path, size: int) -> list[str]:
     ]
 
 
-def _children() -> tuple[float, float]:
+def _children_cpu() -> float:
     usage = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024
+    return usage.ru_utime + usage.ru_stime
+
+
+def _own_peak_mb() -> float:
+    """This process's peak RSS: VmHWM of its own address space.
+
+    Not ru_maxrss: subprocess starts children with vfork, and the kernel carries the parent's
+    high-water mark over the exec, so a child's ru_maxrss is at least the bench's own peak
+    (a `true` started from a process holding 200 MB reports 213 MB).
+    """
+    with open("/proc/self/status", encoding="ascii") as status:
+        line = next(row for row in status if row.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+# Runs `cloud-config` in this interpreter, then prints its own VmHWM line on stderr.
+_MEASURED = (
+    "import runpy, sys\n"
+    "sys.argv = ['cloud-config', *sys.argv[1:]]\n"
+    "try:\n"
+    "    runpy.run_module('cloud_config', run_name='__main__')\n"
+    "finally:\n"
+    "    sys.stderr.write(next(r for r in open('/proc/self/status') if r.startswith('VmHWM:')))\n"
+)
+
+
+def _run_measured(args: list[str]) -> float:
+    """Run `cloud-config args` as its own process; its peak RSS in MB."""
+    argv = [sys.executable, "-c", _MEASURED, *args]
+    done = subprocess.run(argv, check=True, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    line = next(r for r in done.stderr.splitlines() if r.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
 
 
 def _files_of(root: Path) -> dict[Path, bytes]:
@@ -215,13 +243,11 @@ def create_bench(runs: int, sizes: tuple[int, ...] = CREATE_SIZES) -> None:
         for _ in range(runs):
             with tempfile.TemporaryDirectory(prefix="bench-create-") as tmp:
                 root = Path(tmp)
-                cpu0, _ = _children()
+                cpu0 = _children_cpu()
                 start = time.perf_counter()
-                subprocess.run(_create_argv(root / "out", size), check=True, stdout=subprocess.DEVNULL)
+                peaks.append(_run_measured(_create_args(root / "out", size)))
                 walls.append(time.perf_counter() - start)
-                cpu1, peak = _children()
-                cpus.append(cpu1 - cpu0)
-                peaks.append(peak)
+                cpus.append(_children_cpu() - cpu0)
                 files = _files_of(root / "out")
                 fsynced.append(_write_floor(files, root / "fsync", True))
                 plain.append(_write_floor(files, root / "plain", False))
@@ -240,7 +266,7 @@ def create_bench(runs: int, sizes: tuple[int, ...] = CREATE_SIZES) -> None:
         print(
             f"    ratios: {wall / statistics.median(fsynced):.2f}x fsync-each write "
             f"(target at 300: <= 1.5x), {wall / statistics.median(plain):.2f}x plain write, "
-            f"{wall / statistics.median(crypto):.1f}x crypto; peak RSS of a child so far {max(peaks):.0f} MB"
+            f"{wall / statistics.median(crypto):.1f}x crypto; peak RSS of create {_stats(peaks)} MB"
         )
     if len(cpu_points) == 3:
         print(f"  {_fit(cpu_points)}")

@@ -37,8 +37,13 @@ def create_ca(layout: ChainLayout, force: bool = False) -> None:
         write_tls(layout, layout.ca_dir, {CERT: (cert_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
 
 
-def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
-    """create-csr: a new node key and CSR; refuses to replace a key that has a signed certificate."""
+def create_csr(
+    layout: ChainLayout, domain: str, force: bool = False, chain: ChainConfig | None = None
+) -> Path:
+    """create-csr: a new node key and CSR; refuses to replace a key that has a signed certificate.
+
+    `chain`: the chain folder's configuration, when the caller has read it already.
+    """
     name = checked_cert_name(layout, domain)
     require_chain_dir(layout)
     folder = layout.cert_dir(domain)
@@ -47,7 +52,7 @@ def create_csr(layout: ChainLayout, domain: str, force: bool = False) -> Path:
         conflict = None if force else _certified_key_conflict(folder)
         if conflict:
             raise ConflictError(f"{conflict} (pass --force to make a new key and drop the certificate)")
-        csr_pem, key_pem = pki.create_csr(name, _own_hosts(layout, domain))
+        csr_pem, key_pem = pki.create_csr(name, _own_hosts(layout, domain, chain))
         write_tls(layout, folder, {CSR: (csr_pem, PUBLIC_MODE), KEY: (key_pem, SECRET_MODE)})
         # Whatever certificate is left was issued for another key.
         cert.unlink(missing_ok=True)

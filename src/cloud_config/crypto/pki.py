@@ -471,8 +471,10 @@ def _pem_kind(pem: str) -> str:
     return _KEY
 
 
+@functools.lru_cache(maxsize=1024)
 def _load(pem: str, kind: str) -> Any:
-    """The parsed PEM object of `kind`, or None when it cannot be read."""
+    """The parsed PEM object of `kind`, or None when it cannot be read (pure and immutable, so
+    cached by content: a flow over many nodes reads each node's key and certificate several times)."""
     from cryptography import x509
     from cryptography.exceptions import UnsupportedAlgorithm
     from cryptography.hazmat.primitives import serialization

@@ -18,7 +18,7 @@ Table = Mapping[str, Any]
 _ESCAPES = {'"': '\\"', "\\": "\\\\", "\b": "\\b", "\t": "\\t", "\n": "\\n", "\f": "\\f", "\r": "\\r"}
 
 
-@dataclass
+@dataclass(slots=True)
 class Entry:
     """One `key = value` of a block, with the value it renders."""
 
@@ -48,8 +48,15 @@ class Block:
         return {e.key: e.value for e in self.entries}
 
 
+_SCALARS = frozenset({str, int, bool})
+
+
+def _is_mapping(value: Any) -> bool:
+    return type(value) is dict or isinstance(value, Mapping)  # the exact type first: ABC checks are slow
+
+
 def _is_table_array(value: Any) -> bool:
-    return isinstance(value, list | tuple) and len(value) > 0 and all(isinstance(v, Mapping) for v in value)
+    return isinstance(value, list | tuple) and len(value) > 0 and all(_is_mapping(v) for v in value)
 
 
 # Text with nothing to escape in either form (the common case: names, hex, ports) skips the loop.
@@ -78,6 +85,8 @@ def _literal_ok(text: str, quote: str) -> bool:
 
 def render_string(text: str) -> str:
     """A string as toml 0.8 writes it: literal when it holds a backslash or quote, else basic."""
+    if _NOTHING_TO_ESCAPE.fullmatch(text):
+        return f'"{text}"'  # no newline, quote or backslash: the basic form as it is
     if "\n" in text:
         if ("\\" in text or '"' in text) and _literal_ok(text, "'''"):
             return f"'''\n{text}'''"
@@ -90,6 +99,11 @@ def render_string(text: str) -> str:
 
 def render_value(value: Any) -> str:
     """One value in canonical layout (multi-line for arrays of two or more items)."""
+    kind = type(value)
+    if kind is str:
+        return render_string(value)
+    if kind is int:
+        return str(value)
     if isinstance(value, bool):
         return "true" if value else "false"
     if isinstance(value, int):
@@ -101,7 +115,7 @@ def render_value(value: Any) -> str:
         if len(items) < 2:
             return f"[{', '.join(items)}]"
         return "[\n" + "".join(f"    {item},\n" for item in items) + "]"
-    if isinstance(value, Mapping):
+    if _is_mapping(value):
         inner = ", ".join(f"{k} = {render_value(v)}" for k, v in sorted(value.items()))
         return f"{{ {inner} }}" if inner else "{}"
     raise TypeError(f"cannot render {type(value).__name__} as TOML")
@@ -115,18 +129,29 @@ def blocks(data: Table) -> list[Block]:
 
 
 def _collect(path: tuple[str, ...], table: Table, array: bool, out: list[Block]) -> None:
-    items = sorted((k, v) for k, v in table.items() if v is not None)
-    plain = [(k, v) for k, v in items if not isinstance(v, Mapping) and not _is_table_array(v)]
-    if not path or plain or array or not items:
-        entries = [Entry(k, v, f"{k} = {render_value(v)}") for k, v in plain]
-        out.append(Block(path, array, entries))
-    for key, value in items:
-        if _is_table_array(value):
-            for element in value:
-                _collect((*path, key), element, True, out)
-    for key, value in items:
-        if isinstance(value, Mapping):
-            _collect((*path, key), value, False, out)
+    plain: list[Entry] = []
+    arrays: list[tuple[str, Any]] = []
+    tables: list[tuple[str, Table]] = []
+    for key in sorted(table):
+        value = table[key]
+        if value is None:
+            continue
+        if type(value) in _SCALARS:
+            plain.append(Entry(key, value, f"{key} = {render_value(value)}"))
+        elif _is_mapping(value):
+            tables.append((key, value))
+        elif _is_table_array(value):
+            arrays.append((key, value))
+        else:
+            plain.append(Entry(key, value, f"{key} = {render_value(value)}"))
+    if not path or plain or array or not (arrays or tables):
+        out.append(Block(path, array, plain))
+    for key, value in arrays:
+        inner = (*path, key)
+        for element in value:
+            _collect(inner, element, True, out)
+    for key, value in tables:
+        _collect((*path, key), value, False, out)
 
 
 def join_blocks(parts: Sequence[Block]) -> str:

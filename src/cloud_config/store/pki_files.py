@@ -13,7 +13,7 @@ from pathlib import Path
 
 from cloud_config.model.paths import KEY_FILE as KEY
 from cloud_config.model.paths import ChainLayout
-from cloud_config.store.atomic import SECRET_DIR_MODE, SECRET_MODE, write_many
+from cloud_config.store.atomic import SECRET_DIR_MODE, SECRET_MODE, create_file, write_many
 from cloud_config.store.files import read_text
 from cloud_config.store.sops import Sops, is_encrypted, read_secret_text
 
@@ -57,11 +57,7 @@ def stage_key(layout: ChainLayout, data: bytes) -> Path:
     staging = Path(tempfile.mkdtemp(dir=layout.certs_dir, prefix=".", suffix=".partial"))  # mode 0700
     path = staging / KEY
     try:
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, SECRET_MODE)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
+        create_file(path, data, SECRET_MODE)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
