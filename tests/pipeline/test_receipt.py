@@ -22,6 +22,7 @@ from cloud_config.model.paths import node_name
 from cloud_config.pipeline.receipt import Policy, judge_step
 from tests.support.cli import Result, run_process
 from tests.support.gate_corpus import CHAIN, ChainRepo, build_walkthrough, make_people
+from tests.support.gnupg import gnupg_key
 
 pytestmark = pytest.mark.slow  # many git processes and CLI runs
 NODE2 = 'host = "www.node2.com"'
@@ -307,41 +308,33 @@ def test_nodes_starting_from_one_commit_share_one_check(world: World, tmp_path: 
 def test_signed_node_commit_verifies_with_the_pipeline_key(
     world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    home = tmp_path / "gnupg"
-    home.mkdir(mode=0o700)
-    env = {"GNUPGHOME": str(home)}
-    subprocess.run(
-        ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", "", "--quick-gen-key",
-         "cloud-config pipeline <pipeline@example.com>", "ed25519", "sign", "never"],
-        env=env, capture_output=True, check=True,
-    )  # fmt: skip
-    listing = subprocess.run(
-        ["gpg", "--batch", "--with-colons", "--list-secret-keys"], env=env, capture_output=True, text=True
-    ).stdout
-    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-    monkeypatch.setenv("GNUPGHOME", str(home))
-    missing = world.reconcile("--signing-key", "0" * 40)
-    assert missing.code == 2 and missing.err.startswith("error: --signing-key: no secret key"), missing.err
-    world.direct("p2", NODE2, 'host = "node2.example.org"')
-    r = world.reconcile("--signing-key", fingerprint)
-    assert r.code == 0, r.err
-    head = world.node_head()
-    check_clone = tmp_path / "check"
-    git.run(None, "clone", "-q", str(world.node_bare), str(check_clone))
-    verified = subprocess.run(
-        ["git", "-C", str(check_clone), "verify-commit", "--raw", head],
-        env={**os.environ, **env}, capture_output=True, text=True,
-    )  # fmt: skip
-    assert verified.returncode == 0, verified.stderr
-    assert f"VALIDSIG {fingerprint}" in verified.stderr
-    # Another key does not verify it: a fresh keyring has no such key.
-    other = tmp_path / "other"
-    other.mkdir(mode=0o700)
-    refuse = subprocess.run(
-        ["git", "-C", str(check_clone), "verify-commit", head],
-        env={**os.environ, "GNUPGHOME": str(other)}, capture_output=True, text=True,
-    )  # fmt: skip
-    assert refuse.returncode != 0
+    with gnupg_key(tmp_path / "gnupg") as key:
+        fingerprint, env = key.fingerprint, {"GNUPGHOME": str(key.home)}
+        monkeypatch.setenv("GNUPGHOME", str(key.home))
+        missing = world.reconcile("--signing-key", "0" * 40)
+        assert missing.code == 2 and missing.err.startswith("error: --signing-key: no secret key"), (
+            missing.err
+        )
+        world.direct("p2", NODE2, 'host = "node2.example.org"')
+        r = world.reconcile("--signing-key", fingerprint)
+        assert r.code == 0, r.err
+        head = world.node_head()
+        check_clone = tmp_path / "check"
+        git.run(None, "clone", "-q", str(world.node_bare), str(check_clone))
+        verified = subprocess.run(
+            ["git", "-C", str(check_clone), "verify-commit", "--raw", head],
+            env={**os.environ, **env}, capture_output=True, text=True,
+        )  # fmt: skip
+        assert verified.returncode == 0, verified.stderr
+        assert f"VALIDSIG {fingerprint}" in verified.stderr
+        # Another key does not verify it: a fresh keyring has no such key.
+        other = tmp_path / "other"
+        other.mkdir(mode=0o700)
+        refuse = subprocess.run(
+            ["git", "-C", str(check_clone), "verify-commit", head],
+            env={**os.environ, "GNUPGHOME": str(other)}, capture_output=True, text=True,
+        )  # fmt: skip
+        assert refuse.returncode != 0
 
 
 # ---- approvals (issue 12) -----------------------------------------------------------------------

@@ -6,9 +6,9 @@ see tests/support/schemas.py.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -17,6 +17,7 @@ import yaml
 from cloud_config.app.node import refresh_node
 from cloud_config.model.node import Deployment
 from cloud_config.model.paths import ChainLayout
+from tests.support.gnupg import gnupg_key
 from tests.support.render import CHAIN, make_chain, make_node
 from tests.support.schemas import schema_check
 
@@ -213,21 +214,10 @@ def test_flux_provider_and_alert(cli, chain: ChainLayout):
 
 
 @pytest.fixture(scope="module")
-def pipeline_key(tmp_path_factory: pytest.TempPathFactory) -> tuple[str, Path]:
+def pipeline_key(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     """A real OpenPGP key made by GnuPG in a throwaway GNUPGHOME: (fingerprint, public key file)."""
-    home = tmp_path_factory.mktemp("gnupg")
-    home.chmod(0o700)
-    env = {**os.environ, "GNUPGHOME": str(home)}
-    gpg = ["gpg", "--batch", "--pinentry-mode", "loopback", "--passphrase", ""]
-    subprocess.run([*gpg, "--quick-gen-key", "pipeline <p@example.com>", "ed25519", "sign", "never"],
-                   env=env, capture_output=True, check=True)  # fmt: skip
-    listing = subprocess.run(["gpg", "--batch", "--with-colons", "--list-keys"], env=env,
-                             capture_output=True, text=True, check=True).stdout  # fmt: skip
-    fingerprint = next(line.split(":")[9] for line in listing.splitlines() if line.startswith("fpr:"))
-    public = home / "pipeline.asc"
-    public.write_bytes(subprocess.run(["gpg", "--batch", "--armor", "--export", fingerprint], env=env,
-                                      capture_output=True, check=True).stdout)  # fmt: skip
-    return fingerprint, public
+    with gnupg_key(tmp_path_factory.mktemp("gnupg"), "pipeline <p@example.com>") as key:
+        yield key.fingerprint, key.public
 
 
 def test_argocd_verify_key_makes_a_signature_checking_project(cli, chain: ChainLayout, pipeline_key):
