@@ -175,6 +175,51 @@ def added_blobs(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
     return list(rows)
 
 
+def commit_diffs(repo: Path, commits: list[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """(path, blob id before, blob id after) of every file each of `commits` (commits with one
+    parent) changes against its parent, in one git process; "" for the side where it is absent.
+    A commit that changes nothing maps to []."""
+    out: dict[str, list[tuple[str, str, str]]] = {c: [] for c in commits}
+    if not commits:
+        return out
+    argv = ["git", "-C", str(repo), "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--no-abbrev"]
+    request = "".join(f"{c}\n" for c in commits).encode()
+    proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
+    if proc.returncode != 0:
+        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
+    tokens = proc.stdout.decode(errors="surrogateescape").split("\0")
+    rows: list[tuple[str, str, str]] = []
+    i = 0
+    while i < len(tokens) - 1:
+        token = tokens[i]
+        if token.startswith(":"):  # ":old-mode new-mode old-id new-id status", then the path
+            meta = token.split()
+            rows.append((tokens[i + 1], meta[2].strip("0") and meta[2], meta[3].strip("0") and meta[3]))
+            i += 2
+            continue
+        rows = out.setdefault(token, [])  # a commit id: its rows follow
+        i += 1
+    return out
+
+
+def object_ids(repo: Path, specs: list[str]) -> dict[str, tuple[str, str] | None]:
+    """(id, type) of the object each `rev:path` of `specs` names (None when absent), in one git
+    process."""
+    if not specs:
+        return {}
+    argv = ["git", "-C", str(repo), "cat-file", "--batch-check", "--buffer"]
+    request = "".join(f"{spec}\n" for spec in specs).encode()
+    proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
+    if proc.returncode != 0:
+        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
+    lines = proc.stdout.decode(errors="surrogateescape").splitlines()
+    out: dict[str, tuple[str, str] | None] = {}
+    for spec, line in zip(specs, lines, strict=True):
+        fields = line.rsplit(" ", 2)
+        out[spec] = (fields[0], fields[1]) if line.endswith(tuple("0123456789")) and len(fields) == 3 else None
+    return out
+
+
 def merge_base(repo: Path, one: str, other: str) -> str | None:
     """The best common ancestor of two commits, or None when their histories are unrelated."""
     proc = run_bytes(repo, "merge-base", one, other, check=False)
