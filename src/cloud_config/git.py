@@ -128,17 +128,22 @@ def reset_to_remote(repo: Path, branch: str, remote: str = "origin") -> str:
     return rev_parse(repo, "HEAD")
 
 
+def _stdin_lines(repo: Path, args: list[str], lines: list[str]) -> bytes:
+    """The stdout of `git -C repo args...` fed `lines` on stdin, one a line; GitError on failure."""
+    argv = ["git", "-C", str(repo), *args]
+    request = "".join(f"{line}\n" for line in lines).encode()
+    proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
+    if proc.returncode != 0:
+        raise GitError(args, proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc.stdout
+
+
 def read_objects(repo: Path, specs: list[str]) -> dict[str, bytes | None]:
     """The bytes of each blob named by `specs` (`rev:path` or an id); None when not a blob."""
     if not specs:
         return {}
-    argv = ["git", "-C", str(repo), "cat-file", "--batch", "--buffer"]
-    request = "".join(f"{spec}\n" for spec in specs).encode()
-    proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
-    if proc.returncode != 0:
-        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
+    data, pos = _stdin_lines(repo, ["cat-file", "--batch", "--buffer"], specs), 0
     out: dict[str, bytes | None] = {}
-    data, pos = proc.stdout, 0
     for spec in specs:
         end = data.index(b"\n", pos)
         header = data[pos:end].split()
@@ -158,14 +163,18 @@ def added_blobs(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
     commits = run(repo, "rev-list", "--reverse", f"{base}..{head}")
     if not commits:
         return []
-    argv = ["git", "-C", str(repo), "diff-tree", "--stdin", "-r", "-z", "-m", "--root", "--no-renames",
-            "--no-abbrev", "--no-commit-id"]  # fmt: skip
-    proc = subprocess.run(
-        argv, input=(commits + "\n").encode(), capture_output=True, env=_env(None), check=False
-    )
-    if proc.returncode != 0:
-        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
-    tokens = proc.stdout.decode(errors="surrogateescape").split("\0")
+    args = [
+        "diff-tree",
+        "--stdin",
+        "-r",
+        "-z",
+        "-m",
+        "--root",
+        "--no-renames",
+        "--no-abbrev",
+        "--no-commit-id",
+    ]
+    tokens = _stdin_lines(repo, args, commits.split("\n")).decode(errors="surrogateescape").split("\0")
     rows: dict[tuple[str, str], None] = {}
     for i, token in enumerate(tokens[:-1]):
         if token.startswith(":"):
@@ -182,12 +191,8 @@ def commit_diffs(repo: Path, commits: list[str]) -> dict[str, list[tuple[str, st
     out: dict[str, list[tuple[str, str, str]]] = {c: [] for c in commits}
     if not commits:
         return out
-    argv = ["git", "-C", str(repo), "diff-tree", "--stdin", "-r", "-z", "--no-renames", "--no-abbrev"]
-    request = "".join(f"{c}\n" for c in commits).encode()
-    proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
-    if proc.returncode != 0:
-        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
-    tokens = proc.stdout.decode(errors="surrogateescape").split("\0")
+    listed = _stdin_lines(repo, ["diff-tree", "--stdin", "-r", "-z", "--no-renames", "--no-abbrev"], commits)
+    tokens = listed.decode(errors="surrogateescape").split("\0")
     rows: list[tuple[str, str, str]] = []
     i = 0
     while i < len(tokens) - 1:
@@ -207,16 +212,14 @@ def object_ids(repo: Path, specs: list[str]) -> dict[str, tuple[str, str] | None
     process."""
     if not specs:
         return {}
-    argv = ["git", "-C", str(repo), "cat-file", "--batch-check", "--buffer"]
-    request = "".join(f"{spec}\n" for spec in specs).encode()
-    proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
-    if proc.returncode != 0:
-        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
-    lines = proc.stdout.decode(errors="surrogateescape").splitlines()
+    found = _stdin_lines(repo, ["cat-file", "--batch-check", "--buffer"], specs)
+    lines = found.decode(errors="surrogateescape").splitlines()
     out: dict[str, tuple[str, str] | None] = {}
     for spec, line in zip(specs, lines, strict=True):
         fields = line.rsplit(" ", 2)
-        out[spec] = (fields[0], fields[1]) if line.endswith(tuple("0123456789")) and len(fields) == 3 else None
+        out[spec] = (
+            (fields[0], fields[1]) if line.endswith(tuple("0123456789")) and len(fields) == 3 else None
+        )
     return out
 
 
