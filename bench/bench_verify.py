@@ -10,6 +10,8 @@ run by a user (`python -m cloud_config verify ...`), min / median / max of RUNS 
   PR1 / PR10 / PR100: member m0's PR of 1, 10, 100 commits, commit k moving node k (its port + 1);
   the ratios PR10 / PR1 and PR100 / PR1 (issue 19 target on 1000 nodes: PR100 <= 3x PR1);
   B: a member's PR adding one node and its CSR to the full chain (the everyday case);
+  D: m0's PR of 100 commits each adding a file `notes/<k>.txt` (the node list untouched; each is an
+     admin-only finding, exit 1), and its cost per commit: the same on 100 and 1000 nodes;
 and on the largest size only: A, the admin's PR issuing every certificate, and C, `diff` of PR A;
 and S, the signatures of PR100 checked three ways: `git log` with no signature (the floor), `git
 log %G?` against the allowed-signers file (what verify runs: git starts ssh-keygen for each commit),
@@ -104,6 +106,12 @@ def build(root: Path, nodes: int) -> tuple[Path, dict[str, Path]]:
         commit(repo, keys["m0"], f"move node{k}")
         if k + 1 in (1, 10, PR_COMMITS):
             git(repo, "tag", f"pr{k + 1}")
+    git(repo, "checkout", "-q", "-b", "notes", "certs")
+    for k in range(PR_COMMITS):
+        (repo / "notes").mkdir(exist_ok=True)
+        (repo / "notes" / f"{k}.txt").write_text(f"note {k}\n")
+        commit(repo, keys["m0"], f"note {k}")
+    git(repo, "tag", "notes100")
     return repo, keys
 
 
@@ -133,6 +141,7 @@ def measure(nodes: int, last: bool) -> None:
         verify = [*tool, "verify", "--repo", str(repo), "--format", "json"]
         prs = {k: run_times([*verify, "--base", "certs", "--head", f"pr{k}"], 0) for k in (1, 10, PR_COMMITS)}
         b = run_times([*verify, "--base", "certs", "--head", "one-more"], 0)
+        d = run_times([*verify, "--base", "certs", "--head", "notes100"], 1)
         files = len(git(repo, "ls-files").splitlines())
         print(f"chain: {nodes} nodes, {nodes} certificates, {files} files (built in {built:.0f} s)")
         one = statistics.median(prs[1])
@@ -141,6 +150,10 @@ def measure(nodes: int, last: bool) -> None:
             target = "  target <= 3x on 1000 nodes" if k == PR_COMMITS else ""
             print(f"  PR{k:<3d} verify, {k:3d} commits: {text(times)} ({ratio:5.2f}x PR1){target}")
         print(f"  B     verify, PR adding 1 node + CSR:            {text(b)}")
+        per = (statistics.median(d) - one) / (PR_COMMITS - 1) * 1000
+        ratio = statistics.median(d) / one
+        print(f"  D     verify, {PR_COMMITS} commits adding notes/k.txt:  {text(d)} ({ratio:5.2f}x PR1; "
+              f"{per:.1f} ms a commit that leaves the node list alone)")  # fmt: skip
         if last:
             a = run_times([*verify, "--base", "csrs", "--head", "certs"], 0)
             c = run_times([*tool, "diff", "--repo", str(repo), "--base", "csrs", "--head", "certs"], 0)
