@@ -11,10 +11,11 @@ from pathlib import Path
 import pytest
 
 from cloud_config import git
-from cloud_config.gate.blob_cache import BlobCache
+from cloud_config.gate.blob_cache import BlobCache, Parsed
 from cloud_config.gate.change_summary import changes, load_snapshot
 from cloud_config.gate.rules.members import lane_changes, signature_rows
 from cloud_config.gate.verify import verify
+from cloud_config.model.chain import ChainConfig
 from cloud_config.model.paths import CHAIN_CONFIG
 from tests.support.gate_corpus import CHAIN, ChainRepo
 
@@ -95,9 +96,12 @@ def test_a_long_pr_parses_chain_config_whole_at_its_ends_only(
     and chain_config.toml parsed whole only at the base and the head."""
     whole: list[str] = []
     parse = BlobCache.parse_chain
-    monkeypatch.setattr(
-        BlobCache, "parse_chain", lambda self, blob, data: (whole.append(blob), parse(self, blob, data))[1]
-    )
+
+    def counted(self: BlobCache, blob: str, data: bytes | None) -> Parsed[ChainConfig]:
+        whole.append(blob)
+        return parse(self, blob, data)
+
+    monkeypatch.setattr(BlobCache, "parse_chain", counted)
     chain.pr("certs")
     for i in range(6):
         signer, domain = ("p2", "node0") if i == 3 else ("p1", f"node{i % 2}")

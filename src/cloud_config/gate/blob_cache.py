@@ -58,6 +58,9 @@ class BlobCache:
         self._members: dict[str, Parsed[Members]] = {}
         self._layouts: dict[str, _Layout | None] = {}
         self._dicts: dict[str, dict[str, Any]] = {}  # the parsed TOML of the versions parsed whole
+        # what a pair of versions (chain_config.toml and members.toml ids before, after) changes:
+        # change_summary.commit_changes, once per pair however many commits leave both alone
+        self.pairs: dict[tuple[str, ...], Any] = {}
         self.whole_parses = 0
         self.derived = 0
 

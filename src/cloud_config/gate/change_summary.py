@@ -112,21 +112,30 @@ def commit_changes(
                 old.tree[path] = was
             if now:
                 new.tree[path] = now
-    old.chain, old.chain_error, old.chain_unknown = cache.chain(before[0])
-    new.chain, new.chain_error, new.chain_unknown = cache.chain(after[0], before[0])
-    old.members, old.members_error, old.members_unknown = cache.members(before[1])
-    new.members, new.members_error, new.members_unknown = cache.members(after[1])
-    return changes(old, new)
+    key = (*before, *after)
+    if key not in cache.pairs:  # what the two TOML files say changed: once per pair of versions
+        old.chain, old.chain_error, old.chain_unknown = cache.chain(before[0])
+        new.chain, new.chain_error, new.chain_unknown = cache.chain(after[0], before[0])
+        old.members, old.members_error, old.members_unknown = cache.members(before[1])
+        new.members, new.members_error, new.members_unknown = cache.members(after[1])
+        cache.pairs[key] = _toml_changes(old, new)
+    settings, members = cache.pairs[key]
+    return _in_order([*settings, *file_changes(old, new), *members])
 
 
 def changes(old: Snapshot, new: Snapshot) -> list[Change]:
     """Every change from `old` to `new`, in KIND_TITLES order."""
-    found = [
-        *_unreadable_changes(old, new),
-        *config_changes(old.chain, new.chain),
-        *file_changes(old, new),
-        *member_changes(old.members, new.members),
-    ]
+    settings, members = _toml_changes(old, new)
+    return _in_order([*settings, *file_changes(old, new), *members])
+
+
+def _toml_changes(old: Snapshot, new: Snapshot) -> tuple[list[Change], list[Change]]:
+    """(changes to chain_config.toml, to members.toml) from `old` to `new`."""
+    settings = [*_unreadable_changes(old, new), *config_changes(old.chain, new.chain)]
+    return settings, list(member_changes(old.members, new.members))
+
+
+def _in_order(found: list[Change]) -> list[Change]:
     order = list(KIND_TITLES)
     return sorted(found, key=lambda c: order.index(c.kind))
 
