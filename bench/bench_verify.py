@@ -142,7 +142,7 @@ def measure(nodes: int, last: bool) -> None:
         prs = {k: run_times([*verify, "--base", "certs", "--head", f"pr{k}"], 0) for k in (1, 10, PR_COMMITS)}
         b = run_times([*verify, "--base", "certs", "--head", "one-more"], 0)
         d = run_times([*verify, "--base", "certs", "--head", "notes100"], 1)
-        files = len(git(repo, "ls-files").splitlines())
+        files = len(git(repo, "ls-tree", "-r", "--name-only", "certs").splitlines())
         print(f"chain: {nodes} nodes, {nodes} certificates, {files} files (built in {built:.0f} s)")
         one = statistics.median(prs[1])
         for k, times in prs.items():
