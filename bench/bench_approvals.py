@@ -14,8 +14,12 @@ PR holds 11 signed commits and 11 approvers. Times `python -m cloud_config verif
 Measured on the 2-core project machine under load from other jobs (2026-12-01, load average 9-14):
 floor 0.64 / 1.09 / 1.48 s, the 10-approval PR 1.71 / 1.91 / 2.37 s, the same commits uncounted
 1.21 / 1.39 / 1.78 s (min / median / max of 7): approvals / floor 1.75, approvals / uncounted
-1.37. Most of the difference is ssh-keygen checking each approval's signature: once for the
-signature rules and once more for the count.
+1.37. Most of the difference was ssh-keygen checking each approval's signature: once for the
+signature rules and once more for the count. Since the count reads the signature rules' rows (each
+signature checked once, issue 19; 2026-12-02, one run each, min / median / max of 7): before
+floor 0.58 / 0.74 / 0.96 s, approvals 0.87 / 1.30 / 1.69 s, uncounted 0.78 / 0.79 / 0.91 s
+(approvals / uncounted 1.64); after floor 0.50 / 0.52 / 0.55 s, approvals 0.72 / 0.82 / 0.86 s,
+uncounted 0.71 / 0.75 / 0.80 s (approvals / uncounted 1.10, approvals / floor 1.57).
 """
 
 from __future__ import annotations

@@ -128,17 +128,22 @@ def reset_to_remote(repo: Path, branch: str, remote: str = "origin") -> str:
     return rev_parse(repo, "HEAD")
 
 
+def _stdin_lines(repo: Path, args: list[str], lines: list[str]) -> bytes:
+    """The stdout of `git -C repo args...` fed `lines` on stdin, one a line; GitError on failure."""
+    argv = ["git", "-C", str(repo), *args]
+    request = "".join(f"{line}\n" for line in lines).encode()
+    proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
+    if proc.returncode != 0:
+        raise GitError(args, proc.returncode, proc.stderr.decode(errors="replace"))
+    return proc.stdout
+
+
 def read_objects(repo: Path, specs: list[str]) -> dict[str, bytes | None]:
     """The bytes of each blob named by `specs` (`rev:path` or an id); None when not a blob."""
     if not specs:
         return {}
-    argv = ["git", "-C", str(repo), "cat-file", "--batch", "--buffer"]
-    request = "".join(f"{spec}\n" for spec in specs).encode()
-    proc = subprocess.run(argv, input=request, capture_output=True, env=_env(None), check=False)
-    if proc.returncode != 0:
-        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
+    data, pos = _stdin_lines(repo, ["cat-file", "--batch", "--buffer"], specs), 0
     out: dict[str, bytes | None] = {}
-    data, pos = proc.stdout, 0
     for spec in specs:
         end = data.index(b"\n", pos)
         header = data[pos:end].split()
@@ -158,14 +163,18 @@ def added_blobs(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
     commits = run(repo, "rev-list", "--reverse", f"{base}..{head}")
     if not commits:
         return []
-    argv = ["git", "-C", str(repo), "diff-tree", "--stdin", "-r", "-z", "-m", "--root", "--no-renames",
-            "--no-abbrev", "--no-commit-id"]  # fmt: skip
-    proc = subprocess.run(
-        argv, input=(commits + "\n").encode(), capture_output=True, env=_env(None), check=False
-    )
-    if proc.returncode != 0:
-        raise GitError(argv[3:], proc.returncode, proc.stderr.decode(errors="replace"))
-    tokens = proc.stdout.decode(errors="surrogateescape").split("\0")
+    args = [
+        "diff-tree",
+        "--stdin",
+        "-r",
+        "-z",
+        "-m",
+        "--root",
+        "--no-renames",
+        "--no-abbrev",
+        "--no-commit-id",
+    ]
+    tokens = _stdin_lines(repo, args, commits.split("\n")).decode(errors="surrogateescape").split("\0")
     rows: dict[tuple[str, str], None] = {}
     for i, token in enumerate(tokens[:-1]):
         if token.startswith(":"):
@@ -173,6 +182,45 @@ def added_blobs(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
             if meta[3].strip("0") and meta[1] != "160000":  # not a deletion, not a submodule
                 rows.setdefault((meta[3], tokens[i + 1]), None)
     return list(rows)
+
+
+def commit_diffs(repo: Path, commits: list[str]) -> dict[str, list[tuple[str, str, str]]]:
+    """(path, blob id before, blob id after) of every file each of `commits` (commits with one
+    parent) changes against its parent, in one git process; "" for the side where it is absent.
+    A commit that changes nothing maps to []."""
+    out: dict[str, list[tuple[str, str, str]]] = {c: [] for c in commits}
+    if not commits:
+        return out
+    listed = _stdin_lines(repo, ["diff-tree", "--stdin", "-r", "-z", "--no-renames", "--no-abbrev"], commits)
+    tokens = listed.decode(errors="surrogateescape").split("\0")
+    rows: list[tuple[str, str, str]] = []
+    i = 0
+    while i < len(tokens) - 1:
+        token = tokens[i]
+        if token.startswith(":"):  # ":old-mode new-mode old-id new-id status", then the path
+            meta = token.split()
+            rows.append((tokens[i + 1], meta[2].strip("0") and meta[2], meta[3].strip("0") and meta[3]))
+            i += 2
+            continue
+        rows = out.setdefault(token, [])  # a commit id: its rows follow
+        i += 1
+    return out
+
+
+def object_ids(repo: Path, specs: list[str]) -> dict[str, tuple[str, str] | None]:
+    """(id, type) of the object each `rev:path` of `specs` names (None when absent), in one git
+    process."""
+    if not specs:
+        return {}
+    found = _stdin_lines(repo, ["cat-file", "--batch-check", "--buffer"], specs)
+    lines = found.decode(errors="surrogateescape").splitlines()
+    out: dict[str, tuple[str, str] | None] = {}
+    for spec, line in zip(specs, lines, strict=True):
+        fields = line.rsplit(" ", 2)
+        out[spec] = (
+            (fields[0], fields[1]) if line.endswith(tuple("0123456789")) and len(fields) == 3 else None
+        )
+    return out
 
 
 def merge_base(repo: Path, one: str, other: str) -> str | None:

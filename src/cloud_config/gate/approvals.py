@@ -18,12 +18,12 @@ from cloud_config import git
 from cloud_config.errors import CloudConfigError, NotFoundError, UsageError
 from cloud_config.gate.change_summary import Change, changes, load_snapshot, resolve
 from cloud_config.gate.findings import ERROR, Finding
+from cloud_config.gate.rules.members import TREE_TRAILER, TREES_NAMED
 from cloud_config.model.members import Members
 from cloud_config.model.paths import MEMBERS_FILE
 from cloud_config.model.policy import KINDS
 
 RULE = "approvals-missing"
-TREE_TRAILER = "Approves-Tree"
 BASE_TRAILER = "Approves-Base"
 # The policy kind of each kind of change the change summary names (change_summary.KIND_TITLES).
 KIND_OF = {
@@ -182,11 +182,20 @@ def approved_head(repo: Path, base: str, head: str) -> tuple[str, str]:
 
 
 def check(
-    repo: Path, members: Members | None, base: str, head: str, found: list[Change], *, everyone: bool = False
+    repo: Path,
+    members: Members | None,
+    base: str,
+    head: str,
+    found: list[Change],
+    *,
+    everyone: bool = False,
+    signed: list[list[str]] | None = None,
 ) -> Approvals:
     """The approvals of the change base..head that makes `found`, under `members` (the policy
     in force: members.toml at the base, or on receipt as of the last accepted step). Approvers
-    are collected when a kind touched has a rule, or always with `everyone` (the audit)."""
+    are collected when a kind touched has a rule, or always with `everyone` (the audit).
+    `signed`: rules.members.signature_rows of base..head under `members`, when read already (each
+    signature is then checked once per verify)."""
     kinds = kinds_of(found)
     rules = (
         {k: members.policy.approvals[k] for k in kinds if k in members.policy.approvals} if members else {}
@@ -194,7 +203,8 @@ def check(
     if members is None or not (rules or everyone):
         return Approvals(head, "")
     result = Approvals(*approved_head(repo, base, head))
-    result.approvers, result.stale = _collect(repo, members, base, result.head, result.tree)
+    rows = _reachable(signed, result.head) if signed is not None else None
+    result.approvers, result.stale = _collect(repo, members, base, result.head, result.tree, rows)
     names, admins = members.names, members.admins
     for kind, threshold in rules.items():
         eligible = threshold.eligible(names, admins)
@@ -210,17 +220,36 @@ def check(
     return result
 
 
-def _collect(repo: Path, members: Members, base: str, head: str, tree: str) -> tuple[list[str], list[str]]:
+def _reachable(signed: list[list[str]], head: str) -> list[list[str]]:
+    """[tree, parents, status, principal, trailer values] of the rows of `signed` (the commits of
+    base..H for some H) that are in base..`head`, for `head` one of them: those reachable from it."""
+    by_sha = {row[0]: row for row in signed}
+    seen: set[str] = set()
+    todo = [head] if head in by_sha else []
+    while todo:
+        sha = todo.pop()
+        if sha not in seen:
+            seen.add(sha)
+            todo += [p for p in by_sha[sha][1].split() if p in by_sha]  # a parent outside: in base
+    return [[tree, parents, status, principal, named]
+            for sha, parents, status, _, principal, tree, named in signed if sha in seen]  # fmt: skip
+
+
+def _collect(
+    repo: Path, members: Members, base: str, head: str, tree: str, rows: list[list[str]] | None = None
+) -> tuple[list[str], list[str]]:
     """(members who approved `tree` in base..head, members who approved another tree only).
 
     A member approves `tree` by a signed commit naming it in its one Approves-Tree trailer, or by
     a signed commit of its own that changes something and whose tree it is (the author's commit).
+    `rows`: the signature rows of base..head (see _reachable), when read already.
     """
-    fields = ["%T", "%P", "%G?", "%GS", f"%(trailers:key={TREE_TRAILER},valueonly,separator=%x2C)"]
-    with tempfile.TemporaryDirectory(prefix="cloud-config-approvals-") as tmp:
-        allowed = Path(tmp) / "allowed_signers"
-        allowed.write_text(members.allowed_signers(), encoding="utf-8")
-        rows = git.signature_log(repo, allowed, [f"{base}..{head}"], fields)
+    if rows is None:
+        fields = ["%T", "%P", "%G?", "%GS", TREES_NAMED]
+        with tempfile.TemporaryDirectory(prefix="cloud-config-approvals-") as tmp:
+            allowed = Path(tmp) / "allowed_signers"
+            allowed.write_text(members.allowed_signers(), encoding="utf-8")
+            rows = git.signature_log(repo, allowed, [f"{base}..{head}"], fields)
     approved: set[str] = set()
     elsewhere: set[str] = set()
     authored = [(parents.split()[:1], principal) for own, parents, status, principal, named in rows

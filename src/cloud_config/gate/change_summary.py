@@ -8,20 +8,19 @@ fields, CSRs, certificates, the CA, members, and any other file.
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TypeVar
+from typing import Any
 
 from cloud_config import git
-from cloud_config.errors import CloudConfigError, GitError, UsageError
+from cloud_config.errors import GitError, UsageError
+from cloud_config.gate.blob_cache import BlobCache
 from cloud_config.model.chain import ChainConfig
 from cloud_config.model.members import Members
 from cloud_config.model.paths import CA_CERT, CHAIN_CONFIG, MEMBERS_FILE
 from cloud_config.model.policy import Policy
-from cloud_config.model.schema import UnknownFieldError, decode_toml
 
-T = TypeVar("T")
 _NODE_FILE = re.compile(r"^certs/([^/]+)/(csr|cert)\.pem$")
 # The order changes are listed in, and their headings.
 KIND_TITLES = {
@@ -78,8 +77,9 @@ def node_file(path: str) -> tuple[str, str] | None:
     return (match.group(1), match.group(2)) if match else None
 
 
-def load_snapshot(repo: Path, rev: str, certs: bool = True) -> Snapshot:
-    """Read the chain repo at `rev` straight from git (no checkout); `certs` reads the PEMs too."""
+def load_snapshot(repo: Path, rev: str, certs: bool = True, cache: BlobCache | None = None) -> Snapshot:
+    """Read the chain repo at `rev` straight from git (no checkout); `certs` reads the PEMs too.
+    With `cache`, chain_config.toml and members.toml are parsed once per blob id."""
     tree = git.ls_tree_ids(repo, rev)
     # The CA file always (a rotation is judged on both sides); the node PEMs when `certs`.
     pems = [CA_CERT, *(sorted(p for p in tree if node_file(p)) if certs else [])]
@@ -87,33 +87,55 @@ def load_snapshot(repo: Path, rev: str, certs: bool = True) -> Snapshot:
     present = [p for p in wanted if p in tree]
     by_id = git.read_objects(repo, sorted({tree[p] for p in present}))
     blobs = {p: by_id[tree[p]] for p in present}
-    chain, chain_error, chain_unknown = _load(blobs.get(CHAIN_CONFIG), CHAIN_CONFIG, ChainConfig.loads)
-    members, members_error, members_unknown = _load(blobs.get(MEMBERS_FILE), MEMBERS_FILE, Members.loads)
+    cache = cache or BlobCache(repo)
+    chain, chain_error, chain_unknown = cache.parse_chain(tree.get(CHAIN_CONFIG, ""), blobs.get(CHAIN_CONFIG))
+    members, members_error, members_unknown = cache.members(tree.get(MEMBERS_FILE), blobs.get(MEMBERS_FILE))
     return Snapshot(
         rev, tree, chain, chain_error, members, members_error, blobs, chain_unknown, members_unknown
     )
 
 
-def _load(
-    data: bytes | None, source: str, loads: Callable[[str, str], T]
-) -> tuple[T | None, str | None, bool]:
-    """(value, error, whether the error is an unknown field) of one TOML file's bytes."""
-    if data is None:
-        return None, None, False
-    try:
-        return loads(decode_toml(data, source), source), None, False
-    except CloudConfigError as exc:
-        return None, str(exc), isinstance(exc, UnknownFieldError)
+def commit_changes(
+    cache: BlobCache, before: tuple[str, str], after: tuple[str, str], files: list[tuple[str, str, str]]
+) -> list[Change]:
+    """`changes` of one commit from its parent, told by what git says it changed: `files` (path,
+    blob before, blob after), and (chain_config.toml, members.toml) blob ids on each side ("" when
+    absent). Only the versions of the two TOML files are parsed, each once per blob id."""
+    old, new = (
+        Snapshot("", {p: b for p, b in zip((CHAIN_CONFIG, MEMBERS_FILE), ids, strict=True) if b},
+                 None, None, None, None, {})
+        for ids in (before, after)
+    )  # fmt: skip
+    for path, was, now in files:
+        if path not in (CHAIN_CONFIG, MEMBERS_FILE):
+            if was:
+                old.tree[path] = was
+            if now:
+                new.tree[path] = now
+    key = (*before, *after)
+    if key not in cache.pairs:  # what the two TOML files say changed: once per pair of versions
+        old.chain, old.chain_error, old.chain_unknown = cache.chain(before[0])
+        new.chain, new.chain_error, new.chain_unknown = cache.chain(after[0], before[0])
+        old.members, old.members_error, old.members_unknown = cache.members(before[1])
+        new.members, new.members_error, new.members_unknown = cache.members(after[1])
+        cache.pairs[key] = _toml_changes(old, new)
+    settings, members = cache.pairs[key]
+    return _in_order([*settings, *file_changes(old, new), *members])
 
 
 def changes(old: Snapshot, new: Snapshot) -> list[Change]:
     """Every change from `old` to `new`, in KIND_TITLES order."""
-    found = [
-        *_unreadable_changes(old, new),
-        *config_changes(old.chain, new.chain),
-        *file_changes(old, new),
-        *member_changes(old.members, new.members),
-    ]
+    settings, members = _toml_changes(old, new)
+    return _in_order([*settings, *file_changes(old, new), *members])
+
+
+def _toml_changes(old: Snapshot, new: Snapshot) -> tuple[list[Change], list[Change]]:
+    """(changes to chain_config.toml, to members.toml) from `old` to `new`."""
+    settings = [*_unreadable_changes(old, new), *config_changes(old.chain, new.chain)]
+    return settings, list(member_changes(old.members, new.members))
+
+
+def _in_order(found: list[Change]) -> list[Change]:
     order = list(KIND_TITLES)
     return sorted(found, key=lambda c: order.index(c.kind))
 
@@ -141,10 +163,16 @@ def config_changes(old: ChainConfig | None, new: ChainConfig | None) -> Iterator
     yield from _node_changes(old, new)
 
 
+def _without_nodes(config: ChainConfig) -> dict[str, Any]:
+    """`config.to_dict()` but for the node list (not rendered: one entry a node)."""
+    data = replace(config, node_network_address_list=[]).to_dict()
+    del data["node_network_address_list"]
+    return data
+
+
 def _settings(config: ChainConfig) -> dict[str, object]:
     """Everything but the node list and the validators: what only admins change."""
-    data = config.to_dict()
-    del data["node_network_address_list"]
+    data = _without_nodes(config)
     del data["system_config"]["validators"]
     return data
 
@@ -152,8 +180,9 @@ def _settings(config: ChainConfig) -> dict[str, object]:
 def _setting_changes(old: ChainConfig, new: ChainConfig) -> Iterator[Change]:
     if old.stage is not new.stage:
         yield Change("stage", "stage", f"stage {old.stage.value} -> {new.stage.value}")
+    old_data, new_data = _without_nodes(old), _without_nodes(new)
     for section, kind in (("system_config", "system"), ("genesis_block", "genesis")):
-        before, after = old.to_dict()[section], new.to_dict()[section]
+        before, after = old_data[section], new_data[section]
         for key in sorted(before):
             if key != "validators" and before[key] != after[key]:
                 field = f"{section}.{key}"
@@ -177,14 +206,15 @@ def _image_changes(old: ChainConfig, new: ChainConfig) -> Iterator[Change]:
 
 def _validator_changes(old: list[str], new: list[str]) -> Iterator[Change]:
     before, after = [v.lower() for v in old], [v.lower() for v in new]
+    was, now = set(before), set(after)  # membership as in the lists, without scanning them
     for v in after:
-        if v not in before:
+        if v not in was:
             yield Change("validator-added", v, v)
     for v in before:
-        if v not in after:
+        if v not in now:
             yield Change("validator-removed", v, v)
-    kept = [v for v in after if v in before]
-    if kept != [v for v in before if v in after] or len(set(after)) != len(after):
+    kept = [v for v in after if v in was]
+    if kept != [v for v in before if v in now] or len(now) != len(after):
         field = "system_config.validators"
         yield Change("system", field, f"{field}: order changed or an address repeated")
 

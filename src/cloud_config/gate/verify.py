@@ -15,6 +15,7 @@ from pathlib import Path
 
 from cloud_config import git
 from cloud_config.gate import approvals
+from cloud_config.gate.blob_cache import BlobCache
 from cloud_config.gate.change_summary import Snapshot, changes, load_snapshot, resolve
 from cloud_config.gate.findings import ERROR, WARNING, Finding, Report
 from cloud_config.gate.rules import certs, config, departure, images, members, rotation, secrets
@@ -55,38 +56,46 @@ def verify(
     fork = git.merge_base(repo, base_sha, head_sha)
     if fork is None:
         return Report(base_sha, head_sha, chain_name, [UNRELATED])
-    base = load_snapshot(repo, base_sha, certs=False)
+    parsed = BlobCache(repo)  # chain_config.toml and members.toml, parsed once per blob id
+    base = load_snapshot(repo, base_sha, certs=False, cache=parsed)
     cache: dict[str, Snapshot] = {base_sha: base}
 
     def snapshot_of(rev: str) -> Snapshot:
         if rev not in cache:
-            cache[rev] = load_snapshot(repo, rev, certs=False)
+            cache[rev] = load_snapshot(repo, rev, certs=False, cache=parsed)
         return cache[rev]
 
     findings: list[Finding] = []
     merged: Snapshot | None = None
     if fork == base_sha:
-        merged = cache[head_sha] = load_snapshot(repo, head_sha)  # a fast-forward: the head is the merge
+        # a fast-forward: the head is the merge
+        merged = cache[head_sha] = load_snapshot(repo, head_sha, cache=parsed)
     else:
         findings.append(STALE_BRANCH)
         tree, conflicts = git.merge_tree(repo, base_sha, head_sha)
         if conflicts:
             findings.append(_conflict(conflicts))
         else:
-            merged = load_snapshot(repo, tree)
+            merged = load_snapshot(repo, tree, cache=parsed)
     judge = base if judge_sha == base_sha else snapshot_of(judge_sha)
     head = merged if merged is not None else snapshot_of(head_sha)
+    # every signature of base..head checked once, for the signature rules and the approvals count
+    signed = (
+        None if judge.members is None else members.signature_rows(repo, judge.members, base_sha, head_sha)
+    )
     findings += [
         *secrets.secret_findings(repo, base, head_sha, merged),
         *members.members_missing_findings(judge, require_members),
         *members.members_file_findings(judge, merged),
         # the PR's own commits, base..head commit (a stale branch's merged snapshot is a tree, no commit)
-        *members.signature_findings(repo, judge, base_sha, snapshot_of(head_sha), snapshot_of),
+        *members.signature_findings(
+            repo, judge, base_sha, snapshot_of(head_sha), snapshot_of, parsed, signed
+        ),
     ]
     if merged is not None:
         findings += _tree_findings(repo, base, merged, chain_name, require_digests)
     # the policy in force is judge's (the base's unless told otherwise), applied to the change as merged
-    approved = approvals.check(repo, judge.members, base_sha, head_sha, changes(base, head))
+    approved = approvals.check(repo, judge.members, base_sha, head_sha, changes(base, head), signed=signed)
     return Report(base_sha, head_sha, chain_name, [*findings, *approved.findings()], approved.to_dict())
 
 

@@ -13,6 +13,8 @@ from collections.abc import Iterator
 
 from cloud_config.gate.change_summary import Snapshot, node_file
 from cloud_config.gate.findings import ERROR, WARNING, Finding
+from cloud_config.model.chain import ChainConfig
+from cloud_config.model.network_address import NodeNetworkAddress
 from cloud_config.model.paths import CA_CERT, node_name
 
 # cert_problems' messages, by how they begin, to the rule each one breaks.
@@ -30,16 +32,15 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
 
     ca_pem = head.text(CA_CERT)
     yield from _ca_findings(base, head, ca_pem)
+    now, then = _by_domain(head.chain), _by_domain(base.chain)
     for path in sorted(p for p in head.tree if node_file(p)):
         domain, kind = node_file(path) or ("", "")
         pem = head.text(path) or ""
         name = node_name(chain_name, domain)
-        listed = head.chain.node(domain) if head.chain else None
-        if listed is None and base.chain is not None:
-            listed = base.chain.node(domain)  # a node that left: its names are judged as they were
+        listed = now.get(domain) or then.get(domain)  # a node that left: its names as they were
         hosts = pki.cert_hosts(listed)
         kept = base.tree.get(path) == head.tree.get(path)
-        former = pki.cert_hosts(base.chain.node(domain) if base.chain else None) if kept else ()
+        former = pki.cert_hosts(then.get(domain)) if kept else ()
         if former and not set(former) <= set(hosts):
             yield from _stale_host(head, path, pem, name, hosts, former)
         if kept:  # its names were judged when it came in; a moved host is cert-stale-host's
@@ -69,6 +70,14 @@ def cert_findings(base: Snapshot, head: Snapshot, chain_name: str) -> Iterator[F
                     + ("; it was issued before this change (re-sign it with sign-csr)" if unchanged else ""),
                 )  # fmt: skip
             yield from _expiring(path, pem)
+
+
+def _by_domain(chain: ChainConfig | None) -> dict[str, NodeNetworkAddress]:
+    """Each domain's node-list entry (the first one, as ChainConfig.node finds it)."""
+    found: dict[str, NodeNetworkAddress] = {}
+    for node in chain.node_network_address_list if chain else []:
+        found.setdefault(node.domain, node)
+    return found
 
 
 def _expiring(path: str, pem: str) -> Iterator[Finding]:
