@@ -35,7 +35,6 @@ from cloud_config.demo.world import (
     DemoError,
     Person,
     World,
-    cloud_config,
     pipeline_nodes,
     push_new_repo,
     run_tool,
@@ -343,9 +342,12 @@ class Demo:
         head = git.rev_parse(self.w.forge.path(CHAIN), "master")
         deadline = time.monotonic() + PIPELINE_TIMEOUT
         while True:
-            report = json.loads(
-                cloud_config("status", "--remote", self.w.forge.url(CHAIN), "--format", "json")
-            )
+            # Exit 1 (a node lags) is an answer too while the pipelines catch up: poll again.
+            proc = run_tool("status", "--remote", self.w.forge.url(CHAIN), "--format", "json")
+            if proc.returncode not in (0, 1) or not proc.stdout:
+                last = proc.stderr.strip().splitlines()[-1:] or ["no output"]
+                raise DemoError(f"`cloud-config status` failed ({proc.returncode}): {last[0]}")
+            report = json.loads(proc.stdout)
             rows = {n["domain"]: n for n in report["nodes"]}
             if all(rows[d]["chain_commit"] == head for d in self.node_repos):
                 break
