@@ -27,6 +27,8 @@ IDENTITY_KEYS: dict[tuple[str, ...], str] = {("node_network_address_list",): "do
 
 @dataclass
 class _RawEntry:
+    """One `key = value` of the old text: its key, parsed value and lines (trivia above included)."""
+
     key: str
     value: Any
     lines: list[str]
@@ -34,6 +36,8 @@ class _RawEntry:
 
 @dataclass
 class _RawBlock:
+    """One table of the old text (the root, or a header) and its entries."""
+
     path: tuple[str, ...]
     array: bool
     lines: list[str]  # trivia above the header, then the header ([] for the root)
