@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloud_config.model import toml_format
+from cloud_config.model import toml_format, toml_plain
 from cloud_config.model.toml_format import Block
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
@@ -131,12 +131,18 @@ def _parse(text: str) -> tuple[list[_RawBlock], list[str]]:
         i = end
     for block, block_spans in zip(out, spans, strict=True):
         # One parse per block: the entries in order, each a single top-level key.
-        parsed = tomllib.loads("\n".join("\n".join(lines[a:b]) for a, b in block_spans))
+        parsed = _loads("\n".join("\n".join(lines[a:b]) for a, b in block_spans))
         if len(parsed) != len(block.entries):
             raise ValueError("dotted or repeated keys")
         for entry, (key, value) in zip(block.entries, parsed.items(), strict=True):
             entry.key, entry.value = key, value
     return out, pending
+
+
+def _loads(text: str) -> dict[str, Any]:
+    """tomllib.loads, through toml_plain's fast reading when the text is in the plain layout."""
+    plain = toml_plain.loads(text)
+    return tomllib.loads(text) if plain is None else plain
 
 
 def same(a: Any, b: Any) -> bool:
@@ -252,7 +258,7 @@ def update(old_text: str | None, data: Mapping[str, Any]) -> str:
             lines.pop(0)
     text = "\n".join([*lines, *trailing]) + "\n"
     try:
-        if same(tomllib.loads(text), _plain(data)):
+        if same(_loads(text), _plain(data)):
             return text
     except tomllib.TOMLDecodeError:
         pass
