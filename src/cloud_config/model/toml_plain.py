@@ -25,6 +25,8 @@ _KEY = re.compile(r"[A-Za-z0-9_-]+")
 _STRING = re.compile(r'"[^"\\\x00-\x1f\x7f]*"')
 _INTEGER = re.compile(r"-?(?:0|[1-9][0-9]{0,17})")
 _ITEM = re.compile(r"[ \t]*(.*?),[ \t]*")
+# `key = value`, with the two common values (a plain string, a small integer) read by the match.
+_ENTRY = re.compile(r'([A-Za-z0-9_-]+) = (?:"([^"\\\x00-\x1f\x7f]*)"|(-?(?:0|[1-9][0-9]{0,17}))|(.+))')
 _NO = object()  # not a value of the plain layout
 
 
@@ -100,17 +102,24 @@ def loads(text: str) -> dict[str, Any] | None:
                 return None
             table = opened
             continue
-        key, sep, rest = line.partition(" = ")
-        if not sep or key in table or not _KEY.fullmatch(key):
+        entry = _ENTRY.fullmatch(line)
+        if entry is None:
             return None
-        if rest == "[":
+        key, string, integer, rest = entry.groups()
+        if key in table:
+            return None
+        if string is not None:
+            table[key] = string
+        elif integer is not None:
+            table[key] = int(integer)
+        elif rest == "[":
             found = _items(lines, i)
             if found is None:
                 return None
             table[key], i = found
-            continue
-        value = _value(rest)
-        if value is _NO:
-            return None
-        table[key] = value
+        else:
+            value = _value(rest)
+            if value is _NO:
+                return None
+            table[key] = value
     return root
