@@ -94,12 +94,20 @@ def _bracket_end(lines: list[str], i: int) -> int:
 
 
 def _in_string(line: str, pos: int, quote: str) -> tuple[int, str]:
-    """One step inside a string opened by `quote`: the next position, and the quote still open."""
-    if quote[0] == '"' and line[pos] == "\\":
-        return pos + 2, quote  # an escape (basic strings only)
-    if line.startswith(quote, pos):
-        return pos + len(quote), ""
-    return pos + 1, quote
+    """One step inside a string opened by `quote`: the next position, and the quote still open.
+
+    The step goes straight to the next quote character (or backslash, in a basic string): the
+    characters between can neither close the string nor escape."""
+    stop = line.find(quote[0], pos)
+    if quote[0] == '"':
+        escape = line.find("\\", pos)
+        if escape >= 0 and (stop < 0 or escape < stop):
+            return escape + 2, quote  # an escape (basic strings only)
+    if stop < 0:
+        return len(line), quote
+    if line.startswith(quote, stop):
+        return stop + len(quote), ""
+    return stop + 1, quote
 
 
 def _parse(text: str) -> tuple[list[_RawBlock], list[str]]:
@@ -154,23 +162,41 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+_ANY = object()  # the bucket of blocks whose identity is not a string (or who have none)
+
+
+def _bucket(path: tuple[str, ...], array: bool, values: Mapping[str, Any]) -> tuple[object, ...]:
+    """Blocks that can pair: same table, and for an array element the same identity string.
+
+    Two blocks in different buckets are never a match in `_match` (equal values mean an equal
+    identity), so each new block looks only at its bucket: linear, not quadratic, in the node list."""
+    ident = IDENTITY_KEYS.get(path) if array else None
+    value = values.get(ident) if ident is not None else None
+    return (path, array, value if isinstance(value, str) else _ANY)
+
+
 def _match(old: list[_RawBlock], new: list[Block]) -> dict[int, int]:
     """new block index -> old block index, for blocks that are the same table."""
     pairs: dict[int, int] = {}
     used: set[int] = set()
+    old_values = [ob.values() for ob in old]
+    buckets: dict[tuple[object, ...], list[int]] = {}
+    for o, ob in enumerate(old):
+        buckets.setdefault(_bucket(ob.path, ob.array, old_values[o]), []).append(o)
+    new_values = [nb.values() for nb in new]
     for strict in (True, False):
         for n, nb in enumerate(new):
             if n in pairs:
                 continue
             ident = IDENTITY_KEYS.get(nb.path)
-            for o, ob in enumerate(old):
-                if o in used or ob.path != nb.path or ob.array != nb.array:
+            for o in buckets.get(_bucket(nb.path, nb.array, new_values[n]), ()):
+                if o in used:
                     continue
                 if nb.array:
                     if strict:
-                        hit = same(ob.values(), nb.values())
+                        hit = same(old_values[o], new_values[n])
                     else:
-                        hit = ident is not None and same(ob.values().get(ident), nb.values().get(ident))
+                        hit = ident is not None and same(old_values[o].get(ident), new_values[n].get(ident))
                 else:
                     hit = True
                 if hit:
