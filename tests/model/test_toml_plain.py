@@ -90,6 +90,8 @@ def test_mutated_texts_read_alike_or_are_declined(data: dict[str, Any], draw: st
         "a = [[]]\n",
         "a = {}\n",
         "a = 1234567890123456789012\n",
+        "a = " + "[" * 100_000 + "]" * 100_000 + "\n",  # declined without recursing
+        "a = [\n    " + "[" * 100_000 + "]" * 100_000 + ",\n]\n",
     ],
 )
 def test_near_misses_are_declined(text: str) -> None:

@@ -38,10 +38,11 @@ def _value(text: str) -> Any:
     if first == "[":
         if text == "[]":
             return []
-        if text.endswith("]"):
-            item = _value(text[1:-1])
-            return _NO if item is _NO or isinstance(item, list) else [item]
-        return _NO
+        inner = text[1:-1]
+        if not text.endswith("]") or inner[:1] == "[":  # an array in an array (however deep): not plain
+            return _NO
+        item = _value(inner)
+        return _NO if item is _NO else [item]
     if text == "true":
         return True
     if text == "false":
