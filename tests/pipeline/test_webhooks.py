@@ -189,6 +189,7 @@ def test_unknown_pipeline_is_404(running: Running) -> None:
 def test_health_status_and_metrics(running: Running) -> None:
     body = push_event("master", running.chain.head())
     running.send(good_headers("gitea", body), body)
+    assert running.send(BAD["none"])[0] == 401  # counted below (not left to another test's order)
     assert running.service.queue.wait_idle(30)
     assert get(f"{running.server.url}/healthz") == (200, "ok\n")
     code, text = get(f"{running.server.url}/status")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from typing import Any
 
 from cloud_config.cli.common import (
     Subparsers,
@@ -47,7 +48,9 @@ def register(sub: Subparsers) -> None:
     complete_files(p.add_argument("--key", required=True, type=path_arg, help="the node key (PKCS#8 PEM)"))
 
 
-def _days(p: argparse.ArgumentParser) -> None:
+def _days(p: Any) -> None:
+    if not isinstance(p, argparse.ArgumentParser):
+        return  # another verb runs (cli.main's stand-in parser): crypto.pki is not imported for it
     from cloud_config.crypto.pki import DEFAULT_DAYS
 
     p.add_argument(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 from typing import Any
 
 from cloud_config.cli.common import Subparsers, add_command
@@ -54,6 +53,8 @@ def run_status(args: argparse.Namespace) -> int:
         bare = mirror(source, Path(tmp), args.branch, args.status_repo)
         consortium = load(bare, args.branch)
     if args.format == "json":
+        import json
+
         print(json.dumps(consortium.to_json(args.max_lag, args.require_records), indent=2, sort_keys=True))
     else:
         print(render_text(consortium, args.max_lag, args.require_records), end="")

@@ -4,6 +4,7 @@ suggestion (`did you mean --admin?`) when a flag, verb or choice is close to a v
 from __future__ import annotations
 
 import argparse
+import os
 import re
 import sys
 from collections.abc import Iterable, Sequence
@@ -18,6 +19,21 @@ _REQUIRED = "the following arguments are required: "
 _UNRECOGNIZED = "unrecognized arguments: "
 
 
+def _terminal_columns() -> int:
+    """`shutil.get_terminal_size().columns` (COLUMNS, else the terminal of stdout, else 80)."""
+    try:
+        columns = int(os.environ["COLUMNS"])
+    except (KeyError, ValueError):
+        columns = 0
+    if columns <= 0:
+        try:
+            columns = os.get_terminal_size(sys.__stdout__.fileno()).columns  # type: ignore[union-attr]
+        except (AttributeError, ValueError, OSError):
+            columns = 0
+        columns = columns or 80
+    return columns
+
+
 def closest(word: str, candidates: Iterable[str], n: int = 1) -> list[str]:
     """The valid words closest to a typo (difflib's ratio of at least 0.6), best first."""
     import difflib
@@ -30,6 +46,11 @@ class CliParser(argparse.ArgumentParser):
     typos get the closest valid spelling, and the usage block is not printed."""
 
     verb_prog: str | None = None  # main sets it: extra arguments are reported by the top parser
+
+    def _get_formatter(self) -> argparse.HelpFormatter:
+        """argparse's formatter, at the width argparse would use. argparse makes one at every
+        add_argument, and its own width lookup imports shutil (with bz2, lzma, ...)."""
+        return self.formatter_class(prog=self.prog, width=_terminal_columns() - 2)  # type: ignore[call-arg]
 
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None

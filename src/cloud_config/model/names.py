@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 
 from cloud_config.model.paths import node_name
@@ -11,6 +12,7 @@ _HEX = re.compile(r"^[0-9a-fA-F]*$")
 DNS_LABEL_MAX = 63
 
 
+@functools.lru_cache(maxsize=8192)  # a node list asks it of the same namespaces again and again
 def dns_label_problem(name: str) -> str | None:
     """Why `name` is not a DNS-1123 label (Kubernetes object and certificate name), or None."""
     if not name:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import functools
+import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -12,6 +13,9 @@ if TYPE_CHECKING:
     import ipaddress
 
 DEFAULT_NAMESPACE = "default"
+# `\s` of a str pattern is str.isspace (both are Py_UNICODE_ISSPACE): whitespace, or these characters.
+_BAD_IN_HOST = re.compile(r"[\s,\[\]/]")
+_BAD_IN_CLUSTER = re.compile(r"[\s,:]")
 
 
 @dataclass(frozen=True)
@@ -60,14 +64,14 @@ class NodeNetworkAddress:
 
     def problem(self) -> tuple[str, str] | None:
         """(field, reason) for the first thing wrong with this entry, or None."""
-        if not self.host or any(ch.isspace() or ch in ",[]/" for ch in self.host):
+        if not self.host or _BAD_IN_HOST.search(self.host):
             return "host", f"must be a host name or IP address, got {self.host!r}"
         if not 1 <= self.port <= 65535:
             return "port", f"must be 1-65535, got {self.port}"
         reason = dns_label_problem(self.domain)
         if reason:
             return "domain", f"{self.domain!r} {reason}"
-        if any(ch.isspace() or ch in ",:" for ch in self.cluster):
+        if _BAD_IN_CLUSTER.search(self.cluster):
             return "cluster", f"must not hold spaces, ',' or ':', got {self.cluster!r}"
         reason = dns_label_problem(self.name_space)
         if reason:

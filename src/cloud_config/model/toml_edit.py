@@ -16,7 +16,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from cloud_config.model import toml_format
+from cloud_config.model import toml_format, toml_plain
 from cloud_config.model.toml_format import Block
 
 _HEADER = re.compile(r"^\s*(\[\[?)\s*([A-Za-z0-9_.\-]+)\s*\]\]?\s*(#.*)?$")
@@ -27,6 +27,8 @@ IDENTITY_KEYS: dict[tuple[str, ...], str] = {("node_network_address_list",): "do
 
 @dataclass
 class _RawEntry:
+    """One `key = value` of the old text: its key, parsed value and lines (trivia above included)."""
+
     key: str
     value: Any
     lines: list[str]
@@ -34,6 +36,8 @@ class _RawEntry:
 
 @dataclass
 class _RawBlock:
+    """One table of the old text (the root, or a header) and its entries."""
+
     path: tuple[str, ...]
     array: bool
     lines: list[str]  # trivia above the header, then the header ([] for the root)
@@ -90,12 +94,20 @@ def _bracket_end(lines: list[str], i: int) -> int:
 
 
 def _in_string(line: str, pos: int, quote: str) -> tuple[int, str]:
-    """One step inside a string opened by `quote`: the next position, and the quote still open."""
-    if quote[0] == '"' and line[pos] == "\\":
-        return pos + 2, quote  # an escape (basic strings only)
-    if line.startswith(quote, pos):
-        return pos + len(quote), ""
-    return pos + 1, quote
+    """One step inside a string opened by `quote`: the next position, and the quote still open.
+
+    The step goes straight to the next quote character (or backslash, in a basic string): the
+    characters between can neither close the string nor escape."""
+    stop = line.find(quote[0], pos)
+    if quote[0] == '"':
+        escape = line.find("\\", pos)
+        if escape >= 0 and (stop < 0 or escape < stop):
+            return escape + 2, quote  # an escape (basic strings only)
+    if stop < 0:
+        return len(line), quote
+    if line.startswith(quote, stop):
+        return stop + len(quote), ""
+    return stop + 1, quote
 
 
 def _parse(text: str) -> tuple[list[_RawBlock], list[str]]:
@@ -127,12 +139,18 @@ def _parse(text: str) -> tuple[list[_RawBlock], list[str]]:
         i = end
     for block, block_spans in zip(out, spans, strict=True):
         # One parse per block: the entries in order, each a single top-level key.
-        parsed = tomllib.loads("\n".join("\n".join(lines[a:b]) for a, b in block_spans))
+        parsed = _loads("\n".join("\n".join(lines[a:b]) for a, b in block_spans))
         if len(parsed) != len(block.entries):
             raise ValueError("dotted or repeated keys")
         for entry, (key, value) in zip(block.entries, parsed.items(), strict=True):
             entry.key, entry.value = key, value
     return out, pending
+
+
+def _loads(text: str) -> dict[str, Any]:
+    """tomllib.loads, through toml_plain's fast reading when the text is in the plain layout."""
+    plain = toml_plain.loads(text)
+    return tomllib.loads(text) if plain is None else plain
 
 
 def same(a: Any, b: Any) -> bool:
@@ -144,23 +162,41 @@ def same(a: Any, b: Any) -> bool:
     return type(a) is type(b) and a == b
 
 
+_ANY = object()  # the bucket of blocks whose identity is not a string (or who have none)
+
+
+def _bucket(path: tuple[str, ...], array: bool, values: Mapping[str, Any]) -> tuple[object, ...]:
+    """Blocks that can pair: same table, and for an array element the same identity string.
+
+    Two blocks in different buckets are never a match in `_match` (equal values mean an equal
+    identity), so each new block looks only at its bucket: linear, not quadratic, in the node list."""
+    ident = IDENTITY_KEYS.get(path) if array else None
+    value = values.get(ident) if ident is not None else None
+    return (path, array, value if isinstance(value, str) else _ANY)
+
+
 def _match(old: list[_RawBlock], new: list[Block]) -> dict[int, int]:
     """new block index -> old block index, for blocks that are the same table."""
     pairs: dict[int, int] = {}
     used: set[int] = set()
+    old_values = [ob.values() for ob in old]
+    buckets: dict[tuple[object, ...], list[int]] = {}
+    for o, ob in enumerate(old):
+        buckets.setdefault(_bucket(ob.path, ob.array, old_values[o]), []).append(o)
+    new_values = [nb.values() for nb in new]
     for strict in (True, False):
         for n, nb in enumerate(new):
             if n in pairs:
                 continue
             ident = IDENTITY_KEYS.get(nb.path)
-            for o, ob in enumerate(old):
-                if o in used or ob.path != nb.path or ob.array != nb.array:
+            for o in buckets.get(_bucket(nb.path, nb.array, new_values[n]), ()):
+                if o in used:
                     continue
                 if nb.array:
                     if strict:
-                        hit = same(ob.values(), nb.values())
+                        hit = same(old_values[o], new_values[n])
                     else:
-                        hit = ident is not None and same(ob.values().get(ident), nb.values().get(ident))
+                        hit = ident is not None and same(old_values[o].get(ident), new_values[n].get(ident))
                 else:
                     hit = True
                 if hit:
@@ -248,7 +284,7 @@ def update(old_text: str | None, data: Mapping[str, Any]) -> str:
             lines.pop(0)
     text = "\n".join([*lines, *trailing]) + "\n"
     try:
-        if same(tomllib.loads(text), _plain(data)):
+        if same(_loads(text), _plain(data)):
             return text
     except tomllib.TOMLDecodeError:
         pass

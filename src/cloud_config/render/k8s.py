@@ -14,9 +14,6 @@ makes the p2p port reachable from other clusters (docs/rendering.md).
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import json
 import tomllib
 from dataclasses import dataclass
 from typing import Any
@@ -94,6 +91,8 @@ def _version(inputs: NodeInputs) -> str:
 
 def b64(data: str) -> str:
     """Standard base64 with padding of UTF-8 text."""
+    import base64
+
     return base64.b64encode(data.encode("utf-8")).decode("ascii")
 
 
@@ -314,6 +313,9 @@ def restart_checksum(inputs: NodeInputs, config_toml: str) -> str:
     config = tomllib.loads(config_toml)
     config.get("network_zenoh", {}).pop("peers", None)
     keys = [inputs.private_key, inputs.node_address, inputs.validator_address]
+    import hashlib  # here, with json and base64: the k8s objects are made only for a deployed node
+    import json
+
     text = json.dumps([config, keys], sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 

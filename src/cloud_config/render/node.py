@@ -11,7 +11,6 @@ from cloud_config.model.paths import CA_CERT, PRIVATE_KEY, SECRET_GENERATOR, SOP
 from cloud_config.render import at_rest, k8s
 from cloud_config.render.config_toml import peers, render_config_toml
 from cloud_config.render.inputs import NodeInputs
-from cloud_config.render.yaml_out import dump
 
 Tree = dict[str, bytes]
 KUSTOMIZATION = "kustomization.yaml"
@@ -64,6 +63,13 @@ def render_k8s(inputs: NodeInputs, config_toml: str) -> Tree:
     tree = {f"yamls/{name}": data for name, data in yamls.items()}
     tree.update(kustomization(inputs, list(yamls), deployment))
     return tree
+
+
+def dump(obj: dict[str, Any]) -> str:
+    """yaml_out.dump, imported on first use: a node without manifests never loads PyYAML."""
+    from cloud_config.render.yaml_out import dump as yaml_dump
+
+    return yaml_dump(obj)
 
 
 def _bytes(obj: dict[str, Any]) -> bytes:

@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from cloud_config.crypto.accounts import OVERLORD, Account, derive_account
@@ -44,6 +42,9 @@ def write_account(layout: ChainLayout, account: Account) -> Path:
 
 def write_account_dir(target: Path, account: Account) -> Path:
     """Write the three files into `target`: staged beside it, then moved in (all or nothing)."""
+    import shutil  # here: reading an account needs neither
+    import tempfile
+
     staging = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".partial"))
     try:
         os.chmod(staging, SECRET_DIR_MODE)

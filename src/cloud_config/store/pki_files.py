@@ -7,8 +7,6 @@ already ignores them, so a write killed half-way leaves nothing `git add -A` wou
 from __future__ import annotations
 
 import os
-import shutil
-import tempfile
 from pathlib import Path
 
 from cloud_config.model.paths import KEY_FILE as KEY
@@ -34,6 +32,8 @@ def write_tls(layout: ChainLayout, folder: Path, files: dict[str, tuple[str, int
     folder's .gitignore (`certs/*/key.pem`) already covers, so even a write killed half-way leaves
     no key where `git add -A` would pick it up; then it is renamed into place.
     """
+    import shutil  # here (and in stage_key), with tempfile: reading TLS files needs neither
+
     folder.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
     keys = {name: text for name, (text, mode) in files.items() if mode == SECRET_MODE}
     public = {folder / n: (text.encode("utf-8"), mode) for n, (text, mode) in files.items() if n not in keys}
@@ -53,6 +53,9 @@ def write_tls(layout: ChainLayout, folder: Path, files: dict[str, tuple[str, int
 
 def stage_key(layout: ChainLayout, data: bytes) -> Path:
     """Write `data` as a new 0600 `certs/.<random>.partial/key.pem` (git-ignored); return its path."""
+    import shutil
+    import tempfile
+
     layout.certs_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(dir=layout.certs_dir, prefix=".", suffix=".partial"))  # mode 0700
     path = staging / KEY

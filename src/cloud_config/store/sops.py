@@ -19,16 +19,16 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from cloud_config.errors import CloudConfigError, ConfigError
 from cloud_config.model.paths import ENCRYPTED_FIELDS, SopsKind
+
+if TYPE_CHECKING:
+    import subprocess
 
 _IDENTITY_ENV = ("SOPS_AGE_KEY_FILE", "SOPS_AGE_KEY", "SOPS_AGE_KEY_CMD")
 _TIMEOUT = 60
@@ -55,6 +55,8 @@ def sops_binary() -> str:
 
 
 def _yaml_doc(data: bytes) -> Any:
+    import yaml  # here: a node without encrypted YAML never loads PyYAML
+
     try:
         return yaml.safe_load(data)
     except yaml.YAMLError:
@@ -112,6 +114,8 @@ class Sops:
         return env
 
     def _run(self, argv: Sequence[str], data: bytes) -> subprocess.CompletedProcess[bytes]:
+        import subprocess  # here: a node kept in plain text never starts sops
+
         return subprocess.run(
             [sops_binary(), "--config", os.devnull, *argv],
             input=data,

@@ -15,7 +15,6 @@ import contextlib
 import os
 import stat
 from collections.abc import Iterable, Mapping
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 
@@ -102,6 +101,8 @@ class AtRest:
 
     def many(self, node_dir: Path, files: Mapping[str, bytes]) -> dict[str, bytes | None]:
         """`stored` for several files at once (sops calls run side by side)."""
+        from concurrent.futures import ThreadPoolExecutor  # here: plain nodes never need it
+
         with ThreadPoolExecutor(max_workers=4) as pool:
             jobs = {p: pool.submit(self.stored, node_dir / p, p, data) for p, data in files.items()}
             return {p: job.result() for p, job in jobs.items()}
