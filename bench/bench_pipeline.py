@@ -124,7 +124,9 @@ def build_many(world: World, size: int) -> tuple[Path, list[str]]:
         me.cc("update-node", "--domain", domain)
         me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
         urls.append(world.forge.create(node_name(CHAIN, domain)))
-        push_new_repo(me.home / node_name(CHAIN, domain), urls[-1], f"init {domain}")
+        # The trailer is the receipt check's starting point (as quick_chain gives node0's repo).
+        applied = git.rev_parse(me.chain_dir, "HEAD")
+        push_new_repo(me.home / node_name(CHAIN, domain), urls[-1], f"init {domain}\n\nChain-Commit: {applied}")
     return me.chain_dir, urls
 
 
@@ -156,7 +158,8 @@ def many_run(world: World, chain_dir: Path, size: int, run: int, domains: list[s
     deadline = started + 300
     while any(git.rev_parse(b, "master") == h for b, h in zip(bares, before, strict=True)):
         if time.perf_counter() > deadline:
-            raise SystemExit("a node repo did not move within 300s")
+            logs = "".join(p.read_text()[-2000:] for p in world.root.glob("serve-*/serve.log"))
+            raise SystemExit(f"a node repo did not move within 300s; serve logs:\n{logs}")
         time.sleep(0.005)
     return time.perf_counter() - started
 

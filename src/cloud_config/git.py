@@ -86,9 +86,17 @@ def init(repo: Path, bare: bool = False, branch: str = "master") -> None:
     run(None, "init", "-q", *(["--bare"] if bare else []), "-b", branch, str(repo))
 
 
-def clone(url: str, dest: Path, branch: str | None = None) -> None:
-    """Clone `url` into `dest`."""
-    run(None, "clone", "-q", *(["-b", branch] if branch else []), url, str(dest))
+def clone(url: str, dest: Path, branch: str | None = None, bare: bool = False) -> None:
+    """Clone `url` into `dest` (`bare`: objects and refs only, no work tree)."""
+    run(
+        None,
+        "clone",
+        "-q",
+        *(["--bare"] if bare else []),
+        *(["-b", branch] if branch else []),
+        url,
+        str(dest),
+    )
 
 
 def fetch(repo: Path, remote: str = "origin", *refs: str) -> None:
