@@ -126,7 +126,9 @@ def build_many(world: World, size: int) -> tuple[Path, list[str]]:
         urls.append(world.forge.create(node_name(CHAIN, domain)))
         # The trailer is the receipt check's starting point (as quick_chain gives node0's repo).
         applied = git.rev_parse(me.chain_dir, "HEAD")
-        push_new_repo(me.home / node_name(CHAIN, domain), urls[-1], f"init {domain}\n\nChain-Commit: {applied}")
+        push_new_repo(
+            me.home / node_name(CHAIN, domain), urls[-1], f"init {domain}\n\nChain-Commit: {applied}"
+        )
     return me.chain_dir, urls
 
 

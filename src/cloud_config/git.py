@@ -110,10 +110,17 @@ def commit_all(
     """Stage everything and commit (signed when `signing` holds options from `ssh_signing` or
     `openpgp_signing`); return the new sha, or None when nothing changed."""
     run(repo, "add", "-A")
-    if run_bytes(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:
-        return None
     sign = ["-S"] if signing else ["--no-gpg-sign"]
-    run(repo, *signing, "commit", "-q", *sign, "-m", message, env=env)
+    proc = run_bytes(repo, *signing, "commit", "-q", *sign, "-m", message, env=env, check=False)
+    if proc.returncode != 0:
+        # `commit` fails when nothing is staged: only then is the index asked (one process less).
+        if run_bytes(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:
+            return None
+        raise GitError(
+            [*signing, "commit", "-q", *sign, "-m", message],
+            proc.returncode,
+            proc.stderr.decode(errors="replace"),
+        )
     return rev_parse(repo, "HEAD")
 
 
@@ -128,12 +135,13 @@ def push(repo: Path, remote: str, refspec: str) -> bool:
     raise GitError(["push", remote, refspec], proc.returncode, err)
 
 
-def reset_to_remote(repo: Path, branch: str, remote: str = "origin") -> str:
-    """Fetch `branch` and make the work tree exactly its head (local changes dropped); its sha."""
-    run(repo, "fetch", "-q", remote, f"refs/heads/{branch}")
+def reset_to_remote(repo: Path, branch: str, remote: str = "origin") -> None:
+    """Fetch `branch` and make the work tree exactly its head (local changes dropped).
+
+    No auto-maintenance after the fetch: the next commit in the work tree runs it."""
+    run(repo, "fetch", "-q", "--no-auto-maintenance", remote, f"refs/heads/{branch}")
     run(repo, "reset", "-q", "--hard", "FETCH_HEAD")
     run(repo, "clean", "-q", "-ffdx")
-    return rev_parse(repo, "HEAD")
 
 
 def _stdin_lines(repo: Path, args: list[str], lines: list[str]) -> bytes:

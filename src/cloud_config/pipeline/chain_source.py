@@ -4,7 +4,7 @@ one parse per chain commit, shared by every node reconciled from that commit.
 The folder holds `repo.git`, a bare clone updated only by `git fetch` (the receipt check reads
 its objects), and `snapshots/<sha>/`, the files of one chain commit, written once and never
 changed (the nodes render from it). A node holds a shared lock on the snapshot it renders from;
-a snapshot nobody holds is removed when a newer one is made. Fetches coalesce: a node run asked
+a snapshot nobody holds is removed when a node takes another one. Fetches coalesce: a node run asked
 for at time T (`asked`, a `time.monotonic_ns()` value) takes the head of any fetch started at or
 after T, so the nodes woken by one push share one fetch, and a run asked for while a fetch was
 already going fetches again (it must see the newest head).
@@ -89,8 +89,9 @@ class ChainSource:
             fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
             fcntl.flock(fd, fcntl.LOCK_SH)
             with contextlib.suppress(FileNotFoundError):
-                if path.stat().st_ino == os.fstat(fd).st_ino:
-                    return path, fd  # not removed by another process meanwhile
+                if path.stat().st_ino == os.fstat(fd).st_ino:  # not removed by another process
+                    _prune(snapshots, keep=sha)
+                    return path, fd
             os.close(fd)
 
     def _write_snapshot(self, snapshots: Path, sha: str) -> None:
@@ -109,7 +110,6 @@ class ChainSource:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
-        _prune(snapshots, keep=sha)
 
     def loaded(self, sha: str, chain_name: str, tree: Path) -> LoadedChain:
         """The validated chain configuration of commit `sha` (its snapshot `tree`), parsed once."""

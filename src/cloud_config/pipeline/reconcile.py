@@ -136,16 +136,16 @@ def _drop_old_chain_clone(cache: Path) -> None:
         shutil.rmtree(cache / "chain")
 
 
-def _checkout(url: str, branch: str, dest: Path) -> str:
-    """Clone once, then fetch and hard-reset to the remote head; return the head sha."""
+def _checkout(url: str, branch: str, dest: Path) -> None:
+    """Clone once, then fetch and hard-reset to the remote head."""
     if (dest / ".git").is_dir():
-        return git.reset_to_remote(dest, branch)
+        git.reset_to_remote(dest, branch)
+        return
     tmp = dest.with_name(dest.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     git.clone(url, tmp, branch=branch)
     tmp.rename(dest)
-    return git.rev_parse(dest, "HEAD")
 
 
 def _chain_name(node_dir: Path, target: Target) -> str:
