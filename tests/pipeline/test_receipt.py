@@ -431,6 +431,7 @@ def test_one_push_fetches_the_chain_once_and_its_nodes_render_one_commit(
 
     from cloud_config.pipeline import chain_source
     from cloud_config.pipeline.service import Service
+    from cloud_config.store.node_files import LoadedChain, load_chain
     from cloud_config.pipeline.service_config import load_config
     from tests.support.pipeline_repos import SECRET, gitea_headers, push_event, write_service_file
 
@@ -438,9 +439,8 @@ def test_one_push_fetches_the_chain_once_and_its_nodes_render_one_commit(
     config = load_config(write_service_file(tmp_path, str(world.chain_bare), nodes))
     service = Service(config)
     parses: list[str] = []
-    load_chain = chain_source.load_chain
 
-    def counted(tree: Path, chain_name: str) -> chain_source.LoadedChain:
+    def counted(tree: Path, chain_name: str) -> LoadedChain:
         parses.append(tree.name)
         return load_chain(tree, chain_name)
 
