@@ -431,8 +431,8 @@ def test_one_push_fetches_the_chain_once_and_its_nodes_render_one_commit(
 
     from cloud_config.pipeline import chain_source
     from cloud_config.pipeline.service import Service
-    from cloud_config.store.node_files import LoadedChain, load_chain
     from cloud_config.pipeline.service_config import load_config
+    from cloud_config.store.node_files import LoadedChain, load_chain
     from tests.support.pipeline_repos import SECRET, gitea_headers, push_event, write_service_file
 
     nodes = {"node0": str(world.node_bare), "node1": str(world.root / "forge" / "node1.git")}
