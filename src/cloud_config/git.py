@@ -138,8 +138,19 @@ def push(repo: Path, remote: str, refspec: str) -> bool:
 def reset_to_remote(repo: Path, branch: str, remote: str = "origin") -> None:
     """Fetch `branch` and make the work tree exactly its head (local changes dropped).
 
-    No auto-maintenance after the fetch: the next commit in the work tree runs it."""
-    run(repo, "fetch", "-q", "--no-auto-maintenance", remote, f"refs/heads/{branch}")
+    No auto-maintenance after the fetch: the next commit in the work tree runs it. Protocol v0:
+    its one ref advertisement answers a fetch with nothing new in one HTTP round trip, where v2
+    needs two (capabilities, then ls-refs); a work clone follows one branch."""
+    run(
+        repo,
+        "-c",
+        "protocol.version=0",
+        "fetch",
+        "-q",
+        "--no-auto-maintenance",
+        remote,
+        f"refs/heads/{branch}",
+    )
     run(repo, "reset", "-q", "--hard", "FETCH_HEAD")
     run(repo, "clean", "-q", "-ffdx")
 
