@@ -72,3 +72,21 @@ def test_snapshot_is_the_commit_and_stays_while_held(remote: Remote, tmp_path: P
         pass  # nobody holds `first` now: made again if asked, gone until then
     assert not old.exists()
     assert [p.name for p in (tmp_path / "source" / "snapshots").iterdir()] == [second]
+
+
+def test_a_snapshot_nobody_holds_is_updated_to_the_next_commit(remote: Remote, tmp_path: Path) -> None:
+    """Reused for the next commit: changed, added, removed files, a file becoming a folder and back."""
+    source = ChainSource(tmp_path / "source", str(remote.bare), "master")
+    remote.push({"a.toml": b"1\n", "d/x.pem": b"x\n", "f": b"file\n", "old.pem": b"old\n"}, "one")
+    with source.tree(source.head()) as first:
+        pass
+    (remote.work / "old.pem").unlink()
+    (remote.work / "f").unlink()
+    (remote.work / "d" / "x.pem").unlink()
+    (remote.work / "d").rmdir()
+    sha = remote.push({"a.toml": b"2\n", "d": b"now a file\n", "f/y.pem": b"y\n", "n.pem": b"new\n"}, "two")
+    with source.tree(source.head()) as second:
+        assert not first.exists() and second.name == sha  # moved, not copied
+        files = {p.relative_to(second).as_posix(): p.read_bytes() for p in second.rglob("*") if p.is_file()}
+    expected = {p: git.show(remote.bare, sha, p) for p in git.ls_tree(remote.bare, sha)}
+    assert files == expected

@@ -4,7 +4,8 @@ one parse per chain commit, shared by every node reconciled from that commit.
 The folder holds `repo.git`, a bare clone updated only by `git fetch` (the receipt check reads
 its objects), and `snapshots/<sha>/`, the files of one chain commit, written once and never
 changed (the nodes render from it). A node holds a shared lock on the snapshot it renders from;
-a snapshot nobody holds is removed when a node takes another one. Fetches coalesce: a node run asked
+a snapshot nobody holds is reused for the next commit (only the files that differ are written)
+or removed when a node takes another one. Fetches coalesce: a node run asked
 for at time T (`asked`, a `time.monotonic_ns()` value) takes the head of any fetch started at or
 after T, so the nodes woken by one push share one fetch, and a run asked for while a fetch was
 already going fetches again (it must see the newest head).
@@ -25,6 +26,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from cloud_config import git
+from cloud_config.errors import CloudConfigError
 from cloud_config.store.atomic import locked
 from cloud_config.store.node_files import LoadedChain, load_chain
 
@@ -99,9 +101,10 @@ class ChainSource:
         tmp = snapshots / f".{sha}.{os.getpid()}.tmp"
         if tmp.exists():
             shutil.rmtree(tmp)
-        tmp.mkdir()
         try:
-            _extract(git.run_bytes(self.repo, "archive", "--format=tar", sha).stdout, tmp)
+            if not self._recycle(snapshots, sha, tmp):
+                tmp.mkdir()
+                _extract(git.run_bytes(self.repo, "archive", "--format=tar", sha).stdout, tmp)
             tmp.rename(snapshots / sha)
         except OSError:  # another process wrote it first (or the disk is full: then it raises below)
             shutil.rmtree(tmp, ignore_errors=True)
@@ -110,6 +113,29 @@ class ChainSource:
         except BaseException:
             shutil.rmtree(tmp, ignore_errors=True)
             raise
+
+    def _recycle(self, snapshots: Path, sha: str, tmp: Path) -> bool:
+        """Move a snapshot nobody holds to `tmp` and update it to commit `sha` (only the files that
+        differ are written); False when there is none (or it cannot be updated: then it is gone)."""
+        for path in snapshots.iterdir():
+            if path.name.startswith(".") or path.name == sha:
+                continue
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                os.close(fd)
+                continue
+            try:
+                path.rename(tmp)
+                _update(self.repo, tmp, path.name, sha)
+                return True
+            except (OSError, CloudConfigError):
+                shutil.rmtree(tmp, ignore_errors=True)
+                return False
+            finally:
+                os.close(fd)
+        return False
 
     def loaded(self, sha: str, chain_name: str, tree: Path) -> LoadedChain:
         """The validated chain configuration of commit `sha` (its snapshot `tree`), parsed once."""
@@ -122,13 +148,54 @@ class ChainSource:
             return self._parsed[key]
 
 
+def _parts(name: str) -> tuple[str, ...] | None:
+    """The components of a path in a chain commit's tree, None when it would leave the snapshot."""
+    parts = Path(name).parts
+    if not parts or Path(name).is_absolute() or any(p in ("", ".", "..") for p in parts):
+        return None
+    return parts
+
+
+def _update(repo: Path, dest: Path, old: str, new: str) -> None:
+    """Make the snapshot `dest` of commit `old` the snapshot of commit `new`: the files that differ."""
+    out = git.run_bytes(repo, "diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old, new).stdout
+    tokens = out.decode("utf-8", "surrogateescape").split("\0")
+    rows = [(tokens[i].split(), tokens[i + 1]) for i in range(0, len(tokens) - 1, 2)]
+    writes: dict[Path, tuple[str, str]] = {}
+    for meta, name in rows:
+        parts = _parts(name)
+        if parts is None:
+            continue
+        target = dest.joinpath(*parts)
+        if target.is_file():
+            target.unlink()
+        for parent in target.parents:  # a folder left empty by the change
+            if parent == dest:
+                break
+            with contextlib.suppress(OSError):
+                parent.rmdir()
+        if meta[1] in ("100644", "100755"):
+            writes[target] = (meta[1], meta[3])
+    blobs = git.read_objects(repo, sorted({blob for _, blob in writes.values()}))
+    for target, (mode, blob) in writes.items():
+        data = blobs[blob]
+        if data is None:
+            raise CloudConfigError(f"chain commit {new[:12]}: blob {blob} is missing")
+        if target.is_dir():  # a folder whose files this change removed, replaced by a file
+            shutil.rmtree(target)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        target.write_bytes(data)
+        if mode == "100755":
+            target.chmod(0o755)
+
+
 def _extract(archive: bytes, dest: Path) -> None:
     """Write the regular files of a `git archive` tar under `dest` (links and the rest skipped:
     a chain repo's files are read as plain files)."""
     with tarfile.open(fileobj=io.BytesIO(archive), mode="r:") as tar:
         for member in tar:
-            parts = Path(member.name).parts
-            if not member.isfile() or not parts or any(p in ("", ".", "..") for p in parts):
+            parts = _parts(member.name)
+            if not member.isfile() or parts is None:
                 continue
             extracted = tar.extractfile(member)
             assert extracted is not None
