@@ -10,7 +10,10 @@ then, alternating per run, the same push measured with a `serve` of node0 alone.
 -> every subscribed node repo's head moved. Prints min / median / max and the ratio of the medians
 (target: 10 nodes <= 3x one node, on 100 and 300-node chains).
 Measured 2026-12-02 on main (3008ab5, before any pipeline change; load average ~14): 3.42x on 100
-nodes, 3.33x on 300 nodes.
+nodes, 3.33x on 300 nodes. Nodes 1-9 then lacked a Chain-Commit trailer, which the receipt check
+(issue 11) refuses: the case timed out on main since; with the trailers, main at 71e95dd/cc2a414
+(per-node chain clones) gave 3.85x/3.77x and 4.48x/4.31x (load average 4-9), and the shared chain
+(pipeline/chain_source.py) gives the figures in docs/pipeline.md.
 
 Setup per size (not timed): a chain of N nodes built with the real verbs, node0's repo made with
 init-node/update-node/update-yaml, both pushed to a local forge (`git http-backend` on loopback),
