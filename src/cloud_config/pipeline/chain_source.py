@@ -117,15 +117,7 @@ class ChainSource:
     def _recycle(self, snapshots: Path, sha: str, tmp: Path) -> bool:
         """Move a snapshot nobody holds to `tmp` and update it to commit `sha` (only the files that
         differ are written); False when there is none (or it cannot be updated: then it is gone)."""
-        for path in snapshots.iterdir():
-            if path.name.startswith(".") or path.name == sha:
-                continue
-            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
-            try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                os.close(fd)
-                continue
+        for path in _unheld(snapshots, keep=sha):
             try:
                 path.rename(tmp)
                 _update(self.repo, tmp, path.name, sha)
@@ -133,8 +125,6 @@ class ChainSource:
             except (OSError, CloudConfigError):
                 shutil.rmtree(tmp, ignore_errors=True)
                 return False
-            finally:
-                os.close(fd)
         return False
 
     def loaded(self, sha: str, chain_name: str, tree: Path) -> LoadedChain:
@@ -206,25 +196,33 @@ def _extract(archive: bytes, dest: Path) -> None:
                 target.chmod(0o755)
 
 
-def _prune(snapshots: Path, keep: str) -> None:
-    """Remove every snapshot but `keep` that no node holds (and leftovers of interrupted writes)."""
+def _unheld(snapshots: Path, keep: str) -> Iterator[Path]:
+    """Each snapshot but `keep` that no node holds, locked exclusively until the next is asked for."""
     for path in snapshots.iterdir():
-        if path.name == keep:
+        if path.name.startswith(".") or path.name == keep:
             continue
-        if path.name.startswith("."):
-            if not _pid_alive(path.name):  # a write that was interrupted
-                shutil.rmtree(path, ignore_errors=True)
+        try:
+            fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
+        except FileNotFoundError:  # removed by another process meanwhile
             continue
-        fd = os.open(path, os.O_RDONLY | os.O_DIRECTORY)
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:
             os.close(fd)
             continue
         try:
-            shutil.rmtree(path, ignore_errors=True)
+            yield path
         finally:
             os.close(fd)
+
+
+def _prune(snapshots: Path, keep: str) -> None:
+    """Remove every snapshot but `keep` that no node holds (and leftovers of interrupted writes)."""
+    for path in snapshots.iterdir():
+        if path.name.startswith(".") and not _pid_alive(path.name):  # a write that was interrupted
+            shutil.rmtree(path, ignore_errors=True)
+    for path in _unheld(snapshots, keep):
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def _pid_alive(name: str) -> bool:
