@@ -10,7 +10,10 @@ then, alternating per run, the same push measured with a `serve` of node0 alone.
 -> every subscribed node repo's head moved. Prints min / median / max and the ratio of the medians
 (target: 10 nodes <= 3x one node, on 100 and 300-node chains).
 Measured 2026-12-02 on main (3008ab5, before any pipeline change; load average ~14): 3.42x on 100
-nodes, 3.33x on 300 nodes.
+nodes, 3.33x on 300 nodes. Nodes 1-9 then lacked a Chain-Commit trailer, which the receipt check
+(issue 11) refuses: the case timed out on main since; with the trailers, main at 71e95dd/cc2a414
+(per-node chain clones) gave 3.85x/3.77x and 4.48x/4.31x (load average 4-9), and the shared chain
+(pipeline/chain_source.py) gives the figures in docs/pipeline.md.
 
 Setup per size (not timed): a chain of N nodes built with the real verbs, node0's repo made with
 init-node/update-node/update-yaml, both pushed to a local forge (`git http-backend` on loopback),
@@ -124,7 +127,11 @@ def build_many(world: World, size: int) -> tuple[Path, list[str]]:
         me.cc("update-node", "--domain", domain)
         me.cc("update-yaml", "--domain", domain, "--storage-class", "nfs-client")
         urls.append(world.forge.create(node_name(CHAIN, domain)))
-        push_new_repo(me.home / node_name(CHAIN, domain), urls[-1], f"init {domain}")
+        # The trailer is the receipt check's starting point (as quick_chain gives node0's repo).
+        applied = git.rev_parse(me.chain_dir, "HEAD")
+        push_new_repo(
+            me.home / node_name(CHAIN, domain), urls[-1], f"init {domain}\n\nChain-Commit: {applied}"
+        )
     return me.chain_dir, urls
 
 
@@ -156,7 +163,8 @@ def many_run(world: World, chain_dir: Path, size: int, run: int, domains: list[s
     deadline = started + 300
     while any(git.rev_parse(b, "master") == h for b, h in zip(bares, before, strict=True)):
         if time.perf_counter() > deadline:
-            raise SystemExit("a node repo did not move within 300s")
+            logs = "".join(p.read_text()[-2000:] for p in world.root.glob("serve-*/serve.log"))
+            raise SystemExit(f"a node repo did not move within 300s; serve logs:\n{logs}")
         time.sleep(0.005)
     return time.perf_counter() - started
 

@@ -86,9 +86,17 @@ def init(repo: Path, bare: bool = False, branch: str = "master") -> None:
     run(None, "init", "-q", *(["--bare"] if bare else []), "-b", branch, str(repo))
 
 
-def clone(url: str, dest: Path, branch: str | None = None) -> None:
-    """Clone `url` into `dest`."""
-    run(None, "clone", "-q", *(["-b", branch] if branch else []), url, str(dest))
+def clone(url: str, dest: Path, branch: str | None = None, bare: bool = False) -> None:
+    """Clone `url` into `dest` (`bare`: objects and refs only, no work tree)."""
+    run(
+        None,
+        "clone",
+        "-q",
+        *(["--bare"] if bare else []),
+        *(["-b", branch] if branch else []),
+        url,
+        str(dest),
+    )
 
 
 def fetch(repo: Path, remote: str = "origin", *refs: str) -> None:
@@ -102,10 +110,17 @@ def commit_all(
     """Stage everything and commit (signed when `signing` holds options from `ssh_signing` or
     `openpgp_signing`); return the new sha, or None when nothing changed."""
     run(repo, "add", "-A")
-    if run_bytes(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:
-        return None
     sign = ["-S"] if signing else ["--no-gpg-sign"]
-    run(repo, *signing, "commit", "-q", *sign, "-m", message, env=env)
+    proc = run_bytes(repo, *signing, "commit", "-q", *sign, "-m", message, env=env, check=False)
+    if proc.returncode != 0:
+        # `commit` fails when nothing is staged: only then is the index asked (one process less).
+        if run_bytes(repo, "diff", "--cached", "--quiet", check=False).returncode == 0:
+            return None
+        raise GitError(
+            [*signing, "commit", "-q", *sign, "-m", message],
+            proc.returncode,
+            proc.stderr.decode(errors="replace"),
+        )
     return rev_parse(repo, "HEAD")
 
 
@@ -120,12 +135,24 @@ def push(repo: Path, remote: str, refspec: str) -> bool:
     raise GitError(["push", remote, refspec], proc.returncode, err)
 
 
-def reset_to_remote(repo: Path, branch: str, remote: str = "origin") -> str:
-    """Fetch `branch` and make the work tree exactly its head (local changes dropped); its sha."""
-    run(repo, "fetch", "-q", remote, f"refs/heads/{branch}")
+def reset_to_remote(repo: Path, branch: str, remote: str = "origin") -> None:
+    """Fetch `branch` and make the work tree exactly its head (local changes dropped).
+
+    No auto-maintenance after the fetch: the next commit in the work tree runs it. Protocol v0:
+    its one ref advertisement answers a fetch with nothing new in one HTTP round trip, where v2
+    needs two (capabilities, then ls-refs); a work clone follows one branch."""
+    run(
+        repo,
+        "-c",
+        "protocol.version=0",
+        "fetch",
+        "-q",
+        "--no-auto-maintenance",
+        remote,
+        f"refs/heads/{branch}",
+    )
     run(repo, "reset", "-q", "--hard", "FETCH_HEAD")
     run(repo, "clean", "-q", "-ffdx")
-    return rev_parse(repo, "HEAD")
 
 
 def _stdin_lines(repo: Path, args: list[str], lines: list[str]) -> bytes:

@@ -420,3 +420,59 @@ def test_a_revert_of_a_refused_merge_needs_the_approvals_of_its_kinds(world: Wor
     r = world.reconcile()
     assert r.code == 0 and r.out == f"node0: up to date (chain {head})\n", r.err
     assert world.node_head() == before
+
+
+def test_one_push_fetches_the_chain_once_and_its_nodes_render_one_commit(
+    world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """serve: a webhook waking node0 and node1 makes one chain fetch (git's own trace of the
+    processes), one snapshot and one parse of that commit; both nodes apply the pushed head."""
+    import json
+
+    from cloud_config.pipeline import chain_source
+    from cloud_config.pipeline.service import Service
+    from cloud_config.pipeline.service_config import load_config
+    from cloud_config.store.node_files import LoadedChain, load_chain
+    from tests.support.pipeline_repos import SECRET, gitea_headers, push_event, write_service_file
+
+    nodes = {"node0": str(world.node_bare), "node1": str(world.root / "forge" / "node1.git")}
+    config = load_config(write_service_file(tmp_path, str(world.chain_bare), nodes))
+    service = Service(config)
+    parses: list[str] = []
+
+    def counted(tree: Path, chain_name: str) -> LoadedChain:
+        parses.append(tree.name)
+        return load_chain(tree, chain_name)
+
+    monkeypatch.setattr(chain_source, "load_chain", counted)
+    trace = tmp_path / "trace.json"
+    monkeypatch.setenv("GIT_TRACE2_EVENT", str(trace))
+    heads: list[str] = []
+    for run in (1, 2):
+        head = world.direct("p2", NODE2 if run == 1 else 'host = "n2-1.org"', f'host = "n2-{run}.org"')
+        trace.unlink(missing_ok=True)
+        body = push_event("master", head)
+        assert service.push("chain", gitea_headers(SECRET, body), body)[0] == 202
+        assert service.queue.wait_idle(120)
+        status = service.status()["chain"]
+        assert {d: (s["last"]["result"], s["last"]["chain_sha"]) for d, s in status.items()} == {
+            d: ("committed", head) for d in nodes
+        }, status
+        # The folder under the workdir of each git process that fetched (a clone, the first time).
+        fetched = []
+        for line in trace.read_text().splitlines():
+            argv = json.loads(line).get("argv", [])
+            if "fetch" in argv and "-C" in argv:
+                fetched.append(Path(argv[argv.index("-C") + 1]))
+            elif "clone" in argv:
+                fetched.append(Path(argv[-1]))
+        tops = sorted(p.relative_to(config.workdir).parts[0] for p in fetched)
+        assert tops[0] == "chains" and tops[1] != "chains", tops  # one chain fetch for both nodes
+        assert len(tops) == 3 and tops[1].startswith("node0-") and tops[2].startswith("node1-"), tops
+        heads.append(head)
+        assert parses == heads  # one parse per chain commit, for both nodes
+        for bare in (world.node_bare, world.root / "forge" / "node1.git"):
+            message = git.run(bare, "log", "-1", "--format=%B", "master")
+            assert message.rstrip().endswith(f"Chain-Commit: {head}")
+    assert service.chains["chain"].fetches == 2
+    service.close()

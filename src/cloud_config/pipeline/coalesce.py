@@ -3,6 +3,8 @@
 Each key is idle, running, or running with a run pending. A request while running only marks
 the pending run; the pending run starts when the current one ends and, because a run reads the
 newest state itself (e.g. fetches the chain head), it covers every request that came meanwhile.
+Each run is told when the newest request it covers was made (`time.monotonic_ns()`), so work
+shared by many keys (one chain fetch for a pipeline's nodes) can tell which results are new enough.
 """
 
 from __future__ import annotations
@@ -25,20 +27,24 @@ class State(StrEnum):
 
 
 class Coalescer(Generic[K]):
-    """Runs `work(key)` on a thread per key; see the module docstring."""
+    """Runs `work(key, asked)` on a thread per key; see the module docstring."""
 
-    def __init__(self, work: Callable[[K], None]) -> None:
+    def __init__(self, work: Callable[[K, int], None]) -> None:
         self._work = work
         self._lock = threading.Condition()
         self._states: dict[K, State] = {}
+        self._asked: dict[K, int] = {}
         self._threads: dict[K, threading.Thread] = {}
         self._closed = False
 
-    def submit(self, key: K) -> State:
-        """Ask for a run of `key`; returns the state it is now in."""
+    def submit(self, key: K, asked: int | None = None) -> State:
+        """Ask for a run of `key` (`asked`: when it was asked for, default now, `time.monotonic_ns()`;
+        one value for the keys of one event); returns the state it is now in."""
         with self._lock:
             if self._closed:
                 raise RuntimeError("coalescer is closed")
+            asked = time.monotonic_ns() if asked is None else asked
+            self._asked[key] = max(asked, self._asked.get(key, asked))
             state = self._states.get(key, State.IDLE)
             if state is State.IDLE:
                 self._states[key] = State.RUNNING
@@ -56,8 +62,10 @@ class Coalescer(Generic[K]):
 
     def _loop(self, key: K) -> None:
         while True:
+            with self._lock:
+                asked = self._asked[key]  # a request from now on makes the run pending
             try:
-                self._work(key)
+                self._work(key, asked)
             finally:
                 with self._lock:
                     again = self._states.get(key) is State.PENDING and not self._closed

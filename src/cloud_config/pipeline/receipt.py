@@ -104,11 +104,7 @@ def starting_point(chain_dir: Path, node_dir: Path, trust_root: str | None) -> t
             TRUST_ROOT_INVALID, "", f"the trust root {trust_root[:40]!r} is not a commit of the chain repo"
         )
     root = git.rev_parse(chain_dir, trust_root)
-    if (
-        applied is not None
-        and git.is_commit(chain_dir, applied)
-        and git.is_ancestor(chain_dir, root, applied)
-    ):
+    if applied is not None and git.is_ancestor(chain_dir, root, applied):  # false when not in the repo
         return applied, None
     return root, None
 

@@ -1,12 +1,16 @@
 """Reconcile one node repo with the chain repo's head: render, commit only on change, push, retry.
 
 The chain repo holds the public facts; the node repo holds node_config.toml and the node's own
-secrets. Both are cloned once under the work folder and reset to their remote heads on each run.
+secrets. The node repo is cloned once under the work folder and reset to its remote head on each
+run; the chain repo is read through a ChainSource (pipeline.chain_source): the node's own for one
+`reconcile`, the pipeline's, shared by all its nodes, in `serve` (one fetch per push, one
+snapshot and one parse per chain commit).
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import os
 import re
@@ -23,6 +27,7 @@ from cloud_config.app.node import Changes, refresh_node
 from cloud_config.errors import CloudConfigError, GitError, NotFoundError
 from cloud_config.model.node import NodeConfig
 from cloud_config.model.paths import NODE_CONFIG
+from cloud_config.pipeline.chain_source import ChainSource
 from cloud_config.pipeline.receipt import TRAILER, Policy, ReceiptCache, ReceiptRefused, check, starting_point
 from cloud_config.pipeline.signing import check_signing_key
 from cloud_config.store.atomic import SECRET_DIR_MODE, locked
@@ -40,7 +45,11 @@ class Refresher(Protocol):
 
 
 class ReconcileRefused(CloudConfigError):
-    """The chain head cannot be rendered for this node; nothing was pushed."""
+    """The chain head `chain_sha` cannot be rendered for this node; nothing was pushed."""
+
+    def __init__(self, message: str, chain_sha: str) -> None:
+        super().__init__(message)
+        self.chain_sha = chain_sha
 
 
 @dataclass(frozen=True)
@@ -110,16 +119,33 @@ def _cache_dir(workdir: Path, target: Target) -> Path:
     return workdir / f"{safe}-{digest}"
 
 
-def _checkout(url: str, branch: str, dest: Path) -> str:
-    """Clone once, then fetch and hard-reset to the remote head; return the head sha."""
+def shared_chain(workdir: Path, chain_repo: str, branch: str) -> ChainSource:
+    """The ChainSource the nodes of a pipeline (chain repo and branch) share under `workdir`."""
+    digest = hashlib.sha256(f"{chain_repo}\0{branch}".encode()).hexdigest()[:12]
+    return ChainSource(workdir / "chains" / digest, _location(chain_repo), branch)
+
+
+def _own_chain(cache: Path, target: Target) -> ChainSource:
+    """The node's own ChainSource, in its cache folder."""
+    return ChainSource(cache / "chain", _location(target.chain_repo), target.chain_branch)
+
+
+def _drop_old_chain_clone(cache: Path) -> None:
+    """Remove a node's own chain clone with a work tree: the cache layout before ChainSource."""
+    if (cache / "chain" / ".git").exists():
+        shutil.rmtree(cache / "chain")
+
+
+def _checkout(url: str, branch: str, dest: Path) -> None:
+    """Clone once, then fetch and hard-reset to the remote head."""
     if (dest / ".git").is_dir():
-        return git.reset_to_remote(dest, branch)
+        git.reset_to_remote(dest, branch)
+        return
     tmp = dest.with_name(dest.name + ".tmp")
     if tmp.exists():
         shutil.rmtree(tmp)
     git.clone(url, tmp, branch=branch)
     tmp.rename(dest)
-    return git.rev_parse(dest, "HEAD")
 
 
 def _chain_name(node_dir: Path, target: Target) -> str:
@@ -135,42 +161,70 @@ def _chain_name(node_dir: Path, target: Target) -> str:
 
 
 def reconcile(
-    target: Target, workdir: Path, render: Refresher = refresh_node, receipts: ReceiptCache | None = None
+    target: Target,
+    workdir: Path,
+    render: Refresher | None = None,
+    receipts: ReceiptCache | None = None,
+    chain: ChainSource | None = None,
+    asked: int | None = None,
 ) -> Outcome:
     """Bring the node repo up to date with the chain repo's head; see the module docstring.
 
     Before rendering, the receipt check (pipeline.receipt) judges every chain step since the
     node's last applied chain commit; a refusal raises ReceiptRefused and pushes nothing.
-    `receipts` shares verdicts between the nodes of one pipeline (serve). `render` secures the
+    `receipts` shares verdicts between the nodes of one pipeline (serve), `chain` the chain
+    repo's fetch, snapshot and parse (default: the node's own); `asked` is when this run was
+    asked for (`time.monotonic_ns()`; default now): the chain head is fetched at or after it.
+    `render` (default `app.node.refresh_node` with the chain parsed once per commit) secures the
     node folder's key files (a clone or reset gives them the umask's mode) before it renders:
     once per attempt.
     """
     if target.signing_key is not None:
         check_signing_key(target.signing_key)
     started = time.monotonic()
+    asked = time.monotonic_ns() if asked is None else asked
     cache = _cache_dir(workdir, target)
     cache.mkdir(mode=SECRET_DIR_MODE, parents=True, exist_ok=True)
     os.chmod(cache, SECRET_DIR_MODE)  # the node clone below holds the node's keys, in .git too
     with locked(cache), _redacted_git_errors():
-        chain_dir, node_dir = cache / "chain", cache / "node"
+        _drop_old_chain_clone(cache)
+        source = chain or _own_chain(cache, target)
+        node_dir = cache / "node"
         # The two fetches are independent network round trips: run them side by side.
         with ThreadPoolExecutor(max_workers=2) as pool:
-            chain_job = pool.submit(_checkout, _location(target.chain_repo), target.chain_branch, chain_dir)
+            chain_job = pool.submit(source.head, asked)
             node_job = pool.submit(_checkout, _location(target.node_repo), target.node_branch, node_dir)
             chain_sha = chain_job.result()
             node_job.result()
         chain_name = _chain_name(node_dir, target)
-        start, missing = starting_point(chain_dir, node_dir, target.trust_root)
+        start, missing = starting_point(source.repo, node_dir, target.trust_root)
         if missing is not None:
             raise ReceiptRefused(target.domain, chain_sha, missing)
         policy = Policy(chain_name, target.require_members)
-        receipt = (receipts.check if receipts else check)(chain_dir, start, chain_sha, policy)
+        receipt = (receipts.check if receipts else check)(source.repo, start, chain_sha, policy)
         if receipt.refusal is not None:
             raise ReceiptRefused(target.domain, chain_sha, receipt.refusal)
-        outcome = _render_commit_push(target, chain_dir, node_dir, chain_name, chain_sha, render)
+        with source.tree(chain_sha) as chain_dir:
+            if render is None:
+                render = functools.partial(_render_parsed, source, chain_sha)
+            outcome = _render_commit_push(target, chain_dir, node_dir, chain_name, chain_sha, render)
         outcome.steps_checked, outcome.warnings = receipt.steps, list(receipt.warnings)
     outcome.seconds = time.monotonic() - started
     return outcome
+
+
+def _render_parsed(
+    source: ChainSource,
+    sha: str,
+    chain_dir: Path,
+    node_dir: Path,
+    chain_name: str,
+    domain: str,
+    identity: Path | None = None,
+) -> Changes:
+    """`refresh_node` with the chain configuration of commit `sha` parsed once for every node."""
+    loaded = source.loaded(sha, chain_name, chain_dir)
+    return refresh_node(chain_dir, node_dir, chain_name, domain, identity, loaded=loaded)
 
 
 @contextlib.contextmanager
@@ -187,7 +241,9 @@ def _render(
     try:
         return render(chain_dir, node_dir, chain_name, target.domain, target.age_identity_file)
     except CloudConfigError as exc:
-        raise ReconcileRefused(f"{target.domain}: refusing chain {sha[:12]}: {exc}; nothing pushed") from exc
+        raise ReconcileRefused(
+            f"{target.domain}: refusing chain {sha[:12]}: {exc}; nothing pushed", sha
+        ) from exc
 
 
 def _render_commit_push(

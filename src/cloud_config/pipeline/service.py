@@ -21,9 +21,10 @@ from pathlib import Path
 from typing import Any
 
 from cloud_config.errors import CloudConfigError
+from cloud_config.pipeline.chain_source import ChainSource
 from cloud_config.pipeline.coalesce import Coalescer
 from cloud_config.pipeline.receipt import ReceiptCache, ReceiptRefused
-from cloud_config.pipeline.reconcile import Outcome, Target, reconcile, redact
+from cloud_config.pipeline.reconcile import Outcome, Target, reconcile, redact, shared_chain
 from cloud_config.pipeline.service_config import ServiceConfig
 from cloud_config.pipeline.status_hooks import StatusHooks
 from cloud_config.pipeline.webhooks import (
@@ -73,6 +74,13 @@ class Service:
         self._reconcile: Reconciler | None = reconciler
         # One receipt check per pipeline, push and starting point, shared by its nodes.
         self.receipts = {name: ReceiptCache() for name in config.pipelines}
+        # One chain fetch per push, one snapshot and one parse per chain commit, shared by the
+        # nodes of every pipeline watching that chain repo's branch.
+        sources: dict[tuple[str, str], ChainSource] = {}
+        for p in config.pipelines.values():
+            key = (p.chain_repo, p.branch)
+            sources.setdefault(key, shared_chain(config.workdir, *key))
+        self.chains = {name: sources[(p.chain_repo, p.branch)] for name, p in config.pipelines.items()}
         self._targets: dict[NodeKey, Target] = {
             (p.name, t.domain): t for p in config.pipelines.values() for t in p.targets
         }
@@ -83,7 +91,7 @@ class Service:
         # Bounds the git and render work running at once, however many nodes a push wakes.
         self._slots = threading.BoundedSemaphore(config.max_parallel)
         self.queue: Coalescer[NodeKey] = Coalescer(self._run)
-        self.hooks = StatusHooks(config, list(self._targets))
+        self.hooks = StatusHooks(config, list(self._targets), self.chains)
         self._page_lock = threading.Lock()
         self._page_cache: tuple[float, Any] = (0.0, None)
 
@@ -104,7 +112,8 @@ class Service:
             return self._hook(pipeline, 202, {"ignored": f"not a push to {pipe.branch}", "forge": forge})
         if after is not None and set(after) == {"0"}:
             return self._hook(pipeline, 202, {"ignored": f"{pipe.branch} was deleted", "forge": forge})
-        queued = {t.domain: self.queue.submit((pipeline, t.domain)).value for t in pipe.targets}
+        asked = time.monotonic_ns()  # one time for all its nodes: they share the fetch after it
+        queued = {t.domain: self.queue.submit((pipeline, t.domain), asked).value for t in pipe.targets}
         log.info(
             "pipeline %s: push %s to %s from %s; %s", pipeline, (after or "?")[:12], branch, forge, queued
         )
@@ -120,11 +129,11 @@ class Service:
             self._hooks[(known, code)] = self._hooks.get((known, code), 0) + 1
         return code, reply
 
-    def _run(self, key: NodeKey) -> None:
+    def _run(self, key: NodeKey, asked: int) -> None:
         with self._slots:
-            self._run_one(key)
+            self._run_one(key, asked)
 
-    def _run_one(self, key: NodeKey) -> None:
+    def _run_one(self, key: NodeKey, asked: int) -> None:
         started = time.monotonic()
         stamp = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())
         outcome: Outcome | None = None
@@ -134,7 +143,13 @@ class Service:
             if self._reconcile is not None:
                 outcome = self._reconcile(target, self.config.workdir)
             else:
-                outcome = reconcile(target, self.config.workdir, receipts=self.receipts[key[0]])
+                outcome = reconcile(
+                    target,
+                    self.config.workdir,
+                    receipts=self.receipts[key[0]],
+                    chain=self.chains[key[0]],
+                    asked=asked,
+                )
         except ReceiptRefused as exc:
             why = exc.refusal
             refusal = {"rule": why.rule, "commit": why.commit, "message": why.message}

@@ -18,6 +18,7 @@ from typing import Any
 
 from cloud_config import git
 from cloud_config.errors import CloudConfigError
+from cloud_config.pipeline.chain_source import ChainSource
 from cloud_config.pipeline.engines import check_notify, ping, post_text, push_event, read_sync
 from cloud_config.pipeline.receipt import ReceiptRefused
 from cloud_config.pipeline.reconcile import Outcome, ReconcileRefused, Target, _cache_dir, redact
@@ -54,8 +55,9 @@ class NodeWatch:
 class StatusHooks:
     """Per node: records, engine pings, alerts, sync reports; and their metrics."""
 
-    def __init__(self, config: ServiceConfig, keys: list[NodeKey]) -> None:
+    def __init__(self, config: ServiceConfig, keys: list[NodeKey], chains: dict[str, ChainSource]) -> None:
         self.config = config
+        self.chains = chains  # per pipeline: the chain repo its nodes read
         self.nodes: dict[NodeKey, NodeWatch] = {key: NodeWatch() for key in keys}
         self.refusals: dict[tuple[str, str], int] = {}
         self._lock = threading.Lock()
@@ -79,28 +81,29 @@ class StatusHooks:
         pipe = self.config.pipelines[key[0]]
         watch = self.nodes[key]
         refused = isinstance(error, REFUSED)
-        chain_dir = _cache_dir(self.config.workdir, target) / "chain"
+        chain_repo = self.chains[key[0]].repo
         if outcome is not None:
             with self._lock:
                 watch.last_success, watch.last_applied, watch.lag = time.time(), outcome.chain_sha, 0
             if outcome.committed and pipe.engine is not None:
                 self._ping(key, pipe, target, outcome)
-        elif refused:
-            self._count_refusal(key, watch, error, chain_dir)
+        elif isinstance(error, REFUSED):
+            self._count_refusal(key, watch, error, chain_repo)
         if refused or outcome is not None:
-            self._record(key, pipe, target, started, outcome, error)
+            self._record(key, pipe, target, started, outcome, error, chain_repo)
         self._alert(key, pipe, watch, outcome, error)
 
     def _count_refusal(
-        self, key: NodeKey, watch: NodeWatch, error: BaseException | None, chain_dir: Path
+        self, key: NodeKey, watch: NodeWatch, error: ReceiptRefused | ReconcileRefused, chain_repo: Path
     ) -> None:
-        rule = refusal_of(error or Exception(), "")["rule"]
+        rule = refusal_of(error, "")["rule"]
         lag = watch.lag
         try:
-            head = git.rev_parse(chain_dir, "HEAD")
             if watch.last_applied:
                 lag = len(
-                    git.run(chain_dir, "rev-list", "--first-parent", f"{watch.last_applied}..{head}").split()
+                    git.run(
+                        chain_repo, "rev-list", "--first-parent", f"{watch.last_applied}..{error.chain_sha}"
+                    ).split()
                 )
         except CloudConfigError:
             pass
@@ -116,6 +119,7 @@ class StatusHooks:
         started: str,
         outcome: Outcome | None,
         error: BaseException | None,
+        chain_repo: Path,
     ) -> None:
         settings = pipe.records
         if settings is None:
@@ -123,14 +127,18 @@ class StatusHooks:
         watch = self.nodes[key]
         try:
             if outcome is not None:
+                chain_sha = outcome.chain_sha
                 result, refusal = ("applied" if outcome.committed else "up-to-date"), None
             else:
-                chain_sha = git.rev_parse(_cache_dir(self.config.workdir, target) / "chain", "HEAD")
-                result, refusal = "refused", refusal_of(error or Exception(), chain_sha)
+                assert isinstance(error, REFUSED)
+                chain_sha = error.chain_sha
+                result, refusal = "refused", refusal_of(error, chain_sha)
                 refusal["message"] = redact(refusal["message"])
             with self._lock:
                 sync = dict(watch.sync)
-            record = build_record(target, self.config.workdir, result, started, refusal, sync)
+            record = build_record(
+                target, self.config.workdir, result, started, (chain_repo, chain_sha), refusal, sync
+            )
             sha = push_record(record, settings, self.config.workdir)
         except (CloudConfigError, OSError, ValueError) as exc:
             with self._lock:

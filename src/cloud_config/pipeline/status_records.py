@@ -58,31 +58,33 @@ def build_record(
     workdir: Path,
     result: str,
     started: str,
+    chain: tuple[Path, str],
     refusal: dict[str, str] | None = None,
     sync: dict[str, str] | None = None,
 ) -> StatusRecord:
-    """The record of the reconcile that just ran for `target`, read from its cached clones."""
-    cache = _cache_dir(workdir, target)
-    chain_dir, node_dir = cache / "chain", cache / "node"
-    members_path = chain_dir / MEMBERS_FILE
+    """The record of the reconcile that just ran for `target`, read from its cached node clone and
+    `chain`: (the chain repo, the chain commit the run read)."""
+    chain_repo, chain_sha = chain
+    node_dir = _cache_dir(workdir, target) / "node"
+    files = git.read_objects(
+        chain_repo, [f"{chain_sha}:{MEMBERS_FILE}", f"{chain_sha}:{node_cert(target.domain)}"]
+    )
+    members, cert = files[f"{chain_sha}:{MEMBERS_FILE}"], files[f"{chain_sha}:{node_cert(target.domain)}"]
     owner = None
-    if members_path.is_file():
-        owner = Members.loads(members_path.read_text(encoding="utf-8"), MEMBERS_FILE).owner_of_domain(
-            target.domain
-        )
+    if members is not None:
+        owner = Members.loads(members.decode("utf-8"), MEMBERS_FILE).owner_of_domain(target.domain)
     config = node_dir / CONFIG_TOML
-    cert = chain_dir / node_cert(target.domain)
     return StatusRecord(
         domain=target.domain,
         owner=owner.name if owner else "unknown",
         result=result,
-        chain_commit=git.rev_parse(chain_dir, "HEAD"),
+        chain_commit=chain_sha,
         node_commit=git.rev_parse(node_dir, "HEAD"),
         digest=chain_digest(_config_text(config, target)) if config.is_file() else "none",
         tool_version=__version__,
         started=started,
         finished=now(),
-        cert_not_after=cert_not_after(cert.read_text(encoding="ascii")) if cert.is_file() else "",
+        cert_not_after=cert_not_after(cert.decode("ascii")) if cert is not None else "",
         refusal=dict(refusal or {}),
         sync=dict(sync or {}),
     )
