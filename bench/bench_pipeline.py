@@ -177,8 +177,16 @@ def _only_webhook(world: World, url: str) -> None:
     config.write_text(json.dumps([h for h in hooks if h["url"] == url]))
 
 
-def measure_many(size: int) -> tuple[list[float], list[float]]:
-    """(one node's latencies, 10 nodes' latencies), the two serves' runs alternating."""
+def _peak_mb(pid: int) -> float:
+    """A running process's peak RSS (VmHWM of its own address space), in MB."""
+    with open(f"/proc/{pid}/status", encoding="ascii") as status:
+        line = next(row for row in status if row.startswith("VmHWM:"))
+    return int(line.split()[1]) / 1024
+
+
+def measure_many(size: int) -> tuple[list[float], list[float], float]:
+    """(one node's latencies, 10 nodes' latencies, the 10-node serve's peak RSS in MB), the two
+    serves' runs alternating."""
     from cloud_config.demo.serve_process import start_serve_process
     from cloud_config.demo.world import tool_env
 
@@ -187,7 +195,7 @@ def measure_many(size: int) -> tuple[list[float], list[float]]:
     try:
         chain_dir, _ = build_many(world, size)
         domains = [f"node{i}" for i in range(SUBSCRIBED)]
-        serves = {}
+        serves, pids = {}, {}
         for key, subscribed in (("one", domains[:1]), ("many", domains)):
             config = serve_config(world, root / f"serve-{key}", subscribed)
             with (config.parent / "serve.log").open("w") as log:
@@ -195,7 +203,9 @@ def measure_many(size: int) -> tuple[list[float], list[float]]:
             world.pipelines.append(proc)
             assert url is not None, f"serve did not start; see {config.parent / 'serve.log'}"
             serves[key] = (url, subscribed)
-        one, many = [], []
+            pids[key] = proc.pid
+        one: list[float] = []
+        many: list[float] = []
         run = 0
         for _ in range(RUNS):
             for key, out in (("one", one), ("many", many)):
@@ -203,7 +213,7 @@ def measure_many(size: int) -> tuple[list[float], list[float]]:
                 _only_webhook(world, f"{url}/hooks/{CHAIN}")
                 out.append(many_run(world, chain_dir, size, run, subscribed))
                 run += 1
-        return one, many
+        return one, many, _peak_mb(pids["many"])
     finally:
         world.close()
         shutil.rmtree(root, ignore_errors=True)
@@ -217,11 +227,11 @@ def _stats(values: list[float]) -> str:
 def main_many() -> None:
     print(f"{RUNS} runs per figure; chain push -> every subscribed node's commit pushed")
     for size in SIZES:
-        one, many = measure_many(size)
+        one, many, peak = measure_many(size)
         ratio = statistics.median(many) / statistics.median(one)
         print(
             f"{size:>3}-node chain: one node {_stats(one)}; {SUBSCRIBED} nodes {_stats(many)} "
-            f"({ratio:.2f}x one; target <= 3x)"
+            f"({ratio:.2f}x one; target <= 3x); {SUBSCRIBED}-node serve peak RSS {peak:.0f} MB"
         )
 
 
