@@ -148,3 +148,25 @@ def test_each_signature_is_checked_once(
     assert snapshot.members is not None
     signature_rows(chain.repo, snapshot.members, base, git.rev_parse(chain.repo, "HEAD"))
     assert once == log.read_text().count("\n") > 0
+
+
+def test_a_long_pr_checks_its_signatures_in_two_halves_in_order(
+    chain: ChainRepo, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """From SPLIT_SIGNATURES_AT commits on, two git processes check the halves side by side: the rows
+    are those one git process gives, oldest first, an unsigned commit among them still unsigned."""
+    chain.pr("certs")
+    base = chain.git("rev-parse", "HEAD")
+    for i in range(git.SPLIT_SIGNATURES_AT + 3):
+        (chain.repo / "notes.txt").write_text(f"{i}\n")
+        chain.commit(f"note {i}", None if i == 7 else "p1")
+    head = git.rev_parse(chain.repo, "HEAD")
+    snapshot = load_snapshot(chain.repo, base, certs=False)
+    assert snapshot.members is not None
+    split = signature_rows(chain.repo, snapshot.members, base, head)
+    monkeypatch.setattr(git, "SPLIT_SIGNATURES_AT", 10**6)
+    whole = signature_rows(chain.repo, snapshot.members, base, head)
+    assert split == whole
+    assert [row[0] for row in split] == chain.git("rev-list", "--reverse", f"{base}..{head}").split()
+    assert [row[2] for row in split].count("N") == 1 and split[7][2] == "N"
+    assert {row[2] for i, row in enumerate(split) if i != 7} == {"G"}

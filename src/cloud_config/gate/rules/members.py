@@ -65,7 +65,8 @@ _VERBS = {
 def signature_rows(repo: Path, members: Members, base: str, head: str) -> list[list[str]]:
     """[sha, parents, %G? status, key fingerprint, principal, tree, its Approves-Tree values] of each
     commit of base..head (merges included), oldest first, its SSH signature checked by git against
-    the keys of `members`: one git process, read by the signature rules and the approvals count."""
+    the keys of `members` (a long PR in two git processes side by side), read by the signature
+    rules and the approvals count."""
     fields = [
         "%H",
         "%P",
@@ -78,7 +79,8 @@ def signature_rows(repo: Path, members: Members, base: str, head: str) -> list[l
     with tempfile.TemporaryDirectory(prefix="cloud-config-verify-") as tmp:
         allowed = Path(tmp) / "allowed_signers"
         allowed.write_text(members.allowed_signers(), encoding="utf-8")
-        return git.signature_log(repo, allowed, ["--reverse", f"{base}..{head}"], fields)
+        commits = git.run(repo, "rev-list", "--reverse", f"{base}..{head}").split()
+        return git.signature_log_of(repo, allowed, commits, fields)
 
 
 def signature_findings(
