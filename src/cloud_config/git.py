@@ -277,19 +277,12 @@ def signed_commits(
 ) -> list[tuple[str, tuple[str, ...], str, str, str, str]]:
     """(sha, parents, %G? status, key fingerprint, principal, tree id) of each commit in base..head
     (merges included), oldest first, checked by git against an SSH allowed-signers file."""
-    out = run(
-        repo,
-        "-c", "gpg.format=ssh",
-        "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
-        "log", "--reverse", "--format=%H%x00%P%x00%G?%x00%GF%x00%GS%x00%T%x00",
-        f"{base}..{head}",
-    )  # fmt: skip
-    fields = out.split("\0")[:-1]  # every record ends with NUL
-    rows = []
-    for i in range(0, len(fields), 6):
-        sha, parents, status, fingerprint, principal, tree = (f.strip() for f in fields[i : i + 6])
-        rows.append((sha, tuple(parents.split()), status, fingerprint, principal, tree))
-    return rows
+    fields = ["%H", "%P", "%G?", "%GF", "%GS", "%T"]
+    rows = signature_log(repo, allowed_signers, ["--reverse", f"{base}..{head}"], fields)
+    return [
+        (sha, tuple(parents.split()), status, fingerprint, principal, tree)
+        for sha, parents, status, fingerprint, principal, tree in rows
+    ]
 
 
 def ls_tree_ids(repo: Path, rev: str) -> dict[str, str]:
