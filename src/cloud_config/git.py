@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import os
 import subprocess
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 from cloud_config.errors import GitError
@@ -201,14 +201,28 @@ def added_blobs(repo: Path, base: str, head: str) -> list[tuple[str, str]]:
         "--no-abbrev",
         "--no-commit-id",
     ]
-    tokens = _stdin_lines(repo, args, commits.split("\n")).decode(errors="surrogateescape").split("\0")
     rows: dict[tuple[str, str], None] = {}
-    for i, token in enumerate(tokens[:-1]):
-        if token.startswith(":"):
-            meta = token.split()
-            if meta[3].strip("0") and meta[1] != "160000":  # not a deletion, not a submodule
-                rows.setdefault((meta[3], tokens[i + 1]), None)
+    for _, meta, path in diff_records(_stdin_lines(repo, args, commits.split("\n"))):
+        if meta[3].strip("0") and meta[1] != "160000":  # not a deletion, not a submodule
+            rows.setdefault((meta[3], path), None)
     return list(rows)
+
+
+def diff_records(out: bytes) -> Iterator[tuple[str, list[str], str]]:
+    """(commit id, meta, path) of each record of `git diff-tree -r -z` output, where meta is
+    [":old-mode", "new-mode", "old-id", "new-id", "status"]. A record is its meta token, then its
+    path token (which may itself start with ":"); a commit id token (output without
+    --no-commit-id) names the commit of the records after it ("" before any)."""
+    tokens = out.decode(errors="surrogateescape").split("\0")
+    commit, i = "", 0
+    while i < len(tokens) - 1:
+        token = tokens[i]
+        if token.startswith(":"):
+            yield commit, token.split(), tokens[i + 1]
+            i += 2
+        else:
+            commit = token
+            i += 1
 
 
 def commit_diffs(repo: Path, commits: list[str]) -> dict[str, list[tuple[str, str, str]]]:
@@ -219,18 +233,10 @@ def commit_diffs(repo: Path, commits: list[str]) -> dict[str, list[tuple[str, st
     if not commits:
         return out
     listed = _stdin_lines(repo, ["diff-tree", "--stdin", "-r", "-z", "--no-renames", "--no-abbrev"], commits)
-    tokens = listed.decode(errors="surrogateescape").split("\0")
-    rows: list[tuple[str, str, str]] = []
-    i = 0
-    while i < len(tokens) - 1:
-        token = tokens[i]
-        if token.startswith(":"):  # ":old-mode new-mode old-id new-id status", then the path
-            meta = token.split()
-            rows.append((tokens[i + 1], meta[2].strip("0") and meta[2], meta[3].strip("0") and meta[3]))
-            i += 2
-            continue
-        rows = out.setdefault(token, [])  # a commit id: its rows follow
-        i += 1
+    for commit, meta, path in diff_records(listed):
+        out.setdefault(commit, []).append(
+            (path, meta[2].strip("0") and meta[2], meta[3].strip("0") and meta[3])
+        )
     return out
 
 

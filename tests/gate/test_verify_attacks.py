@@ -99,6 +99,17 @@ def test_secret_renamed_is_found_under_both_names(cli: Cli, chain: ChainRepo) ->
     assert ACCOUNT_KEY not in json.dumps(report)
 
 
+def test_secret_under_a_name_starting_with_a_colon_is_found(cli: Cli, chain: ChainRepo) -> None:
+    """git's raw diff lists a path after its `:mode mode id id status` token: a path that itself
+    starts with ':' is still a path (it crashed the secret scan before)."""
+    chain.pr("certs")
+    (chain.repo / ":evil").write_text(ACCOUNT_KEY + "\n")
+    chain.commit("a key behind a colon", "admin")
+    report = assert_fails_with(cli, chain, "certs", "secret-committed")
+    assert {f["path"] for f in report["findings"]} == {":evil"}
+    assert ACCOUNT_KEY not in json.dumps(report)
+
+
 def test_secret_aliased_then_deleted_is_found_under_both_paths(cli: Cli, chain: ChainRepo) -> None:
     chain.pr("certs")
     (chain.repo / "aaa").mkdir()

@@ -149,10 +149,8 @@ def _parts(name: str) -> tuple[str, ...] | None:
 def _update(repo: Path, dest: Path, old: str, new: str) -> None:
     """Make the snapshot `dest` of commit `old` the snapshot of commit `new`: the files that differ."""
     out = git.run_bytes(repo, "diff-tree", "-r", "-z", "--no-renames", "--no-commit-id", old, new).stdout
-    tokens = out.decode("utf-8", "surrogateescape").split("\0")
-    rows = [(tokens[i].split(), tokens[i + 1]) for i in range(0, len(tokens) - 1, 2)]
     writes: dict[Path, tuple[str, str]] = {}
-    for meta, name in rows:
+    for _, meta, name in git.diff_records(out):
         parts = _parts(name)
         if parts is None:
             continue
