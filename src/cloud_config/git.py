@@ -380,7 +380,7 @@ def signature_log_of(
         return []
 
     def rows(part: list[str]) -> list[list[str]]:
-        return signature_log(repo, allowed_signers, ["--no-walk=unsorted", *part], fields)
+        return signature_log(repo, allowed_signers, ["--no-walk=unsorted"], fields, part)
 
     if len(commits) < SPLIT_SIGNATURES_AT:
         return rows(commits)
@@ -392,18 +392,25 @@ def signature_log_of(
 
 
 def signature_log(
-    repo: Path, allowed_signers: Path, revisions: list[str], fields: list[str]
+    repo: Path,
+    allowed_signers: Path,
+    revisions: list[str],
+    fields: list[str],
+    commits: list[str] | None = None,
 ) -> list[list[str]]:
     """One row of `fields` (git log placeholders such as %H, %G?, %GF) per commit of
     `revisions` (git log arguments), newest first; SSH signatures are checked by git against
-    an allowed-signers file."""
+    an allowed-signers file. `commits`: more revisions, fed on stdin (a PR of any length fits)."""
     fmt = "".join(f"{f}%x00" for f in fields)
-    out = run(
-        repo,
+    args = [
         "-c", "gpg.format=ssh",
         "-c", f"gpg.ssh.allowedSignersFile={allowed_signers}",
-        "log", f"--format={fmt}", *revisions, "--",
-    )  # fmt: skip
+        "log", f"--format={fmt}", *revisions,
+    ]  # fmt: skip
+    if commits is None:
+        out = run(repo, *args, "--")
+    else:
+        out = _stdin_lines(repo, [*args, "--stdin", "--"], commits).decode()
     values = out.split("\0")[:-1]  # every field ends with NUL
     width = len(fields)
     return [[v.strip() for v in values[i : i + width]] for i in range(0, len(values), width)]
