@@ -46,11 +46,10 @@ _NODE_KEY_SET = frozenset(NODE_KEYS)
 
 def _nodes(r: Reader, data: Mapping[str, Any]) -> list[NodeNetworkAddress]:
     """The node list, each entry's fields checked. An entry of the usual form (known keys, values of
-    the right type) is taken directly; any other goes through the Reader, which names what is wrong
-    (a 1000-node list reads in a third of the time)."""
+    the right type) is taken directly; any other is read field by field, and the first problem is
+    raised naming its field (a 1000-node list reads in a third of the time)."""
     nodes = []
-    entries = r.array(data, "node_network_address_list", "node_network_address_list", [])
-    for i, entry in enumerate(entries):
+    for path, entry in r.tables(data, "node_network_address_list", "node_network_address_list", []):
         if type(entry) is dict and entry.keys() <= _NODE_KEY_SET:
             host, port, domain = entry.get("host"), entry.get("port"), entry.get("domain")
             cluster, name_space = entry.get("cluster", ""), entry.get("name_space", DEFAULT_NAMESPACE)
@@ -64,22 +63,17 @@ def _nodes(r: Reader, data: Mapping[str, Any]) -> list[NodeNetworkAddress]:
             ):
                 nodes.append(NodeNetworkAddress(host, port, domain, cluster, name_space))
                 continue
-        nodes.append(_node(r, entry, f"node_network_address_list[{i}]"))
+        r.known(entry, NODE_KEYS, path)
+        nodes.append(
+            NodeNetworkAddress(
+                host=r.string(entry, "host", f"{path}.host"),
+                port=r.integer(entry, "port", f"{path}.port", high=65535),
+                domain=r.string(entry, "domain", f"{path}.domain"),
+                cluster=r.string(entry, "cluster", f"{path}.cluster", default=""),
+                name_space=r.string(entry, "name_space", f"{path}.name_space", default=DEFAULT_NAMESPACE),
+            )
+        )
     return nodes
-
-
-def _node(r: Reader, entry: Any, path: str) -> NodeNetworkAddress:
-    """One node-list entry read field by field: the first problem is raised, naming its field."""
-    if not isinstance(entry, Mapping):
-        raise r.fail(path, "must be a table")
-    r.known(entry, NODE_KEYS, path)
-    return NodeNetworkAddress(
-        host=r.string(entry, "host", f"{path}.host"),
-        port=r.integer(entry, "port", f"{path}.port", high=65535),
-        domain=r.string(entry, "domain", f"{path}.domain"),
-        cluster=r.string(entry, "cluster", f"{path}.cluster", default=""),
-        name_space=r.string(entry, "name_space", f"{path}.name_space", default=DEFAULT_NAMESPACE),
-    )
 
 
 @dataclass
